@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
-class Role(StrEnum):
+class _Enum(StrEnum):
+    """A str enum whose repr is valid Python (`Role.AGENT`), so failing examples read as code."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+
+class Role(_Enum):
     """A participant's role, as the API spells it."""
 
     CUSTOMER = "customer"
@@ -20,7 +27,7 @@ class Role(StrEnum):
         return Role.AGENT if self is Role.AI_AGENT else self
 
 
-class CallPhase(StrEnum):
+class CallPhase(_Enum):
     """Where a participant is in its own call leg."""
 
     RINGING = "ringing"  # added, its phone has not answered yet
@@ -28,7 +35,7 @@ class CallPhase(StrEnum):
     EXITED = "exited"  # hung up, kicked, transferred, or the MPC ended
 
 
-class MpcStatus(StrEnum):
+class MpcStatus(_Enum):
     """The MPC's `status`: `Initialized` -> `Active` -> `Ended`, never back."""
 
     INITIALIZED = "Initialized"
@@ -36,7 +43,7 @@ class MpcStatus(StrEnum):
     ENDED = "Ended"
 
 
-class OverlayKind(StrEnum):
+class OverlayKind(_Enum):
     """A short-lived source that is not a participant's voice or music."""
 
     CUE = "cue"  # an enter or exit sound: heard by everyone in conference and by the recording

@@ -34,10 +34,10 @@ class ListenerKind(StrEnum):
 # SPEC §1, "Who hears whom". Read it against the SPEC line by line.
 VOICE_TABLE: dict[SpeakerKind, dict[ListenerKind, bool]] = {
     #                                   customer              agent                supervisor               recording
-    SpeakerKind.CUSTOMER:            {ListenerKind.CUSTOMER: True,  ListenerKind.AGENT: True, ListenerKind.SUPERVISOR: True,  ListenerKind.RECORDING: True},  # noqa: E501
-    SpeakerKind.AGENT:               {ListenerKind.CUSTOMER: True,  ListenerKind.AGENT: True, ListenerKind.SUPERVISOR: True,  ListenerKind.RECORDING: True},  # noqa: E501
-    SpeakerKind.SUPERVISOR:          {ListenerKind.CUSTOMER: True,  ListenerKind.AGENT: True, ListenerKind.SUPERVISOR: True,  ListenerKind.RECORDING: True},  # noqa: E501
-    SpeakerKind.COACHING_SUPERVISOR: {ListenerKind.CUSTOMER: False, ListenerKind.AGENT: True, ListenerKind.SUPERVISOR: False, ListenerKind.RECORDING: True},  # noqa: E501
+    SpeakerKind.CUSTOMER:            {ListenerKind.CUSTOMER: True,  ListenerKind.AGENT: True, ListenerKind.SUPERVISOR: True,  ListenerKind.RECORDING: True},
+    SpeakerKind.AGENT:               {ListenerKind.CUSTOMER: True,  ListenerKind.AGENT: True, ListenerKind.SUPERVISOR: True,  ListenerKind.RECORDING: True},
+    SpeakerKind.SUPERVISOR:          {ListenerKind.CUSTOMER: True,  ListenerKind.AGENT: True, ListenerKind.SUPERVISOR: True,  ListenerKind.RECORDING: True},
+    SpeakerKind.COACHING_SUPERVISOR: {ListenerKind.CUSTOMER: False, ListenerKind.AGENT: True, ListenerKind.SUPERVISOR: False, ListenerKind.RECORDING: True},
 }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from hypothesis import given
-
 from mpcmix.routing import (
     CallState,
     MpcStatus,

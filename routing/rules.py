@@ -32,12 +32,13 @@ class ListenerKind(StrEnum):
 
 
 # SPEC §1, "Who hears whom". Read it against the SPEC line by line.
+_C, _A, _S, _R = ListenerKind.CUSTOMER, ListenerKind.AGENT, ListenerKind.SUPERVISOR, ListenerKind.RECORDING
 VOICE_TABLE: dict[SpeakerKind, dict[ListenerKind, bool]] = {
-    #                                   customer              agent                supervisor               recording
-    SpeakerKind.CUSTOMER:            {ListenerKind.CUSTOMER: True,  ListenerKind.AGENT: True, ListenerKind.SUPERVISOR: True,  ListenerKind.RECORDING: True},
-    SpeakerKind.AGENT:               {ListenerKind.CUSTOMER: True,  ListenerKind.AGENT: True, ListenerKind.SUPERVISOR: True,  ListenerKind.RECORDING: True},
-    SpeakerKind.SUPERVISOR:          {ListenerKind.CUSTOMER: True,  ListenerKind.AGENT: True, ListenerKind.SUPERVISOR: True,  ListenerKind.RECORDING: True},
-    SpeakerKind.COACHING_SUPERVISOR: {ListenerKind.CUSTOMER: False, ListenerKind.AGENT: True, ListenerKind.SUPERVISOR: False, ListenerKind.RECORDING: True},
+    #                                  customer      agent       supervisor     conference recording
+    SpeakerKind.CUSTOMER:            {_C: True,  _A: True, _S: True,  _R: True},
+    SpeakerKind.AGENT:               {_C: True,  _A: True, _S: True,  _R: True},
+    SpeakerKind.SUPERVISOR:          {_C: True,  _A: True, _S: True,  _R: True},
+    SpeakerKind.COACHING_SUPERVISOR: {_C: False, _A: True, _S: False, _R: True},  # never / always
 }
 
 

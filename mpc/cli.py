@@ -1,0 +1,108 @@
+"""The `mpcmix` command line: thin; it parses, calls the library, and formats.
+
+Exit status: 0 on success, 2 when the input breaks a rule (a message names the file or the event
+and the rule; nothing is left half-written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import MpcError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mpcmix",
+        description="Hear and test what every party of a Multiparty Call hears, offline.",
+    )
+    parser.add_argument("--version", action="version", version=f"mpcmix {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    render = sub.add_parser("render", help="render a scenario file into a folder (SPEC §4)")
+    render.add_argument("scenario", type=Path, help="the scenario file (YAML or JSON)")
+    render.add_argument("--out", type=Path, required=True, help="the folder to write")
+    render.add_argument(
+        "--subtype", choices=["PCM_16", "FLOAT"], default="PCM_16",
+        help="listener stream sample format: 16-bit PCM (default) or 32-bit float",
+    )
+    render.add_argument("--force", action="store_true",
+                        help="replace --out even if it holds files that are not a render")
+    render.add_argument("--quiet", "-q", action="store_true", help="print nothing on success")
+
+    serve = sub.add_parser("serve", help="answer the Multiparty Call REST API on HTTP (SPEC §5)",
+                           add_help=False)
+    serve.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "serve":
+        from .server import serve_main
+
+        return serve_main(argv[1:])
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "render":
+            return _render(args)
+    except MpcError as exc:
+        print(f"mpcmix: error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mpcmix: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    return 2  # pragma: no cover - argparse requires a command
+
+
+def _render(args: argparse.Namespace) -> int:
+    from .render import render_scenario
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    progress = None
+    if sys.stderr.isatty() and not args.quiet:
+        progress = _ProgressBar(max((float(e.at_s) for e in scenario.events), default=0.0))
+    for warning in scenario.warnings:
+        print(f"mpcmix: warning: {warning}", file=sys.stderr)
+    try:
+        summary = render_scenario(scenario, args.out, subtype=args.subtype, force=args.force,
+                                  on_progress=progress)
+    finally:
+        if progress is not None:
+            progress.done()
+    if not args.quiet:
+        print(f"rendered {scenario.source} ({summary.duration_ms / 1000:g} s) into {summary.out_dir}")
+        for name, path in summary.listeners.items():
+            print(f"  listener   {name:<16} {path}")
+        for path in summary.recordings:
+            print(f"  recording  {path.name:<16} {path}")
+        print(f"  events     {summary.out_dir / 'events.jsonl'}")
+        print(f"  mpc        {summary.out_dir / 'mpc.json'}")
+    return 0
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (only on a terminal)."""
+
+    def __init__(self, expected_s: float) -> None:
+        self.expected_s = max(expected_s, 1e-9)
+
+    def __call__(self, now_ms: int) -> None:
+        done = min(1.0, now_ms / 1000 / self.expected_s)
+        bar = "#" * int(done * 30)
+        sys.stderr.write(f"\rrendering [{bar:<30}] {now_ms / 1000:7.2f} s")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,348 @@
+"""The call engine: a call model, the routing matrix and the mixer, advanced through time.
+
+`CallEngine` is the one place where the data flow of docs/design.md is wired together. The
+scenario renderer and the HTTP server both drive it the same way: apply operations to
+`engine.model` at a frame boundary, `settle()`, then `advance_to()` the next moment something
+happens. Between two such moments the routing matrix is constant, so the span is mixed in a few
+large blocks (one matrix product each), streamed to the listener files and recordings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mpcmix.mixer import SILENCE, Looped, Mixer, OneShot, StreamWriter
+from mpcmix.routing import (
+    CallState,
+    RoutingMatrix,
+    build_matrix,
+    is_heard_by_conference,
+    stack,
+    voice_source,
+)
+
+from .media import MediaLibrary
+
+#: Mixing block: bounds memory whatever the call's length (samples per block at any rate).
+BLOCK_SAMPLES = 1 << 16
+#: A participant counts as speaking when a frame of its voice is above this level (dBFS)...
+SPEAK_THRESHOLD_DBFS = -40.0
+#: ...and stops speaking after this much silence (hangover), so a pause between words is no stop.
+SPEAK_HANGOVER_MS = 400
+
+
+class CallEngine:
+    """A call model and its audio, rendered up to `now_ms` into `out_dir`.
+
+    Files: ``out_dir/listeners/<label>.wav`` (what each participant heard, from time 0) and
+    ``out_dir/recordings/<recording_id>.<format>``. `subtype` is ``PCM_16`` or ``FLOAT``.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        media: MediaLibrary,
+        out_dir: str | Path,
+        *,
+        sample_rate: int = 16000,
+        frame_ms: int = 20,
+        subtype: str = "PCM_16",
+        detect_speech: bool = True,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.media = media
+        self.out_dir = Path(out_dir)
+        self.sample_rate = sample_rate
+        self.frame_ms = frame_ms
+        self.subtype = subtype
+        self.detect_speech = detect_speech
+        self.on_progress = on_progress
+        self.mixer = Mixer(sample_rate)
+        frame = sample_rate * frame_ms // 1000
+        self.block = max(frame, BLOCK_SAMPLES // frame * frame)  # whole frames, for speech frames
+        self.now_ms = 0
+        self.listeners_dir = self.out_dir / "listeners"
+        self.recordings_dir = self.out_dir / "recordings"
+        self.listeners_dir.mkdir(parents=True, exist_ok=True)
+        self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        self._listener_writers: dict[str, StreamWriter] = {}
+        self._recording_writers: dict[tuple[str, str], StreamWriter] = {}
+        self._recording_files: dict[tuple[str, str], Path] = {}
+        self._closed_recordings: set[tuple[str, str]] = set()
+        self._sources: dict[str, tuple[tuple, Any]] = {}
+        self._speech: dict[str, _SpeechTracker] = {}
+        self._pending: list[Any] = []
+        self.closed = False
+
+    # -- time --------------------------------------------------------------------------------
+
+    def samples(self, ms: int) -> int:
+        """The timeline sample at `ms` (exact: frame boundaries are whole samples)."""
+        return ms * self.sample_rate // 1000
+
+    def settle(self, now_ms: int) -> list[Any]:
+        """Judge the ending rules after operations at `now_ms`; the events produced so far."""
+        self.model.settle(now_ms)
+        return self.drain_events()
+
+    def advance_to(self, target_ms: int) -> list[Any]:
+        """Fire the model's timers up to `target_ms` and render the audio up to it."""
+        if target_ms < self.now_ms:
+            raise ValueError(f"time goes forward only: {target_ms} ms < {self.now_ms} ms")
+        while True:
+            due = self.model.next_timer_ms()
+            if due is None or due > target_ms:
+                break
+            self._render_until(due)
+            self.model.advance(due)
+            self.model.settle(due)
+        self._render_until(target_ms)
+        return self.drain_events()
+
+    def drain_events(self) -> list[Any]:
+        """The events (callbacks) produced since the last call, in order."""
+        self._pending.extend(self.model.drain_events())
+        out, self._pending = self._pending, []
+        return out
+
+    # -- files -------------------------------------------------------------------------------
+
+    def listener_path(self, label: str) -> Path:
+        """The WAV file of what participant `label` heard."""
+        return self.listeners_dir / f"{label}.wav"
+
+    def recording_paths(self, recording_id: str) -> list[Path]:
+        """The files of a recording (two for a participant recording of track type `both`)."""
+        return [p for (rid, _), p in self._recording_files.items() if rid == recording_id]
+
+    def recording_path(self, recording_id: str) -> Path | None:
+        """The (first) file of a recording, or None if it has not begun."""
+        paths = self.recording_paths(recording_id)
+        return paths[0] if paths else None
+
+    def is_recording_complete(self, recording_id: str) -> bool:
+        """Whether every file of the recording is closed (safe to download in full)."""
+        keys = [k for k in self._recording_files if k[0] == recording_id]
+        return bool(keys) and all(k in self._closed_recordings for k in keys)
+
+    def flush(self) -> None:
+        """Flush every open file to disk (the server calls this about once a second)."""
+        for w in [*self._listener_writers.values(), *self._recording_writers.values()]:
+            w.flush()
+
+    def close(self) -> None:
+        """Close every file (fsynced). The engine renders nothing after this."""
+        if self.closed:
+            return
+        for w in self._listener_writers.values():
+            w.close()
+        for key, w in self._recording_writers.items():
+            w.close()
+            self._closed_recordings.add(key)
+        self._recording_writers.clear()
+        self.closed = True
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _render_until(self, t_ms: int) -> None:
+        if t_ms <= self.now_ms:
+            return
+        if self.closed:
+            raise RuntimeError("the engine is closed")
+        state = self.model.mix_state()
+        calls: tuple[CallState, ...] = tuple(state.calls)
+        matrix = stack(build_matrix(c) for c in calls)
+        sources = {spec.name: self._source(spec) for spec in state.sources}
+        self._open_listeners(calls)
+        captures = self._open_recordings(state, calls)
+        gates = self._voice_gates(calls)
+        start, end = self.samples(self.now_ms), self.samples(t_ms)
+        for s in range(start, end, self.block):
+            n = min(self.block, end - s)
+            self._render_block(matrix, sources, gates, captures, s, n)
+        self.now_ms = t_ms
+        if self.on_progress is not None:
+            self.on_progress(t_ms)
+
+    def _render_block(
+        self,
+        matrix: RoutingMatrix,
+        sources: dict[str, Any],
+        gates: dict[str, bool],
+        captures: list[tuple[StreamWriter, str, str | None]],
+        start: int,
+        n: int,
+    ) -> None:
+        out = self.mixer.render(matrix, sources, start, n)
+        rows = {name: out[i] for i, name in enumerate(matrix.listeners)}
+        silence = None
+        for label, writer in self._listener_writers.items():
+            row = rows.get(label)
+            if row is None:
+                if silence is None:
+                    silence = np.zeros(n, dtype=np.int16)
+                row = silence
+            writer.write(row)
+        voices: dict[str, np.ndarray] = {}
+
+        def voice(label: str) -> np.ndarray:
+            if label not in voices:
+                src = sources.get(voice_source(label), SILENCE)
+                voices[label] = src.read(start, n) if gates.get(label) else np.zeros(n, np.int16)
+            return voices[label]
+
+        for writer, row_name, member in captures:
+            if member is None:
+                writer.write(rows.get(row_name, np.zeros(n, np.int16)))
+            elif row_name == "":
+                writer.write(voice(member))
+            else:
+                heard = rows.get(member, np.zeros(n, np.int16))
+                writer.write(np.stack([voice(member), heard]))
+        if self.detect_speech:
+            for label, on in gates.items():
+                tracker = self._speech.setdefault(
+                    label, _SpeechTracker(self.sample_rate, self.frame_ms)
+                )
+                for at_sample, speaking in tracker.feed(voice(label) if on else None, start, n):
+                    at_ms = at_sample * 1000 // self.sample_rate
+                    self.model.emit_speak_event(at_ms, label, speaking)
+
+    def _source(self, spec: Any) -> Any:
+        key = (spec.media, spec.start_ms, spec.loop)
+        cached = self._sources.get(spec.name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if spec.media is None or spec.media == "none":
+            source: Any = SILENCE
+        else:
+            pcm = self.media.load(spec.media)
+            start = self.samples(spec.start_ms)
+            source = Looped(pcm, start) if spec.loop and len(pcm) else OneShot(pcm, start)
+        self._sources[spec.name] = (key, source)
+        return source
+
+    def _open_listeners(self, calls: tuple[CallState, ...]) -> None:
+        for call in calls:
+            for p in call.participants:
+                if p.name not in self._listener_writers:
+                    writer = StreamWriter(
+                        self.listener_path(p.name), self.sample_rate, subtype=self.subtype
+                    )
+                    _write_silence(writer, self.samples(self.now_ms))
+                    self._listener_writers[p.name] = writer
+
+    def _open_recordings(
+        self, state: Any, calls: tuple[CallState, ...]
+    ) -> list[tuple[StreamWriter, str, str | None]]:
+        """Writers for the recordings capturing now: (writer, listener row, member or None)."""
+        live = {(r.recording_id, r.track) for r in state.recordings}
+        for key in list(self._recording_writers):
+            if key not in live:  # stopped, or its MPC ended: the file is complete
+                self._recording_writers.pop(key).close()
+                self._closed_recordings.add(key)
+        ids = [r.recording_id for r in state.recordings]
+        recording_rows = {getattr(c, "mpc_uuid", None): c.recording_name for c in calls}
+        captures: list[tuple[StreamWriter, str, str | None]] = []
+        for r in state.recordings:
+            key = (r.recording_id, r.track)
+            if not r.capturing or key in self._closed_recordings:
+                continue
+            writer = self._recording_writers.get(key)
+            if writer is None:
+                name = r.recording_id if ids.count(r.recording_id) == 1 else (
+                    f"{r.recording_id}-{r.track}"
+                )
+                path = self.recordings_dir / f"{name}.{r.file_format}"
+                channels = 2 if r.track == "all" else 1
+                writer = StreamWriter(
+                    path, self.sample_rate, channels=channels, subtype=self.subtype,
+                    file_format=r.file_format,
+                )
+                self._recording_writers[key] = writer
+                self._recording_files[key] = path
+            if r.track == "conference":
+                row = recording_rows.get(r.mpc_uuid) or _recording_row(r, calls)
+                captures.append((writer, row, None))
+            elif r.track == "participant":
+                captures.append((writer, "", r.member))
+            else:
+                captures.append((writer, "all", r.member))
+        return captures
+
+    @staticmethod
+    def _voice_gates(calls: tuple[CallState, ...]) -> dict[str, bool]:
+        """Whether each participant's voice enters its conference now (in conference, unmuted)."""
+        return {
+            p.name: is_heard_by_conference(p, c.status) for c in calls for p in c.participants
+        }
+
+
+def _recording_row(recording: Any, calls: tuple[CallState, ...]) -> str:
+    for c in calls:
+        if c.recording_name.endswith(recording.mpc_uuid):
+            return c.recording_name
+    return calls[0].recording_name if len(calls) == 1 else "recording"
+
+
+def _write_silence(writer: StreamWriter, n: int) -> None:
+    block = np.zeros(min(n, BLOCK_SAMPLES), dtype=np.int16)
+    while n > 0:
+        k = min(n, len(block))
+        writer.write(block[:k])
+        n -= k
+
+
+class _SpeechTracker:
+    """Speak start/stop from a voice's frame energy, with a hangover; block-size independent.
+
+    A frame is loud when its energy is above `SPEAK_THRESHOLD_DBFS`; the participant is speaking
+    from its first loud frame until `SPEAK_HANGOVER_MS` of frames have passed with none loud.
+    """
+
+    def __init__(self, sample_rate: int, frame_ms: int) -> None:
+        self.frame = sample_rate * frame_ms // 1000
+        self.threshold = (10 ** (SPEAK_THRESHOLD_DBFS / 20) * 32768) ** 2 * self.frame
+        self.hangover = max(1, SPEAK_HANGOVER_MS // frame_ms)
+        self.speaking = False
+        self.last_loud = -(1 << 40)  # index of the last loud frame, relative to the next block
+
+    def feed(self, voice: np.ndarray | None, start: int, n: int) -> list[tuple[int, bool]]:
+        """Transitions (sample, speaking) found in this block; blocks start on frame boundaries."""
+        frames = n // self.frame
+        if frames == 0:
+            return []
+        if voice is None:
+            loud = np.zeros(frames, dtype=bool)
+        else:
+            x = voice[: frames * self.frame].astype(np.float64).reshape(frames, self.frame)
+            loud = np.einsum("ij,ij->i", x, x) > self.threshold
+        idx = np.arange(frames)
+        last = np.maximum.accumulate(np.where(loud, idx, self.last_loud))
+        speaking = (idx - last) < self.hangover
+        previous = np.concatenate(([self.speaking], speaking[:-1]))
+        changes = np.flatnonzero(speaking != previous)
+        self.speaking = bool(speaking[-1])
+        self.last_loud = int(last[-1]) - frames
+        return [(start + int(i) * self.frame, bool(speaking[i])) for i in changes]
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file and folder below `root` (before the atomic rename of a render)."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fd = os.open(dirpath, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

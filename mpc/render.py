@@ -1,0 +1,334 @@
+"""`mpcmix render`: run a scenario through the call engine and write the SPEC §4 folder.
+
+The folder is written beside its destination, fsynced, and renamed into place, so the destination
+is either complete or absent, even after a crash. A scenario that breaks a rule stops with a
+`ScenarioError` naming the event and the rule, and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .engine import CallEngine, _fsync_tree
+from .errors import MpcError, ScenarioError
+from .media import MediaLibrary
+from .model import CallModel, Line
+from .scenario import (
+    LOOKUP_OPS,
+    Scenario,
+    ScenarioEvent,
+    load_scenario,
+    scenario_from_dict,
+)
+
+#: A previous render is recognised by this file, so re-rendering into the same folder is safe.
+RENDER_MARKER = "mpc.json"
+
+
+@dataclass(frozen=True)
+class RenderSummary:
+    """Where a render wrote its files, and what it saw."""
+
+    out_dir: Path
+    duration_ms: int
+    listeners: dict[str, Path]
+    recordings: list[Path]
+    mpc_uuid: str | None
+    warnings: tuple[str, ...]
+
+
+def frame_boundary_ms(at_s: Fraction, frame_ms: int) -> int:
+    """The first frame boundary at or after `at_s`, in milliseconds (exact)."""
+    frames = -(-(at_s * 1000) // frame_ms)
+    return int(frames) * frame_ms
+
+
+def render_scenario(
+    scenario: Scenario | str | Path | Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    subtype: str = "PCM_16",
+    force: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> RenderSummary:
+    """Render `scenario` into `out_dir` (complete or absent; ScenarioError if a rule is broken)."""
+    if isinstance(scenario, Mapping):
+        scenario = scenario_from_dict(dict(scenario))
+    elif not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if subtype not in ("PCM_16", "FLOAT"):
+        raise ScenarioError(f"--subtype must be PCM_16 or FLOAT, not {subtype!r}")
+    out_dir = Path(out_dir).absolute()
+    _check_destination(out_dir, force)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
+    try:
+        summary = _Run(scenario, tmp, subtype, on_progress).run()
+        _fsync_tree(tmp)
+        _replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return RenderSummary(
+        out_dir=out_dir,
+        duration_ms=summary.duration_ms,
+        listeners={k: out_dir / v.relative_to(tmp) for k, v in summary.listeners.items()},
+        recordings=[out_dir / p.relative_to(tmp) for p in summary.recordings],
+        mpc_uuid=summary.mpc_uuid,
+        warnings=summary.warnings,
+    )
+
+
+def _check_destination(out_dir: Path, force: bool) -> None:
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise ScenarioError(f"--out {out_dir}: exists and is not a folder")
+    if force or not any(out_dir.iterdir()) or (out_dir / RENDER_MARKER).exists():
+        return
+    raise ScenarioError(
+        f"--out {out_dir}: the folder holds files that are not an mpcmix render; "
+        "choose another folder or pass --force to replace it"
+    )
+
+
+def _replace(tmp: Path, out_dir: Path) -> None:
+    """Put `tmp` at `out_dir` by rename; an old render there is moved aside first, then removed."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.rename(out_dir, old)
+    os.rename(tmp, out_dir)
+    fd = os.open(out_dir.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+class _Run:
+    """One render of one scenario into a (temporary) folder."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        out: Path,
+        subtype: str,
+        on_progress: Callable[[int], None] | None,
+    ) -> None:
+        self.scenario = scenario
+        self.out = out
+        self.warnings: list[str] = list(scenario.warnings)
+        frame_ms = scenario.frame_ms
+        self.media = MediaLibrary(scenario.base_dir, scenario.sample_rate)
+        lines = {
+            number: Line(
+                audio=spec.audio,
+                answer_after_ms=None if spec.answer_after_s is None
+                else frame_boundary_ms(spec.answer_after_s, frame_ms),
+            )
+            for number, spec in scenario.lines.items()
+        }
+        self.model = CallModel(
+            scenario.auth_id,
+            frame_ms=frame_ms,
+            seed=scenario.seed,
+            epoch=scenario.epoch,
+            lines=lines,
+            media=self.media,
+            rate_per_minute=Decimal(scenario.rate_per_minute),
+        )
+        self.engine = CallEngine(
+            self.model,
+            self.media,
+            out,
+            sample_rate=scenario.sample_rate,
+            frame_ms=frame_ms,
+            subtype=subtype,
+            on_progress=on_progress,
+        )
+        self.events_file = open(out / "events.jsonl", "w", encoding="utf-8")
+        self.responses: list[dict[str, Any]] = []
+        self.own_mpc: str | None = None
+        self.end_ms: int | None = None
+
+    # -- the timeline ---------------------------------------------------------------------------
+
+    def run(self) -> RenderSummary:
+        try:
+            self._run_events()
+            self._run_out()
+            self.engine.close()
+        finally:
+            self.events_file.close()
+            if not self.engine.closed:
+                self.engine.close()
+        self._write_json()
+        listeners = {p.stem: p for p in sorted((self.out / "listeners").glob("*.wav"))}
+        recordings = sorted((self.out / "recordings").iterdir())
+        return RenderSummary(
+            out_dir=self.out,
+            duration_ms=self.engine.now_ms,
+            listeners=listeners,
+            recordings=recordings,
+            mpc_uuid=self.own_mpc,
+            warnings=tuple(self.warnings),
+        )
+
+    def _ended(self) -> bool:
+        return self.own_mpc is not None and self.model.mpc_status(self.own_mpc) == "Ended"
+
+    def _advance(self, t_ms: int) -> None:
+        """Render up to `t_ms`, stopping the audio timeline at the instant the MPC ends."""
+        if self.end_ms is None:
+            while True:
+                due = self.model.next_timer_ms()
+                step = t_ms if due is None or due > t_ms else due
+                self._log(self.engine.advance_to(step))
+                if self._ended():
+                    self.end_ms = self.engine.now_ms
+                    break
+                if step >= t_ms:
+                    break
+        else:
+            # After the scenario's MPC has ended the audio stops; the model still answers
+            # look-ups (and any other MPC keeps its state), so keep its clock moving.
+            self.model.advance(t_ms)
+            self.model.settle(t_ms)
+            self._log(self.engine.drain_events())
+
+    def _run_events(self) -> None:
+        events = self.scenario.events
+        frame_ms = self.scenario.frame_ms
+        i = 0
+        while i < len(events):
+            t_ms = frame_boundary_ms(events[i].at_s, frame_ms)
+            self._advance(t_ms)
+            while i < len(events) and frame_boundary_ms(events[i].at_s, frame_ms) == t_ms:
+                self._apply(events[i], t_ms)
+                i += 1
+            self._log(self.engine.settle(t_ms))
+            if self.end_ms is None and self._ended():
+                self.end_ms = t_ms
+
+    def _run_out(self) -> None:
+        """After the last event: until the MPC ends, or every voice has finished."""
+        last_ms = self.engine.now_ms
+        while self.end_ms is None:
+            target = max(last_ms, self.model.last_voice_end_ms() or 0)
+            due = self.model.next_timer_ms()
+            if due is not None and due <= target:
+                self._advance(due)
+                continue
+            self._advance(target)
+            if self.model.last_voice_end_ms() is None or self.model.last_voice_end_ms() <= target:
+                break
+
+    def _log(self, events: list[Any]) -> None:
+        for e in events:
+            record = {
+                "at": e.at_ms / 1000,
+                "event": e.name,
+                "url": e.url,
+                "method": e.method,
+                "params": e.params,
+            }
+            self.events_file.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    # -- one operation --------------------------------------------------------------------------
+
+    def _apply(self, event: ScenarioEvent, t_ms: int) -> None:
+        try:
+            response = self._call(event, t_ms)
+        except MpcError as exc:
+            if event.expect_error == exc.status:
+                self._respond(event, t_ms, exc.status, {"api_id": self.model.new_api_id(),
+                                                         "error": exc.message})
+                return
+            raise ScenarioError(f"{event.describe()}: {exc.message}", exc.status) from None
+        if event.expect_error is not None:
+            raise ScenarioError(
+                f"{event.describe()}: expected error {event.expect_error}, but the operation "
+                "succeeded"
+            )
+        if event.op in LOOKUP_OPS:
+            self._respond(event, t_ms, 200, response)
+
+    def _respond(self, event: ScenarioEvent, t_ms: int, status: int, body: Any) -> None:
+        self.responses.append(
+            {"at": t_ms / 1000, "event": event.index + 1, "op": event.op, "status": status,
+             "response": body}
+        )
+
+    def _target(self, event: ScenarioEvent) -> dict[str, str]:
+        if event.uuid is not None:
+            return {"uuid": event.uuid}
+        return {"friendly_name": event.friendly_name or self.scenario.mpc}
+
+    def _members(self, event: ScenarioEvent) -> str:
+        """`member` as the API takes it: as-names replaced by member_ids, lists kept as lists."""
+        assert event.member is not None
+        if event.member.strip() == "all":
+            return "all"
+        ids = []
+        for item in event.member.split(","):
+            item = item.strip()
+            ids.append(self.model.member_id_for(item))
+        return ",".join(ids)
+
+    def _call(self, event: ScenarioEvent, t_ms: int) -> Any:
+        op, params = event.op, dict(event.params)
+        model = self.model
+        if op in ("hangup", "dtmf", "answer"):
+            results = []
+            for member_id in self._members(event).split(","):
+                call_uuid = model.call_uuid_of(member_id)
+                if op == "dtmf":
+                    results.append(model.dtmf(t_ms, call_uuid, str(params.get("digits", ""))))
+                else:
+                    results.append(getattr(model, op)(t_ms, call_uuid))
+            return results
+        target = self._target(event)
+        if op == "add_participant":
+            response = model.add_participant(t_ms, label=event.as_name, **target, **params)
+            if self.own_mpc is None and target.get("friendly_name") == self.scenario.mpc:
+                self.own_mpc = model.live_mpc_uuid(self.scenario.mpc)
+            return response
+        if op == "stop":
+            op = "end"
+        method = getattr(model, op)
+        if event.member is not None:
+            return method(t_ms, self._members(event), **target, **params)
+        return method(t_ms, **target, **params)
+
+    # -- the JSON files -------------------------------------------------------------------------
+
+    def _write_json(self) -> None:
+        mpcs = self.out / "mpcs"
+        mpcs.mkdir(exist_ok=True)
+        for uuid in self.model.mpcs():
+            _dump(mpcs / f"{uuid}.json", self.model.mpc_json(uuid))
+        if self.own_mpc is not None:
+            _dump(self.out / "mpc.json", self.model.mpc_json(self.own_mpc))
+        else:
+            _dump(self.out / "mpc.json", {"mpc": None, "participants": []})
+        with open(self.out / "responses.jsonl", "w", encoding="utf-8") as f:
+            for r in self.responses:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def _dump(path: Path, data: Any) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.write("\n")

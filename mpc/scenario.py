@@ -1,0 +1,351 @@
+"""Scenario files (SPEC §4): loading and validation, before anything is rendered.
+
+A scenario names the MPC, the audio settings, what each called line says, and a timed list of
+operations using the API's own names. Loading checks the shape of the file (types, times, known
+operations, audio settings); the rules of the call itself (unknown members, limits, roles) are the
+call model's and are judged while the scenario runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .errors import ScenarioError
+
+SAMPLE_RATES = (8000, 16000, 24000, 48000)
+FRAME_MS = (10, 20, 40, 60)
+DEFAULT_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+DEFAULT_AUTH_ID = "MAMPCMIXEMULATOR0001"  # 20 characters starting MA, as the SDK requires
+
+#: Operations that act on one MPC through the API, named as the plivo SDK names its methods.
+API_OPS = frozenset(
+    {
+        "add_participant",
+        "update_participant",
+        "kick_participant",
+        "start",
+        "end",
+        "stop",
+        "get",
+        "list",
+        "get_participant",
+        "list_participants",
+        "start_recording",
+        "stop_recording",
+        "pause_recording",
+        "resume_recording",
+        "start_participant_recording",
+        "stop_participant_recording",
+        "pause_participant_recording",
+        "resume_participant_recording",
+        "start_play_audio",
+        "stop_play_audio",
+    }
+)
+#: The far end's actions (the participant's phone), not API calls.
+FAR_END_OPS = frozenset({"hangup", "dtmf", "answer"})
+#: Operations whose response is written to responses.jsonl even when they succeed.
+LOOKUP_OPS = frozenset({"get", "list", "get_participant", "list_participants"})
+#: Operations that name a participant with `member`.
+MEMBER_OPS = frozenset(
+    {
+        "update_participant",
+        "kick_participant",
+        "get_participant",
+        "start_participant_recording",
+        "stop_participant_recording",
+        "pause_participant_recording",
+        "resume_participant_recording",
+        "start_play_audio",
+        "stop_play_audio",
+        "hangup",
+        "dtmf",
+        "answer",
+    }
+)
+_EVENT_KEYS = frozenset({"at", "op", "as", "member", "expect_error", "friendly_name", "uuid"})
+_TOP_KEYS = frozenset(
+    {"mpc", "sample_rate", "frame_ms", "lines", "events", "seed", "epoch", "auth_id",
+     "rate_per_minute", "description"}
+)
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """What the phone at one number does once it is called."""
+
+    audio: str | None = None
+    answer_after_s: Fraction | None = Fraction(0)  # None: never answers
+
+
+@dataclass(frozen=True)
+class ScenarioEvent:
+    """One timed operation. `params` holds the API parameters exactly as written."""
+
+    index: int
+    at_s: Fraction
+    op: str
+    params: Mapping[str, Any]
+    as_name: str | None = None
+    member: str | None = None
+    friendly_name: str | None = None
+    uuid: str | None = None
+    expect_error: int | None = None
+
+    def describe(self) -> str:
+        """How error messages name this event: "update_participant at 9.0 s (event 6)"."""
+        return f"{self.op} at {float(self.at_s):g} s (event {self.index + 1})"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A loaded, shape-checked scenario. Paths in it are resolved against `base_dir`."""
+
+    mpc: str
+    base_dir: Path
+    events: tuple[ScenarioEvent, ...]
+    lines: Mapping[str, LineSpec] = field(default_factory=dict)
+    sample_rate: int = 16000
+    frame_ms: int = 20
+    seed: int = 0
+    epoch: datetime = DEFAULT_EPOCH
+    auth_id: str = DEFAULT_AUTH_ID
+    rate_per_minute: str = "0.00500"
+    source: str = "<scenario>"
+    warnings: tuple[str, ...] = ()
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a YAML or JSON scenario file and check its shape (ScenarioError naming the problem)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario file ({exc})") from None
+    data = _parse(text, path)
+    return scenario_from_dict(data, base_dir=path.resolve().parent, source=str(path))
+
+
+def _parse(text: str, path: Path) -> Any:
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"{path}: malformed YAML{where}: {problem}") from None
+
+
+def scenario_from_dict(
+    data: Any, *, base_dir: str | Path = ".", source: str = "<scenario>"
+) -> Scenario:
+    """Check a scenario given as a dict (the SPEC §4 shape) and return it as a `Scenario`."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario is a mapping with `mpc`, `lines` and `events`")
+    warnings = [
+        f"{source}: unknown top-level key {key!r} ignored" for key in data if key not in _TOP_KEYS
+    ]
+    mpc = data.get("mpc")
+    if not isinstance(mpc, str) or not mpc.strip():
+        raise ScenarioError(f"{source}: `mpc` (the MPC's friendly_name) must be a non-empty string")
+    sample_rate = _choice(data, "sample_rate", 16000, SAMPLE_RATES, source)
+    frame_ms = _choice(data, "frame_ms", 20, FRAME_MS, source)
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ScenarioError(f"{source}: `seed` must be an integer, not {seed!r}")
+    epoch = _epoch(data.get("epoch"), source)
+    auth_id = data.get("auth_id", DEFAULT_AUTH_ID)
+    if not (isinstance(auth_id, str) and len(auth_id) == 20 and auth_id[:2] in ("MA", "SA")):
+        raise ScenarioError(
+            f"{source}: `auth_id` must be 20 characters starting MA or SA, not {auth_id!r}"
+        )
+    rate = str(data.get("rate_per_minute", "0.00500"))
+    try:
+        if not math.isfinite(float(rate)) or float(rate) < 0:
+            raise ValueError
+    except ValueError:
+        raise ScenarioError(f"{source}: `rate_per_minute` must be a non-negative number") from None
+    lines = _lines(data.get("lines", {}), source)
+    events = _events(data.get("events"), source)
+    return Scenario(
+        mpc=mpc,
+        base_dir=Path(base_dir),
+        events=events,
+        lines=lines,
+        sample_rate=sample_rate,
+        frame_ms=frame_ms,
+        seed=seed,
+        epoch=epoch,
+        auth_id=auth_id,
+        rate_per_minute=rate,
+        source=source,
+        warnings=tuple(warnings),
+    )
+
+
+def _choice(data: dict, key: str, default: int, allowed: tuple[int, ...], source: str) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or value not in allowed:
+        options = ", ".join(map(str, allowed))
+        raise ScenarioError(f"{source}: `{key}` must be one of {options}, not {value!r}")
+    return int(value)
+
+
+def _epoch(value: Any, source: str) -> datetime:
+    if value is None:
+        return DEFAULT_EPOCH
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise ScenarioError(
+                f"{source}: `epoch` must be a timestamp like '2020-01-01 00:00:00+00:00', "
+                f"not {value!r}"
+            ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def to_seconds(value: Any, what: str) -> Fraction:
+    """A time in seconds as an exact fraction (0.1 is 1/10); ScenarioError if it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ScenarioError(f"{what} must be a number of seconds, not {value!r}")
+    try:
+        seconds = Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        raise ScenarioError(f"{what} must be a number of seconds, not {value!r}") from None
+    if seconds < 0:
+        raise ScenarioError(f"{what} must not be negative ({value!r})")
+    if seconds > 10**7:
+        raise ScenarioError(f"{what} is beyond any call's length ({value!r} s)")
+    return seconds
+
+
+def _lines(value: Any, source: str) -> dict[str, LineSpec]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{source}: `lines` must map phone numbers to {{audio, answer_after}}")
+    out: dict[str, LineSpec] = {}
+    for number, spec in value.items():
+        where = f"{source}: line {number!r}"
+        if spec is None:
+            spec = {}
+        if isinstance(spec, str):
+            spec = {"audio": spec}
+        if not isinstance(spec, dict):
+            raise ScenarioError(f"{where} must be a mapping with `audio` and `answer_after`")
+        unknown = set(spec) - {"audio", "answer_after"}
+        if unknown:
+            raise ScenarioError(f"{where}: unknown key(s) {sorted(unknown)}; a line has `audio` "
+                                "and `answer_after`")
+        audio = spec.get("audio")
+        if audio is not None and (not isinstance(audio, str) or not audio):
+            raise ScenarioError(f"{where}: `audio` must be a path or file:// URL, not {audio!r}")
+        answer = spec.get("answer_after", 0)
+        if answer == "never":
+            answer_s = None
+        else:
+            answer_s = to_seconds(answer, f"{where}: `answer_after`")
+        out[str(number)] = LineSpec(audio=audio, answer_after_s=answer_s)
+    return out
+
+
+def _events(value: Any, source: str) -> tuple[ScenarioEvent, ...]:
+    if value is None:
+        value = []
+    if not isinstance(value, list):
+        raise ScenarioError(f"{source}: `events` must be a list of operations")
+    events: list[ScenarioEvent] = []
+    last = Fraction(0)
+    for index, raw in enumerate(value):
+        where = f"{source}: event {index + 1}"
+        if not isinstance(raw, dict):
+            raise ScenarioError(f"{where} must be a mapping with `at` and `op`, not {raw!r}")
+        op = raw.get("op")
+        if op not in API_OPS and op not in FAR_END_OPS:
+            raise ScenarioError(f"{where}: unknown operation {op!r} (known: "
+                                f"{', '.join(sorted(API_OPS | FAR_END_OPS))})")
+        where = f"{source}: {op} (event {index + 1})"
+        if "at" not in raw:
+            raise ScenarioError(f"{where} has no `at` time")
+        at_s = to_seconds(raw["at"], f"{where}: `at`")
+        if at_s < last:
+            raise ScenarioError(
+                f"{where}: `at` {raw['at']} s is before the previous event's {float(last):g} s "
+                "(events must be in time order)"
+            )
+        last = at_s
+        as_name = raw.get("as")
+        if as_name is not None:
+            if op != "add_participant":
+                raise ScenarioError(f"{where}: `as` names a participant only on add_participant")
+            if not isinstance(as_name, str) or not _is_safe_name(as_name):
+                raise ScenarioError(
+                    f"{where}: `as` must be a name usable as a file name (letters, digits, "
+                    f"'-', '_', '.'), not {as_name!r}"
+                )
+        member = raw.get("member", raw.get("member_id", raw.get("participant_id")))
+        if op in MEMBER_OPS:
+            if member is None:
+                raise ScenarioError(f"{where} needs `member` (an `as` name, a member_id, a "
+                                    "comma-separated list of them, or `all`)")
+            member = str(member)
+        elif member is not None:
+            raise ScenarioError(f"{where}: {op} takes no `member`")
+        expect = raw.get("expect_error")
+        if expect is not None and (isinstance(expect, bool) or not isinstance(expect, int)
+                                   or not 400 <= expect <= 599):
+            raise ScenarioError(f"{where}: `expect_error` must be an HTTP status such as 400 or "
+                                f"404, not {expect!r}")
+        friendly_name = raw.get("friendly_name")
+        uuid = raw.get("uuid")
+        for key, val in (("friendly_name", friendly_name), ("uuid", uuid)):
+            if val is not None and not isinstance(val, str):
+                raise ScenarioError(f"{where}: `{key}` must be a string, not {val!r}")
+        params = {
+            k: v for k, v in raw.items()
+            if k not in _EVENT_KEYS and k not in ("member_id", "participant_id")
+        }
+        events.append(
+            ScenarioEvent(
+                index=index,
+                at_s=at_s,
+                op=op,
+                params=params,
+                as_name=as_name,
+                member=member,
+                friendly_name=friendly_name,
+                uuid=uuid,
+                expect_error=expect,
+            )
+        )
+    return tuple(events)
+
+
+def _is_safe_name(name: str) -> bool:
+    return (
+        0 < len(name) <= 128
+        and name not in (".", "..")
+        and all(c.isalnum() or c in "-_." for c in name)
+        and name != "recording"
+    )

@@ -14,7 +14,6 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from .scenario import (
     LOOKUP_OPS,
     Scenario,
     ScenarioEvent,
+    frame_boundary_ms,
     load_scenario,
     scenario_from_dict,
 )
@@ -44,12 +44,6 @@ class RenderSummary:
     recordings: list[Path]
     mpc_uuid: str | None
     warnings: tuple[str, ...]
-
-
-def frame_boundary_ms(at_s: Fraction, frame_ms: int) -> int:
-    """The first frame boundary at or after `at_s`, in milliseconds (exact)."""
-    frames = -(-(at_s * 1000) // frame_ms)
-    return int(frames) * frame_ms
 
 
 def render_scenario(

@@ -225,6 +225,12 @@ def _epoch(value: Any, source: str) -> datetime:
     return parsed
 
 
+def frame_boundary_ms(at_s: Fraction, frame_ms: int) -> int:
+    """The first frame boundary at or after `at_s`, in milliseconds (exact)."""
+    frames = -(-(at_s * 1000) // frame_ms)
+    return int(frames) * frame_ms
+
+
 def to_seconds(value: Any, what: str) -> Fraction:
     """A time in seconds as an exact fraction (0.1 is 1/10); ScenarioError if it is not one."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):

@@ -1,0 +1,44 @@
+"""How it sounds: numpy kernels that render every listener's stream of a call, exactly.
+
+Sources are decoded once to int16 (`load_audio`), placed on the call's sample timeline
+(`OneShot`, `Looped`, `SILENCE`), mixed by a routing matrix in exact integer-valued float32
+(`Mixer.mix`) and passed through one `Limiter` per listener (`Mixer.render`); `StreamWriter`
+streams the int16 result to WAV or MP3.
+
+>>> import numpy as np
+>>> from mpcmix.mixer import Mixer, OneShot
+>>> from mpcmix.routing import RoutingMatrix
+>>> m = RoutingMatrix(("a", "b"), ("voice:a", "voice:b"), ((0, 1), (1, 0)))
+>>> srcs = {"voice:a": OneShot(np.full(4, 100, np.int16), 0),
+...         "voice:b": OneShot(np.full(4, -7, np.int16), 2)}
+>>> Mixer(16000).render(m, srcs, 0, 4)
+array([[  0,   0,  -7,  -7],
+       [100, 100, 100, 100]], dtype=int16)
+"""
+
+from .audio_io import (
+    AudioError,
+    StreamWriter,
+    beep,
+    default_music,
+    load_audio,
+    to_audiosegment,
+)
+from .engine import Mixer
+from .limiter import Limiter
+from .sources import SILENCE, Looped, OneShot, Source
+
+__all__ = [
+    "SILENCE",
+    "AudioError",
+    "Limiter",
+    "Looped",
+    "Mixer",
+    "OneShot",
+    "Source",
+    "StreamWriter",
+    "beep",
+    "default_music",
+    "load_audio",
+    "to_audiosegment",
+]

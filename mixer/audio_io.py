@@ -1,0 +1,590 @@
+"""Audio in and out: decode any input once to int16 mono, synthesise the built-in sounds, and
+stream int16 blocks to WAV (16-bit PCM or float32) or MP3.
+
+Everything the mixer adds is exact integer arithmetic on the int16 grid, so this module is the one
+place where audio is rounded: each input is decoded, mixed down to the mean of its channels,
+resampled to the call's rate with a polyphase filter and quantised once (round, clip) to int16.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import math
+import os
+import struct
+import warnings
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+
+import numpy as np
+import soundfile as sf
+
+if TYPE_CHECKING:
+    from pydub import AudioSegment
+
+__all__ = [
+    "MAX_INPUT_RATE",
+    "MUSIC_KINDS",
+    "AudioError",
+    "StreamWriter",
+    "beep",
+    "default_music",
+    "load_audio",
+    "to_audiosegment",
+]
+
+#: The highest sample rate a file may declare. Resampling cost grows with the rate ratio, and a
+#: header that claims gigahertz is broken, not audio.
+MAX_INPUT_RATE = 768_000
+
+#: The kinds of built-in music `default_music` synthesises.
+MUSIC_KINDS = ("wait", "customer_hold", "agent_hold")
+
+_FULL_SCALE = 32768.0  # int16 units per 1.0 of float audio (libsndfile's convention)
+_BLOCK_FRAMES = 1 << 16  # decode in blocks, so a many-channel file never sits in memory whole
+_PLACEHOLDER_SIZES = (0, 0xFFFFFFFF)  # data sizes a streaming writer leaves before it knows
+
+
+class AudioError(ValueError):
+    """An input that cannot be used as audio: missing, empty, unreadable, broken or truncated.
+
+    `path` names the file (``"<AudioSegment>"`` for an in-memory segment); the message starts with
+    it and states the rule the input broke.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+
+
+def load_audio(src: str | os.PathLike[str] | AudioSegment, sample_rate: int) -> np.ndarray:
+    """Decode `src` to mono int16 samples at `sample_rate`, ready to mix exactly.
+
+    Parameters
+    ----------
+    src
+        A path to any file libsndfile reads (WAV, FLAC, OGG/Vorbis/Opus, MP3, ...), or a pydub
+        ``AudioSegment`` (its raw data, frame rate, channels and sample width are used; no ffmpeg).
+    sample_rate
+        The call's rate in Hz; the input is resampled to it with ``scipy.signal.resample_poly``
+        (up/down factors reduced by their gcd) when its own rate differs.
+
+    Returns
+    -------
+    int16 (n,)
+        The mean of the input's channels, resampled, rounded to the nearest integer and clipped to
+        [-32768, 32767] once. A 16-bit mono input at `sample_rate` comes back sample for sample.
+
+    Raises
+    ------
+    AudioError
+        Missing, empty (0 bytes or 0 frames), unreadable or non-audio files, NaN/inf samples,
+        0 channels, a sample rate above `MAX_INPUT_RATE`, and WAVs shorter than their header says
+        (libsndfile reads those silently, so the RIFF chunks are checked here).
+    """
+    _check_rate(sample_rate)
+    if _is_audiosegment(src):
+        return _load_segment(src, sample_rate)
+    name = os.fspath(src)  # type: ignore[arg-type]
+    if isinstance(name, bytes):
+        name = os.fsdecode(name)
+    _check_file(name)
+    raw = _check_riff(name)
+    try:
+        with _open(name, raw) as f:
+            rate, channels = f.samplerate, f.channels
+            _check_declared(name, rate, channels)
+            if _reads_exactly_as_int16(f, sample_rate):
+                pcm = f.read(dtype="int16")
+                if pcm.size == 0:
+                    raise AudioError(name, "the file holds no audio (0 frames)")
+                return pcm
+            mono = _decode_mono(f, name)
+    except sf.SoundFileError as exc:  # LibsndfileError and friends: not audio, or broken
+        raise AudioError(name, f"not a readable audio file (libsndfile: {_sf_reason(exc)})") from None
+    return _finish(mono, rate, sample_rate)
+
+
+@contextlib.contextmanager
+def _open(name: str, raw: _RawData | None) -> Iterator[sf.SoundFile]:
+    """libsndfile on `name`; on its samples as RAW when the header's data size is 0."""
+    if raw is None:
+        with sf.SoundFile(name) as f:
+            yield f
+        return
+    with open(name, "rb") as fh, sf.SoundFile(
+        _Window(fh, raw.offset), samplerate=raw.rate, channels=raw.channels,
+        subtype=raw.subtype, endian="LITTLE", format="RAW",
+    ) as f:
+        yield f
+
+
+def _check_rate(sample_rate: int) -> None:
+    if not isinstance(sample_rate, int | np.integer) or not 0 < sample_rate <= MAX_INPUT_RATE:
+        raise ValueError(f"sample_rate must be a whole number of Hz in 1..{MAX_INPUT_RATE}, "
+                         f"not {sample_rate!r}")
+
+
+def _check_file(name: str) -> None:
+    try:
+        st = os.stat(name)
+    except FileNotFoundError:
+        raise AudioError(name, "no such file") from None
+    except OSError as exc:
+        raise AudioError(name, f"cannot be read ({exc.strerror})") from None
+    if os.path.isdir(name):
+        raise AudioError(name, "is a directory, not an audio file")
+    if st.st_size == 0:
+        raise AudioError(name, "the file is empty (0 bytes)")
+    if not os.access(name, os.R_OK):
+        raise AudioError(name, "cannot be read (permission denied)")
+
+
+def _check_declared(name: str, rate: int, channels: int) -> None:
+    if channels < 1:
+        raise AudioError(name, f"the file declares {channels} channels")
+    if not 0 < rate <= MAX_INPUT_RATE:
+        raise AudioError(name, f"the file declares a sample rate of {rate} Hz; mpcmix reads "
+                               f"1..{MAX_INPUT_RATE} Hz")
+
+
+class _RawData(NamedTuple):
+    """Where a WAV's samples lie when its header gives no usable data size."""
+
+    offset: int  # first byte of the data chunk's body
+    subtype: str  # libsndfile subtype of the RAW reader
+    channels: int
+    rate: int
+
+
+# WAVE format tag -> {bits per sample: libsndfile RAW subtype}
+_RAW_SUBTYPES = {
+    1: {8: "PCM_U8", 16: "PCM_16", 24: "PCM_24", 32: "PCM_32"},
+    3: {32: "FLOAT", 64: "DOUBLE"},
+    6: {8: "ALAW"},
+    7: {8: "ULAW"},
+}
+_WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+
+
+def _check_riff(name: str) -> _RawData | None:
+    """Refuse a plain RIFF/WAVE file whose `data` chunk declares more bytes than the file holds.
+
+    libsndfile reads such a file without complaint (it stops where the bytes stop), so a truncated
+    download would otherwise play as a shorter file. Only plain little-endian RIFF WAVE is checked
+    (RF64, RIFX, W64 keep their sizes elsewhere); the placeholder sizes 0 and 0xFFFFFFFF that
+    streaming writers leave are accepted. The `fmt ` chunk's channel count and rate are checked
+    here too, because libsndfile's own message for an absurd rate ("SF_INFO struct incomplete")
+    does not say what is wrong.
+
+    Returns where the samples are when the data size is the placeholder 0 but bytes follow
+    (libsndfile would read 0 frames: the samples run to the end of the file), else None.
+    """
+    with open(name, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = os.fstat(f.fileno()).st_size
+        fmt = b""
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
+            body = pos + 8
+            if chunk_id == b"fmt ":
+                fmt = f.read(min(chunk_size, 40))
+                if len(fmt) >= 8:
+                    _tag, channels, rate = struct.unpack("<HHI", fmt[:8])
+                    _check_declared(name, rate, channels)
+            elif chunk_id == b"data":
+                held = size - body
+                if chunk_size == 0 and held > 0:
+                    return _raw_data(name, fmt, body)
+                if chunk_size not in _PLACEHOLDER_SIZES and chunk_size > held:
+                    raise AudioError(name, f"the header declares {chunk_size} bytes of audio but "
+                                           f"the file holds {held} (truncated)")
+                return None
+            pos = body + chunk_size + (chunk_size & 1)  # chunks are word-aligned
+    return None
+
+
+def _raw_data(name: str, fmt: bytes, offset: int) -> _RawData:
+    if len(fmt) < 16:
+        raise AudioError(name, "the data size is the placeholder 0 and the fmt chunk is missing")
+    tag, channels, rate, _byte_rate, _align, bits = struct.unpack("<HHIIHH", fmt[:16])
+    if tag == _WAVE_FORMAT_EXTENSIBLE and len(fmt) >= 26:
+        tag = struct.unpack("<H", fmt[24:26])[0]  # the sub-format GUID starts with the tag
+    subtype = _RAW_SUBTYPES.get(tag, {}).get(bits)
+    if subtype is None:
+        raise AudioError(name, f"the data size is the placeholder 0 and format tag {tag} with "
+                               f"{bits}-bit samples cannot be read without it")
+    return _RawData(offset, subtype, channels, rate)
+
+
+class _Window(io.RawIOBase):
+    """A read-only view of a binary file from byte `offset` on (for libsndfile's RAW reader)."""
+
+    def __init__(self, f: BinaryIO, offset: int) -> None:
+        self._f, self._offset = f, offset
+        f.seek(offset)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pos += self._offset
+        return self._f.seek(pos, whence) - self._offset
+
+    def tell(self) -> int:
+        return self._f.tell() - self._offset
+
+    def readinto(self, buffer: Any) -> int:
+        return self._f.readinto(buffer)
+
+
+def wav_data_size_ok(path: str | os.PathLike[str]) -> bool:
+    """Whether a file passes the truncation check: not a plain RIFF WAVE, or its `data` chunk
+    holds at least the bytes its header declares (placeholder sizes accepted)."""
+    try:
+        _check_riff(os.fspath(path))  # type: ignore[arg-type]
+    except AudioError:
+        return False
+    return True
+
+
+def _reads_exactly_as_int16(f: sf.SoundFile, sample_rate: int) -> bool:
+    """A mono file of at most 16-bit integers at the call's rate: libsndfile's int16 read is
+    exact (8-bit samples are shifted left), so no float pass is needed."""
+    return (
+        f.channels == 1
+        and f.samplerate == sample_rate
+        and f.subtype in ("PCM_16", "PCM_S8", "PCM_U8")
+        and f.format in ("WAV", "WAVEX", "AIFF", "FLAC", "RF64", "W64", "CAF", "AU", "RAW")
+    )
+
+
+def _decode_mono(f: sf.SoundFile, name: str) -> np.ndarray:
+    """float32 (n,) in int16 units (1.0 of float audio = 32768): the mean of the channels."""
+    parts: list[np.ndarray] = []
+    for block in f.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
+        if not np.isfinite(block).all():
+            raise AudioError(name, "the file holds NaN or infinite samples")
+        mono = block[:, 0].copy() if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float64)
+        parts.append(np.multiply(mono, _FULL_SCALE, dtype=np.float32))
+    if not parts or sum(len(p) for p in parts) == 0:
+        raise AudioError(name, "the file holds no audio (0 frames)")
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _finish(mono: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
+    """Resample float `mono` (int16 units) from `rate` to `sample_rate`, then quantise once."""
+    if rate != sample_rate:
+        from scipy.signal import resample_poly  # slow to import: only when a file needs it
+
+        g = math.gcd(rate, sample_rate)
+        mono = resample_poly(mono, sample_rate // g, rate // g)
+    out = np.rint(mono)
+    np.clip(out, -32768, 32767, out=out)
+    return out.astype(np.int16)
+
+
+def _sf_reason(exc: Exception) -> str:
+    text = str(exc)
+    # "Error opening 'x.wav': Format not recognised." -> "Format not recognised."
+    return text.split(": ", 1)[1] if text.startswith("Error opening") and ": " in text else text
+
+
+# --------------------------------------------------------------------------------------------
+# pydub interop
+
+
+def _is_audiosegment(src: object) -> bool:
+    """A pydub AudioSegment, recognised without importing pydub (it probes for ffmpeg on import)."""
+    return all(hasattr(src, a) for a in ("raw_data", "frame_rate", "channels", "sample_width"))
+
+
+_SEGMENT_DTYPES = {1: np.int8, 2: np.int16, 4: np.int32}  # pydub keeps 8-bit data signed
+
+
+def _load_segment(seg: Any, sample_rate: int) -> np.ndarray:
+    name = "<AudioSegment>"
+    width, channels, rate = int(seg.sample_width), int(seg.channels), int(seg.frame_rate)
+    _check_declared(name, rate, channels)
+    raw = seg.raw_data
+    if width == 3:  # 24-bit little-endian: widen to int32 (value in the top three bytes)
+        b = np.frombuffer(raw, dtype=np.uint8)
+        b = b[: len(b) // 3 * 3].reshape(-1, 3)
+        ints = np.zeros((len(b), 4), dtype=np.uint8)
+        ints[:, 1:] = b
+        data = ints.view("<i4").reshape(-1)
+        width = 4
+    elif width in _SEGMENT_DTYPES:
+        data = np.frombuffer(raw, dtype=np.dtype(_SEGMENT_DTYPES[width]).newbyteorder("<"))
+    else:
+        raise AudioError(name, f"unsupported sample width {width} bytes")
+    frames = len(data) // channels
+    if frames == 0:
+        raise AudioError(name, "the segment holds no audio (0 frames)")
+    data = data[: frames * channels].reshape(frames, channels)
+    if width == 2 and channels == 1 and rate == sample_rate:
+        return data[:, 0].astype(np.int16)
+    scale = _FULL_SCALE / float(1 << (8 * width - 1))
+    mono = data.mean(axis=1, dtype=np.float64) * scale
+    return _finish(mono.astype(np.float32), rate, sample_rate)
+
+
+def to_audiosegment(pcm: np.ndarray, sample_rate: int) -> AudioSegment:
+    """A pydub ``AudioSegment`` (16-bit) holding `pcm`: int16 (n,) mono or (channels, n)."""
+    pcm = np.asarray(pcm)
+    if pcm.dtype != np.int16:
+        raise TypeError(f"pcm must be int16, not {pcm.dtype}")
+    if pcm.ndim == 1:
+        pcm = pcm[np.newaxis, :]
+    if pcm.ndim != 2:
+        raise ValueError(f"pcm must have shape (n,) or (channels, n), not {pcm.shape}")
+    with warnings.catch_warnings():  # pydub warns at import when ffmpeg is absent; we never use it
+        warnings.simplefilter("ignore", RuntimeWarning)
+        from pydub import AudioSegment
+    interleaved = np.ascontiguousarray(pcm.T, dtype="<i2")
+    return AudioSegment(
+        data=interleaved.tobytes(), sample_width=2, frame_rate=int(sample_rate),
+        channels=pcm.shape[0],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Built-in sounds
+
+BEEP_HZ = 880.0  # A5: clear on a phone line, not shrill
+BEEP_MS = 150
+BEEP_GAP_MS = 100
+BEEP_FADE_MS = 10
+BEEP_LEVEL = 0.3  # peak, of full scale (about -10.5 dBFS)
+
+
+def beep(count: int, sample_rate: int) -> np.ndarray:
+    """The built-in enter/exit cue: `count` short beeps (``beep:1``, ``beep:2``), int16 (n,).
+
+    Each beep is 150 ms of 880 Hz (with a soft octave) shaped by 10 ms raised-cosine fades, beeps
+    100 ms apart; ``count=0`` is an empty array. Read-only: the array is cached and shared.
+    """
+    if not isinstance(count, int) or count < 0:
+        raise ValueError(f"beep count must be a whole number >= 0, not {count!r}")
+    _check_rate(sample_rate)
+    return _beep(count, int(sample_rate))
+
+
+@functools.lru_cache(maxsize=32)
+def _beep(count: int, sample_rate: int) -> np.ndarray:
+    n = sample_rate * BEEP_MS // 1000
+    t = np.arange(n) / sample_rate
+    tone = np.sin(2 * np.pi * BEEP_HZ * t)
+    if 2 * BEEP_HZ < 0.45 * sample_rate:
+        tone += 0.25 * np.sin(2 * np.pi * 2 * BEEP_HZ * t)
+    tone *= BEEP_LEVEL / 1.25 * _fades(n, sample_rate * BEEP_FADE_MS // 1000)
+    one = _quantise(tone)
+    gap = np.zeros(sample_rate * BEEP_GAP_MS // 1000, dtype=np.int16)
+    pieces = [one if i == 0 else np.concatenate([gap, one]) for i in range(count)]
+    out = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+    out.flags.writeable = False
+    return out
+
+
+# Each built-in music: (note length in s, notes as chords of Hz, partial amplitudes, level).
+# Distinct registers and timbres, so they are told apart by spectrum: wait music sits around
+# 500-1000 Hz, customer hold music low (130-330 Hz), agent hold music high and bell-like.
+_MUSIC: dict[str, tuple[float, tuple[tuple[float, ...], ...], tuple[float, ...], float]] = {
+    "wait": (
+        0.5,
+        ((523.25,), (659.25,), (783.99,), (1046.50,), (783.99,), (659.25,), (587.33,), (493.88,)),
+        (1.0, 0.3, 0.1),
+        0.25,
+    ),
+    "customer_hold": (
+        1.0,
+        ((130.81, 196.00, 261.63), (110.00, 164.81, 220.00), (87.31, 130.81, 174.61),
+         (98.00, 146.83, 196.00)),
+        (1.0, 0.5, 0.25, 0.12),
+        0.25,
+    ),
+    "agent_hold": (
+        0.25,
+        ((1318.51,), (1567.98,), (1975.53,), (1567.98,), (1760.00,), (2093.00,), (1760.00,),
+         (1318.51,)) * 2,
+        (1.0, 0.0, 0.2),
+        0.2,
+    ),
+}
+
+
+def default_music(kind: str, sample_rate: int) -> np.ndarray:
+    """The built-in music of `kind` (``wait``, ``customer_hold``, ``agent_hold``), int16 (n,).
+
+    Synthesised deterministically, 4 s long and seamless when looped (every note fades in and out),
+    peaking at about -12 dBFS. Read-only: cached per (kind, rate) and shared.
+    """
+    if kind not in _MUSIC:
+        raise ValueError(f"unknown music kind {kind!r}; expected one of {', '.join(MUSIC_KINDS)}")
+    _check_rate(sample_rate)
+    return _default_music(kind, int(sample_rate))
+
+
+@functools.lru_cache(maxsize=32)
+def _default_music(kind: str, sample_rate: int) -> np.ndarray:
+    note_s, chords, partials, level = _MUSIC[kind]
+    n = round(note_s * sample_rate)
+    t = np.arange(n) / sample_rate
+    env = _fades(n, n // 10) * np.exp(-1.5 * t / note_s)
+    notes = []
+    for chord in chords:
+        note = np.zeros(n)
+        for f0 in chord:
+            for k, a in enumerate(partials, start=1):
+                if a and k * f0 < 0.45 * sample_rate:
+                    note += a * np.sin(2 * np.pi * k * f0 * t)
+        notes.append(note * env)
+    music = np.concatenate(notes)
+    music *= level / np.max(np.abs(music))
+    out = _quantise(music)
+    out.flags.writeable = False
+    return out
+
+
+def _fades(n: int, fade: int) -> np.ndarray:
+    """float64 (n,): ones with raised-cosine fade-in and fade-out of `fade` samples each."""
+    env = np.ones(n)
+    fade = min(fade, n // 2)
+    if fade > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)
+        env[:fade] = ramp
+        env[n - fade:] = ramp[::-1]
+    return env
+
+
+def _quantise(x: np.ndarray) -> np.ndarray:
+    """float (n,) of full scale 1.0 -> int16 (n,), rounded and clipped."""
+    return np.clip(np.rint(x * _FULL_SCALE), -32768, 32767).astype(np.int16)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+_SUBTYPES = ("PCM_16", "FLOAT")
+_FILE_FORMATS = {"wav": "WAV", "mp3": "MP3"}
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile: its PEAK chunk carries a timestamp; ours must not
+
+
+class StreamWriter:
+    """Streams int16 blocks to a WAV (16-bit PCM or float32) or MP3 file, in constant memory.
+
+    Parameters
+    ----------
+    path
+        The file to create (replaced if it exists).
+    sample_rate
+        In Hz.
+    channels
+        1 for a listener stream; 2 for a participant recording of ``record_track_type=all``.
+    subtype
+        ``"PCM_16"`` (default: int16 written as is) or ``"FLOAT"`` (float32, ``block / 32768``,
+        converted here: libsndfile's per-sample conversion is slow). WAV only.
+    file_format
+        ``"wav"`` or ``"mp3"`` (MPEG layer III; libsndfile records the encoder delay, so the file
+        decodes aligned with the WAV of the same samples).
+
+    Blocks go straight to libsndfile; nothing accumulates. ``close()`` (or leaving the ``with``
+    block) flushes and fsyncs the file, so a caller that then renames it knows it is on disk.
+    Output is deterministic: the same blocks give the same bytes (no PEAK timestamp).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        sample_rate: int,
+        channels: int = 1,
+        subtype: str = "PCM_16",
+        file_format: str = "wav",
+    ) -> None:
+        if subtype not in _SUBTYPES:
+            raise ValueError(f"subtype must be one of {', '.join(_SUBTYPES)}, not {subtype!r}")
+        if file_format not in _FILE_FORMATS:
+            raise ValueError(f"file_format must be 'wav' or 'mp3', not {file_format!r}")
+        if file_format == "mp3" and subtype != "PCM_16":
+            raise ValueError("an mp3 file is always encoded from int16 samples; use subtype PCM_16")
+        if file_format == "mp3" and channels not in (1, 2):
+            raise ValueError(f"an mp3 file holds 1 or 2 channels, not {channels}")
+        if not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"channels must be a whole number >= 1, not {channels!r}")
+        _check_rate(sample_rate)
+        self.path = os.fspath(path)
+        self.sample_rate = int(sample_rate)
+        self.channels = channels
+        self.subtype = subtype
+        self.file_format = file_format
+        self.frames = 0  # frames written so far
+        sf_subtype = "MPEG_LAYER_III" if file_format == "mp3" else subtype
+        self._file: sf.SoundFile | None = sf.SoundFile(
+            self.path, "w", self.sample_rate, channels, subtype=sf_subtype,
+            format=_FILE_FORMATS[file_format],
+        )
+        if subtype == "FLOAT":
+            from soundfile import _ffi, _snd
+
+            _snd.sf_command(self._file._file, _SFC_SET_ADD_PEAK_CHUNK, _ffi.NULL, 0)
+
+    def write(self, block: np.ndarray) -> None:
+        """Append `block`: int16 (n,) for a mono file, or (channels, n)."""
+        if self._file is None:
+            raise ValueError(f"{self.path}: write after close")
+        block = np.asarray(block)
+        if block.dtype != np.int16:
+            raise TypeError(f"{self.path}: blocks must be int16, not {block.dtype}")
+        if block.ndim == 1 and self.channels == 1:
+            frames = block
+        elif block.ndim == 2 and block.shape[0] == self.channels:
+            frames = np.ascontiguousarray(block.T) if self.channels > 1 else block[0]
+        else:
+            raise ValueError(f"{self.path}: a block for {self.channels} channel(s) has shape "
+                             f"(n,) (mono) or ({self.channels}, n), not {block.shape}")
+        if self.subtype == "FLOAT":
+            frames = np.multiply(frames, 1.0 / _FULL_SCALE, dtype=np.float32)
+        self._file.write(np.ascontiguousarray(frames))
+        self.frames += len(frames)
+
+    def close(self) -> None:
+        """Flush, close and fsync the file. Idempotent."""
+        if self._file is None:
+            return
+        f, self._file = self._file, None
+        f.close()  # soundfile flushes (sf_write_sync) before sf_close
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # whatever sf_close wrote after its sync (header sizes) reaches the disk
+        finally:
+            os.close(fd)
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` has run."""
+        return self._file is None
+
+    def __enter__(self) -> StreamWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"StreamWriter({self.path!r}, {self.sample_rate}, channels={self.channels}, "
+                f"subtype={self.subtype!r}, file_format={self.file_format!r})")

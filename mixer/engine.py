@@ -1,0 +1,140 @@
+"""The mixer: sources x routing matrix -> one limited int16 stream per listener.
+
+``Mixer.mix`` is one matrix product, ``gains (L, S) @ block (S, n)``, in float32. It is exact: the
+block holds int16 values and the gains are small integers (0/1 from routing), so every product and
+every partial sum is an integer below 2**24 in magnitude, which float32 represents exactly,
+whatever order a BLAS kernel sums in. That is what makes non-interference bit-exact (a source
+outside a listener's row contributes exactly 0 to it) and rendering block-size invariant.
+
+``Mixer.render`` then passes each row through the `Limiter` kept for that listener's name. Only
+the listener's own row and its own limiter feed its output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from mpcmix.routing import RoutingMatrix
+
+from .limiter import DEFAULT_RELEASE_MS, Limiter
+from .sources import SILENCE, Source
+
+__all__ = ["MAX_ROW_GAIN", "Mixer"]
+
+#: The largest sum of |gains| a row may have: 512 full-scale int16 sources sum to 2**24, the
+#: largest integer range float32 holds exactly.
+MAX_ROW_GAIN = 512
+
+
+class Mixer:
+    """Renders blocks of a call: every listener's mix of the sources its routing row allows.
+
+    Parameters
+    ----------
+    sample_rate
+        In Hz (the limiters' release is timed in samples).
+    release_ms
+        The limiters' release time (<= 500 ms).
+
+    State: one `Limiter` per listener name, created on first render and kept across calls (also
+    while a matrix does not list the listener) together with the timeline sample its stream has
+    reached. Renders of one listener must move forward in time; a gap between two renders is
+    treated as silence for its limiter (the release continues), so a stream rendered in pieces
+    with silence written in the gaps equals one rendered whole.
+    """
+
+    def __init__(self, sample_rate: int, release_ms: float = DEFAULT_RELEASE_MS) -> None:
+        self.sample_rate = int(sample_rate)
+        self.release_ms = release_ms
+        self._limiters: dict[str, Limiter] = {}
+        self._positions: dict[str, int] = {}  # the next timeline sample of each listener's stream
+        self._cached: tuple[RoutingMatrix, np.ndarray] | None = None
+
+    # ----------------------------------------------------------------------------------------
+
+    def mix(
+        self, matrix: RoutingMatrix, sources: Mapping[str, Source], start: int, n: int
+    ) -> np.ndarray:
+        """The pre-limiter mix of timeline samples ``[start, start + n)``: float32 (L, n).
+
+        Row ``i`` is ``sum_j matrix.gains[i][j] * sources[matrix.sources[j]].read(start, n)``,
+        exactly (integers in float32). A label missing from `sources`, `SILENCE`, and a column
+        no listener takes are skipped without reading. Gains must be integers with at most
+        `MAX_ROW_GAIN` per row (0/1 from routing always are); other gains raise ValueError,
+        because the sum would no longer be exact.
+        """
+        if n < 0:
+            raise ValueError(f"cannot mix a negative number of samples ({n})")
+        gains = self._gains(matrix)
+        columns = [
+            j for j, label in enumerate(matrix.sources)
+            if gains[:, j].any() and sources.get(label, SILENCE) is not SILENCE
+        ]
+        if not columns or n == 0:
+            return np.zeros((len(matrix.listeners), n), dtype=np.float32)
+        block = np.empty((len(columns), n), dtype=np.float32)  # int16 values, exact in float32
+        for k, j in enumerate(columns):
+            block[k] = sources[matrix.sources[j]].read(start, n)
+        return np.matmul(np.ascontiguousarray(gains[:, columns]), block)
+
+    def render(
+        self, matrix: RoutingMatrix, sources: Mapping[str, Source], start: int, n: int
+    ) -> np.ndarray:
+        """Every listener's output for timeline samples ``[start, start + n)``: int16 (L, n).
+
+        `mix`, then row ``i`` through the limiter of ``matrix.listeners[i]``. Raises ValueError
+        if a listener's stream has already been rendered past `start`.
+        """
+        for name in matrix.listeners:
+            reached = self._positions.get(name)
+            if reached is not None and start < reached:
+                raise ValueError(f"listener {name!r}: rendered up to sample {reached}, cannot "
+                                 f"render from {start} (limiter state only moves forward)")
+        mixed = self.mix(matrix, sources, start, n)
+        out = np.empty(mixed.shape, dtype=np.int16)
+        if n:
+            # rows within int16 whose limiter is at unity pass as they are, in one cast
+            in_range = (mixed.max(axis=1) <= 32767) & (mixed.min(axis=1) >= -32768)
+        for i, name in enumerate(matrix.listeners):
+            limiter = self.limiter(name)
+            reached = self._positions.get(name)
+            if reached is not None and start > reached:
+                limiter.skip(start - reached)
+            self._positions[name] = start + n
+            if n and not (in_range[i] and limiter.is_at_unity):
+                out[i] = limiter.process(mixed[i])
+            elif n:
+                out[i] = mixed[i]
+        return out
+
+    # ----------------------------------------------------------------------------------------
+
+    def limiter(self, listener: str) -> Limiter:
+        """The limiter of `listener`'s output (created at unity on first use)."""
+        limiter = self._limiters.get(listener)
+        if limiter is None:
+            limiter = self._limiters[listener] = Limiter(self.sample_rate, self.release_ms)
+        return limiter
+
+    def _gains(self, matrix: RoutingMatrix) -> np.ndarray:
+        """float32 (L, S) gains of `matrix`, checked for exactness; cached for the last matrix."""
+        cached = self._cached
+        if cached is not None and (cached[0] is matrix or cached[0] == matrix):
+            return cached[1]
+        if len(set(matrix.listeners)) != len(matrix.listeners):
+            raise ValueError(f"listener names must be distinct: {matrix.listeners!r}")
+        exact = np.array(matrix.gains, dtype=np.int64).reshape(
+            len(matrix.listeners), len(matrix.sources))
+        if not np.array_equal(exact, np.array(matrix.gains).reshape(exact.shape)):
+            raise ValueError("routing gains must be integers for an exact mix")
+        heaviest = int(np.abs(exact).sum(axis=1).max(initial=0))
+        if heaviest > MAX_ROW_GAIN:
+            raise ValueError(f"a row's gains sum to {heaviest}; at most {MAX_ROW_GAIN} keep the "
+                             "float32 mix exact")
+        gains = exact.astype(np.float32)
+        self._cached = (matrix, gains)
+        return gains
+
+    def __repr__(self) -> str:
+        return f"Mixer(sample_rate={self.sample_rate}, release_ms={self.release_ms!r})"

@@ -1,0 +1,26 @@
+"""The server's media library: every file it reads lies under `--media-root`.
+
+Relative paths and `file://` URLs resolve under the root, `http(s)://host/path` maps to
+`MEDIA_ROOT/host/path`, and nothing that resolves outside the root (`..`, `%2e%2e`, absolute
+paths, symlinks leading out, NUL bytes) is read: `mpcmix.media.MediaLibrary` with `confine=True`
+refuses it with a MediaError, which the call model treats as missing media. Nothing is fetched
+from the network. Without a media root, the library is anchored in an empty folder of the data
+directory, so only the built-in sounds play.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mpcmix.media import MediaLibrary
+
+from .config import ServerConfig
+
+
+def server_media(config: ServerConfig, data_dir: Path) -> MediaLibrary:
+    """A confined MediaLibrary for all accounts of the server (decoded audio is shared)."""
+    root = config.media_root
+    if root is None:
+        root = data_dir / "no-media-root"
+        root.mkdir(parents=True, exist_ok=True)
+    return MediaLibrary(root, config.sample_rate, confine=True, map_http=True)

@@ -1,0 +1,347 @@
+"""One account's running call: its call model and engine, a lock, its event log and callbacks.
+
+Every request and every tick of the real-time clock goes through `AccountRuntime.apply` or
+`AccountRuntime.tick`, which hold the account's lock, bring the engine up to the clock's time,
+run the operation on the call model, settle, and publish the events it produced (event log first,
+then the callback queue). Nothing here decides a rule of the call: that is the model's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import uuid as uuidlib
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from mpcmix.errors import MpcError, NotFoundError, ValidationError
+
+from . import params as P
+from .callbacks import CallbackDispatcher, Delivery, form_params
+from .clock import Clock
+from .config import Account, ServerConfig, default_epoch
+from .eventlog import EventLog
+
+log = logging.getLogger("mpcmix.server")
+
+#: Where the real API says recordings live; rewritten to this server's download URL.
+PLIVO_MEDIA_BASES = ("https://media.plivo.com", "http://media.plivo.com")
+
+
+def account_seed(seed: int, auth_id: str) -> int:
+    """Each account's id seed: derived from the server's seed, so accounts never share ids."""
+    digest = hashlib.sha256(f"{seed}:{auth_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def new_api_id() -> str:
+    return str(uuidlib.uuid4())
+
+
+class AccountRuntime:
+    """The call model, engine and event log of one account (or subaccount)."""
+
+    def __init__(
+        self,
+        account: Account,
+        config: ServerConfig,
+        *,
+        clock: Clock,
+        media: Any,
+        dispatcher: CallbackDispatcher,
+        main_auth_token: str,
+        data_dir: Path,
+        engine_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        self.account = account
+        self.config = config
+        self.clock = clock
+        self.media = media
+        self.dispatcher = dispatcher
+        self.main_auth_token = main_auth_token
+        self.dir = data_dir / account.auth_id
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self.events = EventLog(self.dir / "events.jsonl")
+        self.base_url = config.base_url()
+        self.engine = (engine_factory or _default_engine)(account, config, media, self.dir / "out")
+        self.model = self.engine.model
+        self._last_error: str | None = None
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def _now(self) -> int:
+        # A request takes effect at the clock's next frame boundary, never before what the
+        # engine has already rendered (the real-time ticker may be a frame ahead of a request).
+        return max(self.clock.now_ms(), self.engine.now_ms)
+
+    def tick(self, target_ms: int) -> None:
+        """Render up to `target_ms` (the real-time ticker, or a virtual advance)."""
+        with self.lock:
+            if target_ms <= self.engine.now_ms or getattr(self.engine, "closed", False):
+                return
+            try:
+                events = self.engine.advance_to(target_ms)
+            except Exception as exc:
+                self._log_once(f"rendering to {target_ms} ms failed: {exc!r}")
+                events = _drain(self.engine)
+            self._publish(events)
+
+    def flush(self) -> None:
+        with self.lock:
+            flush = getattr(self.engine, "flush", None)
+            if flush is not None and not getattr(self.engine, "closed", False):
+                try:
+                    flush()
+                except Exception as exc:
+                    self._log_once(f"flush failed: {exc!r}")
+
+    def _log_once(self, message: str) -> None:
+        if message != self._last_error:
+            log.error("account %s: %s", self.account.auth_id, message, exc_info=True)
+            self._last_error = message
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def apply(
+        self,
+        op: str,
+        table: Mapping[str, P.Param],
+        args: Mapping[str, Any],
+        *,
+        target: Mapping[str, str] | None = None,
+        member: str | None = None,
+    ) -> Any:
+        """Run model operation `op` now; returns the model's response body (None for 204)."""
+        method = getattr(self.model, op, None)
+        if method is None:
+            raise ValidationError(f"{op}: this operation is not implemented by the call model")
+        accepted = P.accepted_names(method)
+        args = _rename_play_url(dict(args), accepted)
+        passed = P.split_supported(table, args, accepted, op)
+        positional = () if member is None else (member,)
+        with self.lock:
+            if getattr(self.engine, "closed", False):
+                raise ValidationError("the server is shutting down")
+            now = self._now()
+            events = self.engine.advance_to(now) if now > self.engine.now_ms else []
+            try:
+                result = method(now, *positional, **(target or {}), **passed)
+            finally:
+                try:
+                    events += self.engine.settle(now)
+                finally:
+                    self._publish(events)
+        return self.rewrite_urls(result)
+
+    def far_end(self, action: str, call_uuid: str, digits: str | None = None) -> Any:
+        """The participant's phone: `hangup`, `answer` or `dtmf` (with `digits`)."""
+        with self.lock:
+            if getattr(self.engine, "closed", False):
+                raise ValidationError("the server is shutting down")
+            now = self._now()
+            events = self.engine.advance_to(now) if now > self.engine.now_ms else []
+            try:
+                method = getattr(self.model, action)
+                result = (method(now, call_uuid, digits) if action == "dtmf"
+                          else method(now, call_uuid))
+            finally:
+                try:
+                    events += self.engine.settle(now)
+                finally:
+                    self._publish(events)
+        return self.rewrite_urls(result)
+
+    def knows_call(self, call_uuid: str) -> bool:
+        with self.lock:
+            for name in ("has_call", "knows_call"):
+                check = getattr(self.model, name, None)
+                if check is not None:
+                    return bool(check(call_uuid))
+            try:
+                self.model.member_of_call(call_uuid)
+            except (AttributeError, MpcError):
+                return False
+            return True
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def listener_file(self, target: Mapping[str, str], member_id: str) -> Path:
+        """The listener stream of a participant of the MPC `target` (NotFoundError if none)."""
+        with self.lock:
+            now = self._now()
+            if now > self.engine.now_ms and not getattr(self.engine, "closed", False):
+                self._publish(self.engine.advance_to(now))
+            # get_participant raises NotFoundError unless the member belongs to that MPC.
+            self.model.get_participant(now, member_id, **target)
+            label = _label_of(self.model, member_id)
+            path = Path(self.engine.listener_path(label))
+            self.flush()
+        if not path.is_file():
+            raise NotFoundError(f"participant {member_id} has no listener stream yet (its call "
+                                "has not been rendered)")
+        return path
+
+    def recording_file(self, filename: str) -> tuple[Path, bool]:
+        """(path, complete) of a recording file named `<recording_id>[-<track>].<format>`."""
+        stem, _, ext = filename.rpartition(".")
+        candidates = [stem]
+        for track in ("participant", "all", "conference"):
+            if stem.endswith(f"-{track}"):
+                candidates.append(stem[: -len(track) - 1])
+        with self.lock:
+            now = self._now()
+            if now > self.engine.now_ms and not getattr(self.engine, "closed", False):
+                self._publish(self.engine.advance_to(now))
+            self.flush()
+            for recording_id in candidates:
+                paths = _recording_paths(self.engine, recording_id)
+                for path in paths:
+                    if Path(path).name == filename and ext in ("mp3", "wav"):
+                        complete_fn = getattr(self.engine, "is_recording_complete", None)
+                        complete = bool(complete_fn(recording_id)) if complete_fn else True
+                        return Path(path), complete
+        raise NotFoundError(f"no recording file {filename!r} in this account")
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _publish(self, events: Iterable[Any]) -> None:
+        for event in events:
+            try:
+                self._publish_one(event)
+            except Exception as exc:  # an odd event must never break a request or the ticker
+                self._log_once(f"publishing event failed: {exc!r}")
+
+    def _publish_one(self, event: Any) -> None:
+        params = self.rewrite_urls(dict(getattr(event, "params", {}) or {}))
+        url = getattr(event, "url", None)
+        method = (getattr(event, "method", None) or "POST").upper()
+        record = {
+            "at_ms": event.at_ms,
+            "at": event.at_ms / 1000,
+            "name": event.name,
+            "mpc_uuid": params.get("MPCUUID") or params.get("mpc_uuid"),
+            "url": url,
+            "method": method,
+            "params": params,
+            "delivery": {"status": "queued" if url else "no-url"},
+        }
+        seq = self.events.append(record)
+        if not url:
+            return
+
+        def on_done(status: str, detail: dict[str, Any], seq: int = seq) -> None:
+            self.events.set_delivery(seq, status, detail)
+
+        self.dispatcher.submit(
+            Delivery(
+                url=url,
+                method=method,
+                params=form_params(params),
+                auth_token=self.account.auth_token,
+                main_auth_token=self.main_auth_token,
+                on_done=on_done,
+            )
+        )
+
+    def rewrite_urls(self, value: Any) -> Any:
+        """Point recording URLs at this server's download endpoint (in responses and events)."""
+        if isinstance(value, str):
+            for base in PLIVO_MEDIA_BASES:
+                if value.startswith(base + "/v1/Account/"):
+                    return self.base_url + value[len(base):]
+            return value
+        if isinstance(value, dict):
+            return {k: self.rewrite_urls(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.rewrite_urls(v) for v in value]
+        return value
+
+    def close(self) -> None:
+        with self.lock:
+            try:
+                now = self._now()
+                if now > self.engine.now_ms and not getattr(self.engine, "closed", False):
+                    self._publish(self.engine.advance_to(now))
+            except Exception as exc:
+                self._log_once(f"final render failed: {exc!r}")
+            try:
+                self.engine.close()
+            finally:
+                self.events.close()
+
+
+def _drain(engine: Any) -> list[Any]:
+    drain = getattr(engine, "drain_events", None)
+    try:
+        return list(drain()) if drain is not None else []
+    except Exception:
+        return []
+
+
+def _label_of(model: Any, member_id: str) -> str:
+    label_of = getattr(model, "label_of", None)
+    if label_of is not None:
+        try:
+            return str(label_of(member_id))
+        except (MpcError, KeyError):
+            pass
+    return member_id
+
+
+def _recording_paths(engine: Any, recording_id: str) -> list[Path]:
+    paths_fn = getattr(engine, "recording_paths", None)
+    if paths_fn is not None:
+        return [Path(p) for p in paths_fn(recording_id)]
+    path = engine.recording_path(recording_id)
+    return [Path(path)] if path is not None else []
+
+
+def _rename_play_url(args: dict[str, Any], accepted: set[str] | None) -> dict[str, Any]:
+    # The API text names Play's parameter `urls`, the SDK `url`: give the model the one it takes.
+    if accepted is None:
+        return args
+    if "url" in args and "url" not in accepted and "urls" in accepted and "urls" not in args:
+        args["urls"] = args.pop("url")
+    elif "urls" in args and "urls" not in accepted and "url" in accepted and "url" not in args:
+        args["url"] = args.pop("urls")
+    return args
+
+
+def _default_engine(account: Account, config: ServerConfig, media: Any, out_dir: Path) -> Any:
+    from mpcmix.engine import CallEngine
+    from mpcmix.model import CallModel, Line
+    from mpcmix.scenario import frame_boundary_ms
+
+    lines = {
+        number: Line(
+            audio=spec["audio"],
+            answer_after_ms=None
+            if spec["answer_after"] is None
+            else frame_boundary_ms(spec["answer_after"], config.frame_ms),
+        )
+        for number, spec in config.lines.items()
+    }
+    kwargs: dict[str, Any] = {}
+    if config.rate_per_minute is not None:
+        kwargs["rate_per_minute"] = Decimal(config.rate_per_minute)
+    model = CallModel(
+        account.auth_id,
+        frame_ms=config.frame_ms,
+        seed=account_seed(config.seed, account.auth_id),
+        epoch=config.epoch or default_epoch(),
+        lines=lines,
+        media=media,
+        **kwargs,
+    )
+    return CallEngine(
+        model,
+        media,
+        out_dir,
+        sample_rate=config.sample_rate,
+        frame_ms=config.frame_ms,
+        subtype=config.subtype,
+    )

@@ -353,8 +353,11 @@ def to_audiosegment(pcm: np.ndarray, sample_rate: int) -> AudioSegment:
         pcm = pcm[np.newaxis, :]
     if pcm.ndim != 2:
         raise ValueError(f"pcm must have shape (n,) or (channels, n), not {pcm.shape}")
-    with warnings.catch_warnings():  # pydub warns at import when ffmpeg is absent; we never use it
+    with warnings.catch_warnings():
+        # pydub warns at import: no ffmpeg (never used here) and, on 3.11-3.12, the deprecated
+        # audioop module it imports. Neither is ours to act on.
         warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         from pydub import AudioSegment
     interleaved = np.ascontiguousarray(pcm.T, dtype="<i2")
     return AudioSegment(

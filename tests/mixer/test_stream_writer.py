@@ -1,0 +1,127 @@
+"""StreamWriter: int16 blocks streamed to WAV (PCM16 or float32) or MP3, durable on close."""
+
+from __future__ import annotations
+
+import os
+import tracemalloc
+
+import numpy as np
+import pytest
+import soundfile as sf
+from mpcmix.mixer import StreamWriter, load_audio
+
+from tests.audio_checks import load_fixture
+
+RNG = np.random.default_rng(7)
+PCM = RNG.integers(-32768, 32768, 10_000).astype(np.int16)
+
+
+def write_blocks(path, pcm, block=320, **kw) -> None:
+    with StreamWriter(path, 16000, **kw) as writer:
+        for lo in range(0, pcm.shape[-1], block):
+            writer.write(pcm[..., lo : lo + block])
+
+
+def test_pcm16_round_trips_exactly(tmp_path):
+    write_blocks(tmp_path / "x.wav", PCM)
+    data, rate = sf.read(tmp_path / "x.wav", dtype="int16")
+    assert rate == 16000 and sf.info(tmp_path / "x.wav").subtype == "PCM_16"
+    np.testing.assert_array_equal(data, PCM)
+
+
+def test_two_channels_take_channels_by_samples_blocks(tmp_path):
+    stereo = np.stack([PCM, PCM[::-1]])
+    write_blocks(tmp_path / "x.wav", stereo, block=999, channels=2)
+    data, _ = sf.read(tmp_path / "x.wav", dtype="int16")
+    np.testing.assert_array_equal(data.T, stereo)
+
+
+def test_float_output_is_the_int16_samples_over_32768_exactly(tmp_path):
+    write_blocks(tmp_path / "x.wav", PCM, subtype="FLOAT")
+    data, _ = sf.read(tmp_path / "x.wav", dtype="float32")
+    assert sf.info(tmp_path / "x.wav").subtype == "FLOAT"
+    np.testing.assert_array_equal(data * 32768, PCM.astype(np.float32))
+    np.testing.assert_array_equal(load_audio(tmp_path / "x.wav", 16000), PCM)
+
+
+@pytest.mark.parametrize(("subtype", "file_format"), [("PCM_16", "wav"), ("FLOAT", "wav"), ("PCM_16", "mp3")])
+def test_the_same_blocks_give_the_same_bytes(tmp_path, subtype, file_format):
+    """Renders are deterministic: no timestamp (libsndfile's PEAK chunk) in the output."""
+    for name in ("a", "b"):
+        write_blocks(tmp_path / name, PCM, subtype=subtype, file_format=file_format)
+    assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 24000, 48000])
+def test_an_mp3_lines_up_with_the_wav_of_the_same_samples_within_one_frame(tmp_path, rate):
+    voice = load_fixture("voices/customer.wav", rate)[: 3 * rate]
+    frame = rate // 50  # 20 ms
+    for fmt in ("wav", "mp3"):
+        with StreamWriter(tmp_path / f"x.{fmt}", rate, file_format=fmt) as writer:
+            for lo in range(0, len(voice), frame):
+                writer.write(voice[lo : lo + frame])
+    wav, _ = sf.read(tmp_path / "x.wav", dtype="float64")
+    mp3, mp3_rate = sf.read(tmp_path / "x.mp3", dtype="float64")
+    assert mp3_rate == rate and sf.info(tmp_path / "x.mp3").format == "MP3"
+    assert abs(len(mp3) - len(wav)) <= frame  # encoder delay and padding trimmed
+    n = min(len(wav), len(mp3))
+    lags = range(-frame, frame + 1)
+    score = [np.dot(wav[max(0, -k) : n - max(0, k)], mp3[max(0, k) : n - max(0, -k)]) for k in lags]
+    assert abs(lags[int(np.argmax(score))]) <= frame
+    assert abs(lags[int(np.argmax(score))]) <= 1  # in fact libsndfile trims it exactly
+    residual = wav[:n] - mp3[:n]
+    assert np.sqrt(np.mean(residual**2)) < 0.3 * np.sqrt(np.mean(wav[:n] ** 2))
+
+
+def test_close_fsyncs_the_file(tmp_path, monkeypatch):
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    path = tmp_path / "x.wav"
+    writer = StreamWriter(path, 16000)
+    writer.write(PCM)
+    writer.close()
+    assert str(path) in synced
+    assert writer.closed and writer.frames == len(PCM)
+    writer.close()  # idempotent
+    np.testing.assert_array_equal(sf.read(path, dtype="int16")[0], PCM)
+
+
+def test_writing_streams_without_accumulating(tmp_path):
+    """Peak Python memory while writing does not grow with the number of blocks written."""
+    block = np.ones(16000, np.int16)
+
+    def peak_while_writing(n_blocks: int) -> int:
+        with StreamWriter(tmp_path / f"{n_blocks}.wav", 16000, subtype="FLOAT") as writer:
+            tracemalloc.start()
+            for _ in range(n_blocks):
+                writer.write(block)
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        return peak
+
+    short, long = peak_while_writing(5), peak_while_writing(200)  # 5 s vs 200 s of audio
+    assert long < short + 64_000  # 200 s of float32 would be 12.8 MB
+    assert sf.info(tmp_path / "200.wav").frames == 200 * 16000
+
+
+def test_bad_blocks_and_settings_are_refused(tmp_path):
+    with StreamWriter(tmp_path / "x.wav", 16000) as writer:
+        with pytest.raises(TypeError, match="int16"):
+            writer.write(np.zeros(4, np.float32))
+        with pytest.raises(ValueError, match=r"\(1, n\)"):
+            writer.write(np.zeros((2, 4), np.int16))
+        writer.write(np.zeros((1, 4), np.int16))  # (1, n) is mono too
+    with pytest.raises(ValueError, match="after close"):
+        writer.write(np.zeros(4, np.int16))
+    with pytest.raises(ValueError, match="subtype"):
+        StreamWriter(tmp_path / "y.wav", 16000, subtype="PCM_24")
+    with pytest.raises(ValueError, match="mp3"):
+        StreamWriter(tmp_path / "y.mp3", 16000, subtype="FLOAT", file_format="mp3")
+    with pytest.raises(ValueError, match="file_format"):
+        StreamWriter(tmp_path / "y.ogg", 16000, file_format="ogg")

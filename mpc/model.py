@@ -332,6 +332,15 @@ class CallModel:
         """The call_uuid of a participant (by label or member_id), for far-end actions."""
         return self._participant(member).call_uuid
 
+    def has_call(self, call_uuid: str) -> bool:
+        """Whether `call_uuid` is (or was) a call of this account (any leg of any participant)."""
+        return str(call_uuid) in self._all_calls
+
+    def member_of_call(self, call_uuid: str) -> str:
+        """The member_id of the participant `call_uuid` belongs to (its latest, after a
+        transfer); NotFoundError if the call is unknown."""
+        return self._far_end_call(call_uuid).member_id
+
     def mpc_uuid_of_member(self, member: str) -> str:
         """The uuid of the MPC a participant (by label or member_id) belongs to."""
         return self._participant(member).mpc.uuid

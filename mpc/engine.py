@@ -247,7 +247,7 @@ class CallEngine:
                 self._recording_writers.pop(key).close()
                 self._closed_recordings.add(key)
         ids = [r.recording_id for r in state.recordings]
-        recording_rows = {getattr(c, "mpc_uuid", None): c.recording_name for c in calls}
+        recording_rows = {u: c.recording_name for u, c in zip(state.mpc_uuids, calls, strict=True)}
         captures: list[tuple[StreamWriter, str, str | None]] = []
         for r in state.recordings:
             key = (r.recording_id, r.track)
@@ -267,8 +267,7 @@ class CallEngine:
                 self._recording_writers[key] = writer
                 self._recording_files[key] = path
             if r.track == "conference":
-                row = recording_rows.get(r.mpc_uuid) or _recording_row(r, calls)
-                captures.append((writer, row, None))
+                captures.append((writer, recording_rows[r.mpc_uuid], None))
             elif r.track == "participant":
                 captures.append((writer, "", r.member))
             else:
@@ -281,13 +280,6 @@ class CallEngine:
         return {
             p.name: is_heard_by_conference(p, c.status) for c in calls for p in c.participants
         }
-
-
-def _recording_row(recording: Any, calls: tuple[CallState, ...]) -> str:
-    for c in calls:
-        if c.recording_name.endswith(recording.mpc_uuid):
-            return c.recording_name
-    return calls[0].recording_name if len(calls) == 1 else "recording"
 
 
 def _write_silence(writer: StreamWriter, n: int) -> None:

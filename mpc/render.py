@@ -65,6 +65,9 @@ def render_scenario(
     _check_destination(out_dir, force)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a render folder is an ordinary one
     try:
         summary = _Run(scenario, tmp, subtype, on_progress).run()
         _fsync_tree(tmp)
@@ -181,7 +184,7 @@ class _Run:
         )
 
     def _ended(self) -> bool:
-        return self.own_mpc is not None and self.model.mpc_status(self.own_mpc) == "Ended"
+        return self.own_mpc is not None and self.own_mpc not in self.model.live_mpcs()
 
     def _advance(self, t_ms: int) -> None:
         """Render up to `t_ms`, stopping the audio timeline at the instant the MPC ends."""
@@ -278,7 +281,7 @@ class _Run:
         ids = []
         for item in event.member.split(","):
             item = item.strip()
-            ids.append(self.model.member_id_for(item))
+            ids.append(self.model.resolve_member(item))
         return ",".join(ids)
 
     def _call(self, event: ScenarioEvent, t_ms: int) -> Any:
@@ -297,7 +300,7 @@ class _Run:
         if op == "add_participant":
             response = model.add_participant(t_ms, label=event.as_name, **target, **params)
             if self.own_mpc is None and target.get("friendly_name") == self.scenario.mpc:
-                self.own_mpc = model.live_mpc_uuid(self.scenario.mpc)
+                self.own_mpc = model.mpc_uuid_of(self.scenario.mpc)
             return response
         if op == "stop":
             op = "end"

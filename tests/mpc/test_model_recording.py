@@ -232,7 +232,7 @@ def test_a_participant_recording_begins_when_the_participant_enters_and_ends_whe
     assert model.mix_state().recordings[0].capturing is True
     model.hangup(4000, model.call_uuid_of("agent"))
     assert model.mix_state().recordings == ()
-    initiated, completed = recording_events(model)
+    _, completed = recording_events(model)
     assert completed.params["RecordingDuration"] == "3"
 
 

@@ -76,6 +76,8 @@ def _render(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.done()
+    for warning in summary.warnings[len(scenario.warnings):]:
+        print(f"mpcmix: warning: {warning}", file=sys.stderr)
     if not args.quiet:
         print(f"rendered {scenario.source} ({summary.duration_ms / 1000:g} s) into {summary.out_dir}")
         for name, path in summary.listeners.items():

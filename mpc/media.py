@@ -9,6 +9,10 @@ Everything is decoded once and cached; the call model only ever asks for duratio
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -45,6 +49,8 @@ class MediaLibrary:
         self.confine = confine
         self.map_http = map_http
         self._cache: dict[str, np.ndarray] = {}
+        self.warnings: list[str] = []
+        self._loading: set[str] = set()
 
     def resolve(self, ref: str) -> Path:
         """The file a reference names (MediaError if it may not be read or is not a file ref)."""
@@ -87,14 +93,96 @@ class MediaLibrary:
             pcm = default_music(BUILTIN_MUSIC[ref], self.sample_rate)
         else:
             path = self.resolve(ref)
-            try:
-                pcm = load_audio(path, self.sample_rate)
-            except AudioError as exc:
-                raise MediaError(f"media {ref!r}: {exc}") from None
+            if _is_xml(path):
+                if ref in self._loading:
+                    raise MediaError(f"media {ref!r}: an XML document plays itself (a loop)")
+                self._loading.add(ref)
+                try:
+                    pcm = self._render_xml(ref, path)
+                finally:
+                    self._loading.discard(ref)
+            else:
+                try:
+                    pcm = load_audio(path, self.sample_rate)
+                except AudioError as exc:
+                    raise MediaError(f"media {ref!r}: {exc}") from None
         self._cache[ref] = pcm
         return pcm
+
+    # -- XML documents of Play, Speak and Wait (what the real API fetches from a music URL) -------
+
+    def _render_xml(self, ref: str, path: Path) -> np.ndarray:
+        """Render a `<Response>` of `Play`, `Speak` and `Wait` elements to samples."""
+        try:
+            root = ET.parse(path).getroot()
+        except (ET.ParseError, OSError) as exc:
+            raise MediaError(f"media {ref!r}: not a readable XML document ({exc})") from None
+        if root.tag != "Response":
+            raise MediaError(f"media {ref!r}: an XML document must be a <Response>, not <{root.tag}>")
+        parts: list[np.ndarray] = []
+        for element in root:
+            parts.extend(self._xml_element(ref, path, element))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+    def _xml_element(self, ref: str, path: Path, element: ET.Element) -> list[np.ndarray]:
+        where = f"media {ref!r}: <{element.tag}>"
+        if element.tag == "Wait":
+            seconds = _xml_number(element.get("length", "1"), f"{where} length")
+            return [np.zeros(round(seconds * self.sample_rate), dtype=np.int16)]
+        loops = int(_xml_number(element.get("loop", "1"), f"{where} loop"))
+        if loops < 1:
+            loops = 1  # loop="0" (forever) is the music's own looping here
+        text = (element.text or "").strip()
+        if element.tag == "Play":
+            if not text:
+                raise MediaError(f"{where} names no file")
+            inner = text if urlsplit(text).scheme or Path(text).is_absolute() else str(path.parent / text)
+            return [self.load(inner)] * loops
+        if element.tag == "Speak":
+            return [self._speak(ref, text)] * loops
+        raise MediaError(f"{where} is not supported (use Play, Speak or Wait)")
+
+    def _speak(self, ref: str, text: str) -> np.ndarray:
+        """`text` spoken by espeak-ng where installed; else silence of its estimated length."""
+        engine = shutil.which("espeak-ng") or shutil.which("espeak")
+        if engine and text:
+            with tempfile.TemporaryDirectory() as tmp:
+                wav = os.path.join(tmp, "speak.wav")
+                result = subprocess.run([engine, "-w", wav, text], capture_output=True, timeout=60,
+                                        check=False)
+                if result.returncode == 0:
+                    try:
+                        return load_audio(wav, self.sample_rate)
+                    except AudioError:
+                        pass
+        seconds = max(0.5, 0.4 * len(text.split()))  # about 150 words a minute
+        self.warnings.append(
+            f"media {ref!r}: <Speak> rendered as {seconds:g} s of silence (no espeak-ng installed)"
+        )
+        return np.zeros(round(seconds * self.sample_rate), dtype=np.int16)
 
     def duration_ms(self, ref: str) -> int:
         """How long `ref` plays, in whole milliseconds rounded up (MediaError if unusable)."""
         n = len(self.load(ref))
         return -(-n * 1000 // self.sample_rate)
+
+
+def _is_xml(path: Path) -> bool:
+    if path.suffix.lower() == ".xml":
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64).lstrip()
+    except OSError:
+        return False
+    return head.startswith((b"<?xml", b"<Response"))
+
+
+def _xml_number(value: str, what: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise MediaError(f"{what} must be a number, not {value!r}") from None
+    if not 0 <= number <= 3600:
+        raise MediaError(f"{what} must be between 0 and 3600, not {value!r}")
+    return number

@@ -180,7 +180,7 @@ class _Run:
             listeners=listeners,
             recordings=recordings,
             mpc_uuid=self.own_mpc,
-            warnings=tuple(self.warnings),
+            warnings=tuple(self.warnings + self.media.warnings),
         )
 
     def _ended(self) -> bool:

@@ -335,6 +335,8 @@ def _default_engine(account: Account, config: ServerConfig, media: Any, out_dir:
         epoch=config.epoch or default_epoch(),
         lines=lines,
         media=media,
+        recording_url_base=config.base_url() + "/v1/Account/{auth_id}/Recording/",
+        strict_media=False,  # a bad medium is reported as an event, the request still accepted
         **kwargs,
     )
     return CallEngine(

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-
 from mpcmix.errors import ScenarioError
 from mpcmix.render import render_scenario
 
@@ -75,7 +74,7 @@ def test_the_last_participant_leaving_ends_the_mpc_with_1000(tmp_path):
 
 
 def test_one_left_alone_without_stay_alone_ends_the_mpc_with_1010(tmp_path):
-    out, doc = run(tmp_path, scenario(
+    _out, doc = run(tmp_path, scenario(
         add(0, "c", "customer", "+100"),
         add(0, "a", "agent", "+101"),
         {"at": 2, "op": "kick_participant", "member": "a"},
@@ -103,7 +102,7 @@ def test_max_duration_ends_the_mpc_with_2000(tmp_path):
 
 
 def test_the_end_call_ends_the_mpc_with_3000_and_everyone_exits(tmp_path):
-    out, doc = run(tmp_path, scenario(
+    _out, doc = run(tmp_path, scenario(
         add(0, "c", "customer", "+100"), add(0, "a", "agent", "+101"), {"at": 1.5, "op": "end"}
     ))
     assert doc["mpc"]["termination_cause_code"] == 3000
@@ -112,7 +111,7 @@ def test_the_end_call_ends_the_mpc_with_3000_and_everyone_exits(tmp_path):
 
 
 def test_end_mpc_on_exit_ends_the_mpc_when_that_participant_leaves(tmp_path):
-    out, doc = run(tmp_path, scenario(
+    _out, doc = run(tmp_path, scenario(
         add(0, "c", "customer", "+100"),
         add(0, "a", "agent", "+101", end_mpc_on_exit=True),
         add(0, "s", "supervisor", "+102"),
@@ -307,7 +306,7 @@ def test_a_broken_rule_stops_the_render_naming_the_event_and_leaves_no_folder(tm
 
 
 def test_expect_error_records_the_api_error_and_goes_on(tmp_path):
-    out, doc = run(tmp_path, scenario(
+    out, _doc = run(tmp_path, scenario(
         add(0, "c", "customer", "+100"), add(0, "a", "agent", "+101"),
         {"at": 1, "op": "update_participant", "member": "c", "coach_mode": True, "expect_error": 400},
         {"at": 2, "op": "end"},
@@ -349,7 +348,7 @@ def test_a_nan_holding_voice_file_is_refused(tmp_path):
     sf.write(bad, x, SR, subtype="FLOAT")
     data = scenario(add(0, "c", "customer", "+200"), add(0, "a", "agent", "+101"))
     data["lines"] = {**LINES, "+200": {"audio": str(bad)}}
-    with pytest.raises(ScenarioError, match="nan.wav"):
+    with pytest.raises(ScenarioError, match=r"nan\.wav"):
         render_scenario(data, tmp_path / "out")
 
 

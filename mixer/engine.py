@@ -1,6 +1,7 @@
 """The mixer: sources x routing matrix -> one limited int16 stream per listener.
 
-``Mixer.mix`` is one matrix product, ``gains (L, S) @ block (S, n)``, in float32. It is exact: the
+``Mixer.mix`` is a matrix product, ``gains (L, S) @ block (S, n)``, in float32 (one per chunk of
+`CHUNK_SAMPLES`, whatever the number of listeners and sources). It is exact: the
 block holds int16 values and the gains are small integers (0/1 from routing), so every product and
 every partial sum is an integer below 2**24 in magnitude, which float32 represents exactly,
 whatever order a BLAS kernel sums in. That is what makes non-interference bit-exact (a source
@@ -12,7 +13,7 @@ the listener's own row and its own limiter feed its output.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 from mpcmix.routing import RoutingMatrix
@@ -20,7 +21,10 @@ from mpcmix.routing import RoutingMatrix
 from .limiter import DEFAULT_RELEASE_MS, Limiter
 from .sources import SILENCE, Source
 
-__all__ = ["MAX_ROW_GAIN", "Mixer"]
+__all__ = ["CHUNK_SAMPLES", "MAX_ROW_GAIN", "Mixer"]
+
+#: Samples per matrix product (see `Mixer._chunks`).
+CHUNK_SAMPLES = 8192
 
 #: The largest sum of |gains| a row may have: 512 full-scale int16 sources sum to 2**24, the
 #: largest integer range float32 holds exactly.
@@ -36,6 +40,8 @@ class Mixer:
         In Hz (the limiters' release is timed in samples).
     release_ms
         The limiters' release time (<= 500 ms).
+    chunk_samples
+        Samples per matrix product (a tuning knob; the output does not depend on it).
 
     State: one `Limiter` per listener name, created on first render and kept across calls (also
     while a matrix does not list the listener) together with the timeline sample its stream has
@@ -44,9 +50,15 @@ class Mixer:
     with silence written in the gaps equals one rendered whole.
     """
 
-    def __init__(self, sample_rate: int, release_ms: float = DEFAULT_RELEASE_MS) -> None:
+    def __init__(
+        self, sample_rate: int, release_ms: float = DEFAULT_RELEASE_MS, *,
+        chunk_samples: int = CHUNK_SAMPLES,
+    ) -> None:
+        if chunk_samples < 1:
+            raise ValueError(f"chunk_samples must be >= 1, not {chunk_samples}")
         self.sample_rate = int(sample_rate)
         self.release_ms = release_ms
+        self.chunk_samples = int(chunk_samples)
         self._limiters: dict[str, Limiter] = {}
         self._positions: dict[str, int] = {}  # the next timeline sample of each listener's stream
         self._cached: tuple[RoutingMatrix, np.ndarray] | None = None
@@ -64,19 +76,11 @@ class Mixer:
         `MAX_ROW_GAIN` per row (0/1 from routing always are); other gains raise ValueError,
         because the sum would no longer be exact.
         """
-        if n < 0:
-            raise ValueError(f"cannot mix a negative number of samples ({n})")
-        gains = self._gains(matrix)
-        columns = [
-            j for j, label in enumerate(matrix.sources)
-            if gains[:, j].any() and sources.get(label, SILENCE) is not SILENCE
-        ]
-        if not columns or n == 0:
-            return np.zeros((len(matrix.listeners), n), dtype=np.float32)
-        block = np.empty((len(columns), n), dtype=np.float32)  # int16 values, exact in float32
-        for k, j in enumerate(columns):
-            block[k] = sources[matrix.sources[j]].read(start, n)
-        return np.matmul(np.ascontiguousarray(gains[:, columns]), block)
+        chunks = self._chunks(matrix, sources, start, n)
+        out = np.empty((len(matrix.listeners), n), dtype=np.float32)
+        for lo, hi, part in chunks:
+            out[:, lo:hi] = part
+        return out
 
     def render(
         self, matrix: RoutingMatrix, sources: Mapping[str, Source], start: int, n: int
@@ -91,22 +95,68 @@ class Mixer:
             if reached is not None and start < reached:
                 raise ValueError(f"listener {name!r}: rendered up to sample {reached}, cannot "
                                  f"render from {start} (limiter state only moves forward)")
-        mixed = self.mix(matrix, sources, start, n)
-        out = np.empty(mixed.shape, dtype=np.int16)
-        if n:
-            # rows within int16 whose limiter is at unity pass as they are, in one cast
-            in_range = (mixed.max(axis=1) <= 32767) & (mixed.min(axis=1) >= -32768)
-        for i, name in enumerate(matrix.listeners):
+        chunks = self._chunks(matrix, sources, start, n)  # checks the matrix before any state moves
+        limiters = []
+        for name in matrix.listeners:
             limiter = self.limiter(name)
             reached = self._positions.get(name)
             if reached is not None and start > reached:
-                limiter.skip(start - reached)
+                limiter.skip(start - reached)  # the stream was silent in between
             self._positions[name] = start + n
-            if n and not (in_range[i] and limiter.is_at_unity):
-                out[i] = limiter.process(mixed[i])
-            elif n:
-                out[i] = mixed[i]
+            limiters.append(limiter)
+        out = np.empty((len(limiters), n), dtype=np.int16)
+        for lo, hi, part in chunks:
+            # a row within int16 whose limiter is at unity passes as it is (most rows, mostly)
+            passes = (part.max(axis=1, initial=0) <= 32767) & (part.min(axis=1, initial=0) >= -32768)
+            for i, limiter in enumerate(limiters):
+                if not (passes[i] and limiter.is_at_unity):
+                    out[i, lo:hi] = limiter.process(part[i])
+                    passes[i] = False
+            if passes.all():
+                out[:, lo:hi] = part
+            elif passes.any():
+                out[passes, lo:hi] = part[passes]
         return out
+
+    def _chunks(
+        self, matrix: RoutingMatrix, sources: Mapping[str, Source], start: int, n: int
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """The mix in consecutive chunks: ``(lo, hi, float32 (L, hi - lo))`` for sample offsets
+        ``[lo, hi)`` of the block. The yielded array is reused: use it before the next one.
+
+        One matrix product per chunk of at most `chunk_samples`: the stacked sources and the
+        product then stay in the CPU cache, and each product stays small enough that BLAS runs
+        it on the calling thread (a multi-threaded kernel on a busy machine is far slower).
+        """
+        if n < 0:
+            raise ValueError(f"cannot mix a negative number of samples ({n})")
+        gains = self._gains(matrix)
+        columns = [
+            int(j) for j in np.flatnonzero(gains.any(axis=0))
+            if sources.get(matrix.sources[j], SILENCE) is not SILENCE
+        ]
+        return self._chunk_iter(gains[:, columns], [sources[matrix.sources[j]] for j in columns],
+                                start, n, self.chunk_samples)
+
+    @staticmethod
+    def _chunk_iter(
+        gains: np.ndarray, readers: list[Source], start: int, n: int, chunk: int
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        gains = np.ascontiguousarray(gains)
+        size = min(n, chunk)
+        block = np.empty((len(readers), size), dtype=np.float32)  # int16 values, exact in float32
+        part = np.zeros((len(gains), size), dtype=np.float32)
+        for lo in range(0, n, chunk):
+            m = min(chunk, n - lo)
+            if m != size:  # the last, shorter chunk
+                size = m
+                block = np.empty((len(readers), m), dtype=np.float32)
+                part = np.zeros((len(gains), m), dtype=np.float32)
+            if readers:
+                for k, source in enumerate(readers):
+                    block[k] = source.read(start + lo, m)
+                np.matmul(gains, block, out=part)
+            yield lo, lo + m, part
 
     # ----------------------------------------------------------------------------------------
 
@@ -137,4 +187,5 @@ class Mixer:
         return gains
 
     def __repr__(self) -> str:
-        return f"Mixer(sample_rate={self.sample_rate}, release_ms={self.release_ms!r})"
+        return (f"Mixer(sample_rate={self.sample_rate}, release_ms={self.release_ms!r}, "
+                f"chunk_samples={self.chunk_samples})")

@@ -89,31 +89,60 @@ class Limiter:
 
         Identity while the gain is at unity and the block stays within [-32768, 32767] (the fast
         path, which touches nothing but the cast). Otherwise the closed form of the module
-        docstring, in int64.
+        docstring, in int64, evaluated only where the gain can differ from unity: from the first
+        overloading sample (or the block start, if the gain is still releasing) to one release
+        time after the last one. Outside that span the gain is exactly unity and the samples are
+        within int16, so they pass unchanged; the result is the same as evaluating everywhere.
         """
         x = np.asarray(mix)
         if x.ndim != 1:
             raise ValueError(f"a limiter takes one stream, shape (n,), not {x.shape}")
-        if x.size == 0:
+        n = len(x)
+        if n == 0:
             return np.zeros(0, dtype=np.int16)
         if self._gain == UNITY and x.max() <= 32767 and x.min() >= -32768:
             return x.astype(np.int16)
-        xi = np.clip(x, -_INPUT_BOUND, _INPUT_BOUND).astype(np.int64)
-        limit = np.where(xi < 0, _NEG_LIMIT, _POS_LIMIT)
-        target = limit // np.maximum(np.abs(xi), 1)
-        np.minimum(target, UNITY, out=target)
         r = self.release_per_sample
-        ramp = np.arange(len(xi), dtype=np.int64) * r  # r * i
-        gain = np.minimum.accumulate(target - ramp)
+        over = np.flatnonzero((x > 32767) | (x < -32768))  # the samples that need a lower gain
+        recovery = -(-UNITY // r)  # samples for any gain >= 0 to climb back to unity
+        lo = 0 if self._gain < UNITY else int(over[0])
+        hi = -(-(UNITY - self._gain) // r)  # where the carried-in reduction has released
+        if len(over):
+            hi = max(hi, int(over[-1]) + 1 + recovery)
+        hi = min(hi, n)
+        y = np.empty(n, dtype=np.int16)
+        y[:lo] = x[:lo]  # outside [lo, hi) the samples are within int16 and the gain is unity
+        y[hi:] = x[hi:]
+        if lo < hi:
+            y[lo:hi], gain = self._limit(x[lo:hi], over[(over >= lo) & (over < hi)] - lo)
+        else:
+            gain = UNITY
+        self._gain = gain if hi == n else UNITY
+        return y
+
+    def _limit(self, x: np.ndarray, over: np.ndarray) -> tuple[np.ndarray, int]:
+        """The closed form on `x` (its overloading samples at indices `over`), starting from the
+        current gain: the int16 output and the gain after the last sample."""
+        if len(over) and np.abs(x[over]).max() > _INPUT_BOUND:
+            x = np.clip(x, -_INPUT_BOUND, _INPUT_BOUND)  # only absurd inputs: keep the cast defined
+        xi = x.astype(np.int64)
+        target = np.full(len(xi), UNITY, dtype=np.int64)  # within int16 the target is unity...
+        loud = xi[over]  # ...elsewhere the largest gain that keeps the sample inside int16
+        target[over] = np.where(loud < 0, _NEG_LIMIT, _POS_LIMIT) // np.abs(loud)
+        r = self.release_per_sample
+        ramp = np.arange(len(xi), dtype=np.int64)
+        ramp *= r  # r * i
+        gain = target
+        gain -= ramp
+        np.minimum.accumulate(gain, out=gain)
         gain += ramp
-        np.minimum(gain, ramp + (self._gain + r), out=gain)
+        ramp += self._gain + r  # g_prev + r * (i + 1)
+        np.minimum(gain, ramp, out=gain)
         np.minimum(gain, UNITY, out=gain)
-        self._gain = int(gain[-1])
-        y = xi * gain
-        y += _HALF
-        y >>= _SHIFT
-        np.clip(y, -32768, 32767, out=y)
-        return y.astype(np.int16)
+        xi *= gain
+        xi += _HALF
+        xi >>= _SHIFT  # within int16: |x * g| <= 32767 * UNITY (32768 for x < 0) since g <= t
+        return xi.astype(np.int16), int(gain[-1])
 
     def __repr__(self) -> str:
         return (f"Limiter(sample_rate={self.sample_rate}, release_ms={self.release_ms:g})"

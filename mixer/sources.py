@@ -97,10 +97,19 @@ class Looped:
         out = np.zeros(n, dtype=np.int16)
         lo = max(start, self.start)
         hi = start + n
-        if lo < hi and len(self.pcm):
-            # positions within the loop, wrapped by np.take: vectorised, any block length
-            np.take(self.pcm, np.arange(lo - self.start, hi - self.start), mode="wrap",
-                    out=out[lo - start:])
+        period = len(self.pcm)
+        if lo < hi and period:
+            # copy whole stretches of the loop: the tail from the current phase, then whole
+            # periods (one broadcast assignment), then a head
+            dst = out[lo - start:]
+            phase = (lo - self.start) % period
+            first = min(period - phase, len(dst))
+            dst[:first] = self.pcm[phase:phase + first]
+            rest = dst[first:]
+            whole, part = divmod(len(rest), period)
+            if whole:
+                rest[:whole * period].reshape(whole, period)[:] = self.pcm
+            rest[whole * period:] = self.pcm[:part]
         return out
 
     def __repr__(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from mpcmix.mixer import SILENCE, Looped, Mixer, OneShot
-from mpcmix.mixer.engine import MAX_ROW_GAIN
+from mpcmix.mixer.engine import CHUNK_SAMPLES, MAX_ROW_GAIN
 from mpcmix.routing import RoutingMatrix
 
 A = np.array([100, 200, 300, 400], dtype=np.int16)
@@ -133,3 +133,17 @@ def test_a_row_of_512_full_scale_sources_is_still_exact():
     out = Mixer(16000).mix(m, srcs, 0, 4)
     expected = full.astype(np.int64) * np.array([[n_sources], [n_sources - 1]])
     np.testing.assert_array_equal(out.astype(np.int64), expected)
+
+
+def test_a_block_longer_than_a_chunk_is_mixed_whole_and_exactly():
+    rng = np.random.default_rng(5)
+    n = 3 * CHUNK_SAMPLES + 123
+    pcms = [rng.integers(-32768, 32768, n).astype(np.int16) for _ in range(3)]
+    m = matrix([[1, 1, 0], [0, 1, 1], [1, 1, 1]])
+    srcs = {f"s{j}": OneShot(p, 0) for j, p in enumerate(pcms)}
+    expected = np.array(m.gains, dtype=np.int64) @ np.array(pcms, dtype=np.int64)
+    np.testing.assert_array_equal(Mixer(16000).mix(m, srcs, 0, n).astype(np.int64), expected)
+    whole = Mixer(16000).render(m, srcs, 0, n)
+    mixer = Mixer(16000)
+    split = np.concatenate([mixer.render(m, srcs, 0, 5000), mixer.render(m, srcs, 5000, n - 5000)], axis=1)
+    np.testing.assert_array_equal(split, whole)

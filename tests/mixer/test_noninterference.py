@@ -111,3 +111,16 @@ def test_a_coaching_supervisor_never_changes_a_customer_output(state, data):
         p = next((p for p in state.participants if p.name == listener), None)
         if p is not None and p.role.routes_as is Role.CUSTOMER:
             np.testing.assert_array_equal(a[i], b[i], err_msg=f"a coach reached customer {listener}")
+
+
+@SETTINGS
+@given(calls(max_samples=3000), st.data())
+def test_the_internal_chunk_size_never_changes_the_output(call, data):
+    m, sources, total = call
+    chunk = data.draw(st.integers(1, 700), label="chunk_samples")
+    np.testing.assert_array_equal(
+        Mixer(16000, chunk_samples=chunk).mix(m, sources, 0, total), Mixer(16000).mix(m, sources, 0, total)
+    )
+    np.testing.assert_array_equal(
+        Mixer(16000, chunk_samples=chunk).render(m, sources, 0, total), Mixer(16000).render(m, sources, 0, total)
+    )

@@ -26,6 +26,12 @@ __all__ = ["CHUNK_SAMPLES", "MAX_ROW_GAIN", "Mixer"]
 #: Samples per matrix product (see `Mixer._chunks`).
 CHUNK_SAMPLES = 8192
 
+#: Multiply-adds per matrix product at most. OpenBLAS hands larger products to its thread pool,
+#: which for our thin matrices is slower than one thread, and many times slower on a busy
+#: machine (scipy-openblas 0.3.31 on 2 loaded cores: 11x10 @ 10x8192 in 55 us on the calling
+#: thread; 11x10 @ 10x12000 in 3 ms threaded). Products are split by chunk and listener rows.
+_PRODUCT_BUDGET = 1 << 20
+
 #: The largest sum of |gains| a row may have: 512 full-scale int16 sources sum to 2**24, the
 #: largest integer range float32 holds exactly.
 MAX_ROW_GAIN = 512
@@ -124,9 +130,10 @@ class Mixer:
         """The mix in consecutive chunks: ``(lo, hi, float32 (L, hi - lo))`` for sample offsets
         ``[lo, hi)`` of the block. The yielded array is reused: use it before the next one.
 
-        One matrix product per chunk of at most `chunk_samples`: the stacked sources and the
-        product then stay in the CPU cache, and each product stays small enough that BLAS runs
-        it on the calling thread (a multi-threaded kernel on a busy machine is far slower).
+        One matrix product per chunk of at most `chunk_samples` (split by listener rows if the
+        product would exceed `_PRODUCT_BUDGET` multiply-adds): the stacked sources and the
+        product stay in the CPU cache, and BLAS runs each product on the calling thread. The
+        split changes no value: each output sample is the same exact integer sum.
         """
         if n < 0:
             raise ValueError(f"cannot mix a negative number of samples ({n})")
@@ -143,6 +150,9 @@ class Mixer:
         gains: np.ndarray, readers: list[Source], start: int, n: int, chunk: int
     ) -> Iterator[tuple[int, int, np.ndarray]]:
         gains = np.ascontiguousarray(gains)
+        n_sources = max(1, len(readers))
+        chunk = max(1, min(chunk, _PRODUCT_BUDGET // n_sources))
+        rows = max(1, _PRODUCT_BUDGET // (n_sources * chunk))  # listeners per product
         size = min(n, chunk)
         block = np.empty((len(readers), size), dtype=np.float32)  # int16 values, exact in float32
         part = np.zeros((len(gains), size), dtype=np.float32)
@@ -155,7 +165,8 @@ class Mixer:
             if readers:
                 for k, source in enumerate(readers):
                     block[k] = source.read(start + lo, m)
-                np.matmul(gains, block, out=part)
+                for r in range(0, len(gains), rows):
+                    np.matmul(gains[r:r + rows], block, out=part[r:r + rows])
             yield lo, lo + m, part
 
     # ----------------------------------------------------------------------------------------

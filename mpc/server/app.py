@@ -42,6 +42,8 @@ MPC = ACCOUNT + "/MultiPartyCall"
 MPC_ID = MPC + "/{mpc_id}"
 MEMBER = MPC_ID + "/Participant/{member_id}"
 
+#: The longest single virtual step: every listener stream is rendered over it before answering.
+MAX_ADVANCE_S = 86400
 _FILE_PATH = re.compile(r"\.(wav|mp3)$")
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9_-]{1,200}\.(wav|mp3)$")
 
@@ -454,8 +456,9 @@ def _add_emulator_routes(app: FastAPI, state: ServerState) -> None:
             except (TypeError, ValueError):
                 raise ValidationError("advance: seconds must be a number, e.g. {\"seconds\": 2.5}") \
                     from None
-            if not value >= 0 or value > 10**7:
-                raise ValidationError("advance: seconds must be between 0 and 10000000")
+            if not 0 <= value <= MAX_ADVANCE_S:
+                raise ValidationError(f"advance: seconds must be between 0 and {MAX_ADVANCE_S} "
+                                      "(a day; longer spans: advance again)")
             now = await run_in_threadpool(state.advance, seconds)
             return JSONResponse({"api_id": new_api_id(), "now": now / 1000, "now_ms": now})
         return await _guard(work)

@@ -135,7 +135,18 @@ class AccountRuntime:
                     events += self.engine.settle(now)
                 finally:
                     self._publish(events)
+        if op == "add_participant":
+            self._warn_unknown_lines(args.get("to"))
         return self.rewrite_urls(result)
+
+    def _warn_unknown_lines(self, to: Any) -> None:
+        known = getattr(self.model, "is_line_known", None)
+        if not to or known is None:
+            return
+        for number in str(to).split("<"):
+            if number.strip() and not known(number.strip()):
+                log.warning("account %s: %s is not in the lines file: it answers at once, silent",
+                            self.account.auth_id, number.strip())
 
     def far_end(self, action: str, call_uuid: str, digits: str | None = None) -> Any:
         """The participant's phone: `hangup`, `answer` or `dtmf` (with `digits`)."""
@@ -248,7 +259,11 @@ class AccountRuntime:
         )
 
     def rewrite_urls(self, value: Any) -> Any:
-        """Point recording URLs at this server's download endpoint (in responses and events)."""
+        """Point recording URLs at this server's download endpoint (in responses and events),
+        and name the subaccount in a subaccount's MPC objects (`sub_account`)."""
+        if isinstance(value, dict) and self.account.is_subaccount and "mpc_uuid" in value \
+                and value.get("sub_account", "") is None:
+            value = {**value, "sub_account": self.account.auth_id}
         if isinstance(value, str):
             for base in PLIVO_MEDIA_BASES:
                 if value.startswith(base + "/v1/Account/"):

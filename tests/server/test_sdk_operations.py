@@ -132,6 +132,14 @@ def test_list_filters_and_pages(sdk: plivo.RestClient, mpc_name: str) -> None:
                                           "mpc_uuid", "status", "termination_cause_code"}
     recent = sdk.multi_party_calls.list(creation_time__gte="2000-01-01 00:00")
     assert recent.meta.count >= 3
+    # Iterating the resource follows meta.next page by page (20 a page) through every MPC.
+    extra = 0
+    while sdk.multi_party_calls.list().meta.count <= 20:
+        extra += 1
+        add(sdk, f"{mpc_name}_more_{extra}", "customer", CUSTOMER)
+    recent = sdk.multi_party_calls.list(creation_time__gte="2000-01-01 00:00")
+    every = list(sdk.multi_party_calls)
+    assert len(every) == recent.meta.count == len({m.mpc_uuid for m in every})
 
 
 def test_update_participant_mutes_holds_and_coaches(sdk: plivo.RestClient, mpc_name: str) -> None:

@@ -208,13 +208,16 @@ class AccountRuntime:
             if now > self.engine.now_ms and not getattr(self.engine, "closed", False):
                 self._publish(self.engine.advance_to(now))
             self.flush()
+            complete_fn = getattr(self.engine, "is_recording_complete", None)
             for recording_id in candidates:
-                paths = _recording_paths(self.engine, recording_id)
-                for path in paths:
-                    if Path(path).name == filename and ext in ("mp3", "wav"):
-                        complete_fn = getattr(self.engine, "is_recording_complete", None)
+                paths = [p for p in _recording_paths(self.engine, recording_id)
+                         if p.suffix == f".{ext}" and ext in ("mp3", "wav")]
+                # A recording of track type `both` is two files behind one recording_url: that
+                # URL serves the first (the participant's own voice), each file its own name.
+                for path in sorted(paths, key=lambda p: p.name != filename):
+                    if path.name == filename or recording_id == stem:
                         complete = bool(complete_fn(recording_id)) if complete_fn else True
-                        return Path(path), complete
+                        return path, complete
         raise NotFoundError(f"no recording file {filename!r} in this account")
 
     # -- events --------------------------------------------------------------------------------

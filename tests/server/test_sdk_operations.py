@@ -226,6 +226,12 @@ def test_participant_recording_starts_pauses_resumes_and_stops(
     server.advance(1)
     assert calls.stop_participant_recording(participant_id=agent, friendly_name=mpc_name,
                                             record_track_type="both") is None
+    with server.http() as client:  # track type both: one recording_url, two files
+        first = client.get(started.recording_url)
+        assert first.status_code == 200 and first.content[:4] == b"RIFF"
+        stem = started.recording_url.rsplit(".", 1)[0]
+        for track in ("participant", "all"):
+            assert client.get(f"{stem}-{track}.wav").status_code == 200
     # The seed's path has no name_ prefix: that form works too.
     with server.http() as client:
         path = (f"/v1/Account/{MAIN.auth_id}/MultiPartyCall/{mpc_name}/Participant/{agent}/"

@@ -506,8 +506,7 @@ class CallModel:
         # From here on nothing is refused.
         creating = mpc is None
         if mpc is None:
-            assert friendly_name is not None
-            mpc = self._create_mpc(t, friendly_name, spec, mpc_media)
+            mpc = self._create_mpc(t, as_str("friendly_name", friendly_name), spec, mpc_media)
         member_id = self._ids.member_id()
         label = label or member_id
         if source is not None:
@@ -1040,10 +1039,10 @@ class CallModel:
         p.answered_ms = t
         p.voice, p.voice_duration_ms = p.line_audio[leg.call_uuid]
         if not transferred:
-            p.voice_start_ms = t
-            self._status_event(ev.ADD_PARTICIPANT_COMPLETED, p, t,
-                               {"RequestUUID": p.request_uuid,
-                                "AddParticipantAPIRequestOutcome": "success"})
+            p.voice_start_ms = t  # a transferred call keeps the answer time of its phone
+        self._status_event(ev.ADD_PARTICIPANT_COMPLETED, p, t,
+                           {"RequestUUID": p.request_uuid,
+                            "AddParticipantAPIRequestOutcome": "success"})
         if p.confirm_key is None:
             self._enter(p, t)
 

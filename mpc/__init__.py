@@ -17,9 +17,14 @@ _LAZY = {
     "NotFoundError": "mpcmix.errors",
     "MediaError": "mpcmix.errors",
     "ScenarioError": "mpcmix.errors",
-    "Scenario": "mpcmix.scenario",
+    "Scenario": "mpcmix.api",
+    "Render": "mpcmix.api",
     "load_scenario": "mpcmix.scenario",
     "render_scenario": "mpcmix.render",
+    # `mpcmix.render(scenario, out=None)`: the module mpcmix.render, which can be called
+    # (it calls mpcmix.api.render), so that `from mpcmix.render import ...` keeps working.
+    "render": "mpcmix.render",
+    "state_timeline": "mpcmix.timeline",
     "CallModel": "mpcmix.model",
     "CallEngine": "mpcmix.engine",
 }
@@ -31,6 +36,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'mpcmix' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     globals()[name] = value
     return value

@@ -33,6 +33,23 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--force", action="store_true",
                         help="replace --out even if it holds files that are not a render")
     render.add_argument("--quiet", "-q", action="store_true", help="print nothing on success")
+    render.add_argument("--report", action="store_true",
+                        help="also measure who heard whom and write DIR/report.html (one extra "
+                             "render per participant voice; needs matplotlib)")
+
+    report = sub.add_parser(
+        "report", help="measure who heard whom in a render folder; write who-heard-whom.json "
+                       "and report.html there")
+    report.add_argument("dir", type=Path, help="a folder written by `mpcmix render`")
+    report.add_argument("--quiet", "-q", action="store_true", help="print nothing on success")
+
+    inspect = sub.add_parser(
+        "inspect", help="routing decisions with their reasons, from the call model alone")
+    inspect.add_argument("scenario", type=Path, help="a scenario file, or a render folder")
+    inspect.add_argument("--at", metavar="T", help="print the routing matrix at T seconds")
+    inspect.add_argument("--listener", metavar="X", help="with --source: when X hears Y, and why")
+    inspect.add_argument("--source", metavar="Y", help="a participant's name (its voice) or a "
+                                                       "source label")
 
     serve = sub.add_parser("serve", help="answer the Multiparty Call REST API on HTTP (SPEC §5)",
                            add_help=False)
@@ -51,6 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "render":
             return _render(args)
+        if args.command == "report":
+            return _report(args)
+        if args.command == "inspect":
+            from .inspection import inspect_main
+
+            sys.stdout.write(inspect_main(args.scenario, args.at, args.listener, args.source))
+            return 0
     except MpcError as exc:
         print(f"mpcmix: error: {exc.message}", file=sys.stderr)
         return 2
@@ -72,7 +96,7 @@ def _render(args: argparse.Namespace) -> int:
         print(f"mpcmix: warning: {warning}", file=sys.stderr)
     try:
         summary = render_scenario(scenario, args.out, subtype=args.subtype, force=args.force,
-                                  on_progress=progress)
+                                  on_progress=progress, report=args.report)
     finally:
         if progress is not None:
             progress.done()
@@ -86,7 +110,36 @@ def _render(args: argparse.Namespace) -> int:
             print(f"  recording  {path.name:<16} {path}")
         print(f"  events     {summary.out_dir / 'events.jsonl'}")
         print(f"  mpc        {summary.out_dir / 'mpc.json'}")
+        if args.report:
+            _print_report(summary.out_dir)
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    result = write_report(args.dir)
+    for warning in result.warnings:
+        print(f"mpcmix: warning: {warning}", file=sys.stderr)
+    if not args.quiet:
+        _print_report(args.dir)
+    return 0
+
+
+def _print_report(out_dir: Path) -> None:
+    import json
+
+    from .measure import Pair
+    from .report import REPORT_HTML, WHO_HEARD_WHOM
+
+    with open(out_dir / WHO_HEARD_WHOM, encoding="utf-8") as f:
+        pairs = [Pair.from_dict(d) for d in json.load(f)]
+    print(f"  report     {out_dir / REPORT_HTML}")
+    print(f"  measure    {out_dir / WHO_HEARD_WHOM}")
+    for p in pairs:
+        if p.leaks:
+            spans = ", ".join(f"{a:g}-{b:g} s" for a, b in p.leaks)
+            print(f"  LEAK       {p.listener} heard {p.source} outside the allowed spans: {spans}")
 
 
 class _ProgressBar:

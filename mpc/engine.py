@@ -10,7 +10,7 @@ large blocks (one matrix product each), streamed to the listener files and recor
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,10 @@ from mpcmix.routing import (
 
 from .media import MediaLibrary
 
+#: A tap sees every block's pre-limiter mix: ``tap(start_sample, matrix, mix float32 (L, n))``,
+#: row ``i`` being listener ``matrix.listeners[i]`` (see `CallEngine`).
+Tap = Callable[[int, RoutingMatrix, np.ndarray], None]
+
 #: Mixing block: bounds memory whatever the call's length (samples per block at any rate).
 BLOCK_SAMPLES = 1 << 16
 #: A participant counts as speaking when a frame of its voice is above this level (dBFS)...
@@ -40,6 +44,11 @@ class CallEngine:
 
     Files: ``out_dir/listeners/<label>.wav`` (what each participant heard, from time 0) and
     ``out_dir/recordings/<recording_id>.<format>``. `subtype` is ``PCM_16`` or ``FLOAT``.
+
+    Measuring (mpcmix.measure, the who-heard-whom report): `tap` is called with every block's
+    pre-limiter mix, exact integers in float32 ``(L, n)``, before the block is limited and
+    written; `silence_voices` names participants (labels) whose voice is replaced by silence,
+    everything else (the call model, its timers and events) unchanged.
     """
 
     def __init__(
@@ -53,6 +62,8 @@ class CallEngine:
         subtype: str = "PCM_16",
         detect_speech: bool = True,
         on_progress: Callable[[int], None] | None = None,
+        tap: Tap | None = None,
+        silence_voices: Collection[str] = (),
     ) -> None:
         self.model = model
         self.media = media
@@ -62,6 +73,8 @@ class CallEngine:
         self.subtype = subtype
         self.detect_speech = detect_speech
         self.on_progress = on_progress
+        self.tap = tap
+        self._silenced = frozenset(voice_source(label) for label in silence_voices)
         self.mixer = Mixer(sample_rate)
         frame = sample_rate * frame_ms // 1000
         self.block = max(frame, BLOCK_SAMPLES // frame * frame)  # whole frames, for speech frames
@@ -178,6 +191,9 @@ class CallEngine:
         start: int,
         n: int,
     ) -> None:
+        if self.tap is not None:
+            # Mixer.render keeps its pre-limiter mix to itself, so a tapped block is mixed twice.
+            self.tap(start, matrix, self.mixer.mix(matrix, sources, start, n))
         out = self.mixer.render(matrix, sources, start, n)
         rows = {name: out[i] for i, name in enumerate(matrix.listeners)}
         silence = None
@@ -218,7 +234,7 @@ class CallEngine:
         cached = self._sources.get(spec.name)
         if cached is not None and cached[0] == key:
             return cached[1]
-        if spec.media is None or spec.media == "none":
+        if spec.media is None or spec.media == "none" or spec.name in self._silenced:
             source: Any = SILENCE
         else:
             pcm = self.media.load(spec.media)

@@ -3,14 +3,21 @@
 The folder is written beside its destination, fsynced, and renamed into place, so the destination
 is either complete or absent, even after a crash. A scenario that breaks a rule stops with a
 `ScenarioError` naming the event and the rule, and leaves nothing behind.
+
+This module can be called: ``mpcmix.render(scenario, out=None, ...)`` is `mpcmix.api.render`
+(the Python API, returning a `Render` with the streams as arrays), while
+``from mpcmix.render import render_scenario`` keeps working, whichever is imported first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,6 +36,7 @@ from .scenario import (
     load_scenario,
     scenario_from_dict,
 )
+from .scenario_json import write_scenario_json
 
 #: A previous render is recognised by this file, so re-rendering into the same folder is safe.
 RENDER_MARKER = "mpc.json"
@@ -53,8 +61,14 @@ def render_scenario(
     subtype: str = "PCM_16",
     force: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    report: bool = False,
 ) -> RenderSummary:
-    """Render `scenario` into `out_dir` (complete or absent; ScenarioError if a rule is broken)."""
+    """Render `scenario` into `out_dir` (complete or absent; ScenarioError if a rule is broken).
+
+    The folder also holds ``scenario.json``, the scenario resolved (mpcmix.scenario_json). With
+    `report`, it holds the who-heard-whom measure and the report page too (mpcmix.report): one
+    extra render per participant voice.
+    """
     if isinstance(scenario, Mapping):
         scenario = scenario_from_dict(dict(scenario))
     elif not isinstance(scenario, Scenario):
@@ -69,7 +83,19 @@ def render_scenario(
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a render folder is an ordinary one
     try:
-        summary = _Run(scenario, tmp, subtype, on_progress).run()
+        with contextlib.ExitStack() as stack:
+            options: dict[str, Any] = {}
+            if report:
+                from .measure import MixTape
+
+                tape = stack.enter_context(MixTape(scenario.sample_rate, scenario.frame_ms))
+                options["tap"] = tape.record
+            summary = _Run(scenario, tmp, subtype, on_progress, engine_options=options).run()
+            write_scenario_json(scenario, tmp)
+            if report:
+                from .report import write_report
+
+                write_report(tmp, scenario, baseline=tape)
         _fsync_tree(tmp)
         _replace(tmp, out_dir)
     except BaseException:
@@ -115,7 +141,13 @@ def _replace(tmp: Path, out_dir: Path) -> None:
 
 
 class _Run:
-    """One render of one scenario into a (temporary) folder."""
+    """One render of one scenario into a (temporary) folder.
+
+    `engine_options` go to the engine (`tap`, `silence_voices`); a subclass may run another
+    engine class (mpcmix.timeline runs the call model alone).
+    """
+
+    _engine_class: type[CallEngine] = CallEngine
 
     def __init__(
         self,
@@ -123,6 +155,7 @@ class _Run:
         out: Path,
         subtype: str,
         on_progress: Callable[[int], None] | None,
+        engine_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.scenario = scenario
         self.out = out
@@ -146,7 +179,7 @@ class _Run:
             media=self.media,
             rate_per_minute=Decimal(scenario.rate_per_minute),
         )
-        self.engine = CallEngine(
+        self.engine = self._engine_class(
             self.model,
             self.media,
             out,
@@ -154,6 +187,7 @@ class _Run:
             frame_ms=frame_ms,
             subtype=subtype,
             on_progress=on_progress,
+            **(engine_options or {}),
         )
         self.events_file = open(out / "events.jsonl", "w", encoding="utf-8")
         self.responses: list[dict[str, Any]] = []
@@ -299,6 +333,10 @@ class _Run:
         target = self._target(event)
         if op == "add_participant":
             response = model.add_participant(t_ms, label=event.as_name, **target, **params)
+            for number in str(params.get("to", "")).split("<"):
+                if number and not model.is_line_known(number):
+                    self.warnings.append(f"{event.describe()}: no line for {number!r} in `lines`; "
+                                         "it answers at once, silent")
             if self.own_mpc is None and target.get("friendly_name") == self.scenario.mpc:
                 self.own_mpc = model.mpc_uuid_of(self.scenario.mpc)
             return response
@@ -329,3 +367,19 @@ def _dump(path: Path, data: Any) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2, ensure_ascii=False)
         f.write("\n")
+
+
+class _CallableModule(types.ModuleType):
+    """This module's class: calling it is calling `mpcmix.api.render`.
+
+    `import mpcmix.render` binds ``mpcmix.render`` to this module, so the name cannot be both a
+    module and a function; a module that can be called is both.
+    """
+
+    def __call__(self, scenario: Any, out: Any = None, **options: Any) -> Any:
+        from .api import render
+
+        return render(scenario, out, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -108,8 +108,10 @@ DEFAULT_LINE = Line(None, 0)
 MAX_PARTICIPANTS_RANGE = (2, 10)
 MAX_DURATION_RANGE = (300, 28800)
 RECORD_MIN_MEMBER_COUNT_RANGE = (1, 2)
-RING_TIMEOUT_RANGE = (15, 120)
-DELAY_DIAL_RANGE = (0, 120)
+# The API text gives no range for these and neither SDK checks one: accept any whole number of
+# seconds a call could use, so the emulator never refuses what the real API might take.
+RING_TIMEOUT_RANGE = (1, 28800)
+DELAY_DIAL_RANGE = (0, 28800)
 MAX_DESTINATIONS = 20
 CONFIRM_KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "#", "*")
 SOUND_KEYWORDS = ("beep:1", "beep:2", "none")

@@ -116,9 +116,18 @@ def write_report(
             baseline.close()
     json_path = out / WHO_HEARD_WHOM
     _atomic_text(json_path, json.dumps([p.as_dict() for p in pairs], indent=2) + "\n")
+    html_path = write_page(out, scenario, timeline, pairs)
+    return ReportSummary(html=html_path, who_heard_whom=json_path, pairs=pairs, warnings=warnings)
+
+
+def write_page(render_dir: str | Path, scenario: Scenario, timeline: StateTimeline,
+               pairs: Sequence[Pair]) -> Path:
+    """Write ``report.html`` and its images (``report/``) for the render at `render_dir`, showing
+    `pairs` as who heard whom; its path. (`write_report` measures the pairs, then calls this.)"""
+    out = Path(render_dir)
     assets_tmp = Path(tempfile.mkdtemp(prefix=f".{ASSETS}.", dir=out))
     try:
-        page = _Page(out, scenario, timeline, pairs, assets_tmp).build()
+        page = _Page(out, scenario, timeline, list(pairs), assets_tmp).build()
         assets = out / ASSETS
         if assets.exists():
             shutil.rmtree(assets)
@@ -129,7 +138,7 @@ def write_report(
         raise
     html_path = out / REPORT_HTML
     _atomic_text(html_path, page)
-    return ReportSummary(html=html_path, who_heard_whom=json_path, pairs=pairs, warnings=warnings)
+    return html_path
 
 
 def fmt_s(t: float) -> str:

@@ -565,6 +565,14 @@ class StreamWriter:
         self._file.write(np.ascontiguousarray(frames))
         self.frames += len(frames)
 
+    def flush(self) -> None:
+        """Push what was written so far to the file (its header updated), without closing it.
+
+        libsndfile rewrites the WAV header sizes on every sync, so a reader opening the file now
+        sees every frame written so far (the server flushes about once a second)."""
+        if self._file is not None:
+            self._file.flush()
+
     def close(self) -> None:
         """Flush, close and fsync the file. Idempotent."""
         if self._file is None:

@@ -153,6 +153,7 @@ class CallEngine:
         if self.closed:
             return
         for w in self._listener_writers.values():
+            _write_silence(w, self.samples(self.now_ms) - w.frames)  # line every stream up
             w.close()
         for key, w in self._recording_writers.items():
             w.close()
@@ -196,14 +197,13 @@ class CallEngine:
             self.tap(start, matrix, self.mixer.mix(matrix, sources, start, n))
         out = self.mixer.render(matrix, sources, start, n)
         rows = {name: out[i] for i, name in enumerate(matrix.listeners)}
-        silence = None
-        for label, writer in self._listener_writers.items():
-            row = rows.get(label)
-            if row is None:
-                if silence is None:
-                    silence = np.zeros(n, dtype=np.int16)
-                row = silence
-            writer.write(row)
+        for label, row in rows.items():
+            writer = self._listener_writers.get(label)
+            if writer is not None:
+                # A listener that left the matrix (its MPC ended) was not written meanwhile:
+                # its silence is written only when needed, at the latest by close().
+                _write_silence(writer, start - writer.frames)
+                writer.write(row)
         voices: dict[str, np.ndarray] = {}
 
         def voice(label: str) -> np.ndarray:
@@ -299,6 +299,9 @@ class CallEngine:
 
 
 def _write_silence(writer: StreamWriter, n: int) -> None:
+    """Append `n` samples of silence (nothing when `n` <= 0)."""
+    if n <= 0:
+        return
     block = np.zeros(min(n, BLOCK_SAMPLES), dtype=np.int16)
     while n > 0:
         k = min(n, len(block))

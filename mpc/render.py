@@ -27,7 +27,7 @@ from typing import Any
 from .engine import CallEngine, _fsync_tree
 from .errors import MpcError, ScenarioError
 from .media import MediaLibrary
-from .model import CallModel, Line
+from .model import CallModel
 from .scenario import (
     LOOKUP_OPS,
     Scenario,
@@ -35,6 +35,7 @@ from .scenario import (
     frame_boundary_ms,
     load_scenario,
     scenario_from_dict,
+    to_model_lines,
 )
 from .scenario_json import write_scenario_json
 
@@ -162,14 +163,7 @@ class _Run:
         self.warnings: list[str] = list(scenario.warnings)
         frame_ms = scenario.frame_ms
         self.media = MediaLibrary(scenario.base_dir, scenario.sample_rate)
-        lines = {
-            number: Line(
-                audio=spec.audio,
-                answer_after_ms=None if spec.answer_after_s is None
-                else frame_boundary_ms(spec.answer_after_s, frame_ms),
-            )
-            for number, spec in scenario.lines.items()
-        }
+        lines = to_model_lines(scenario.lines, frame_ms)
         self.model = CallModel(
             scenario.auth_id,
             frame_ms=frame_ms,

@@ -181,7 +181,7 @@ def scenario_from_dict(
             raise ValueError
     except ValueError:
         raise ScenarioError(f"{source}: `rate_per_minute` must be a non-negative number") from None
-    lines = _lines(data.get("lines", {}), source)
+    lines = parse_lines(data.get("lines", {}), source)
     events = _events(data.get("events"), source)
     return Scenario(
         mpc=mpc,
@@ -246,7 +246,9 @@ def to_seconds(value: Any, what: str) -> Fraction:
     return seconds
 
 
-def _lines(value: Any, source: str) -> dict[str, LineSpec]:
+def parse_lines(value: Any, source: str) -> dict[str, LineSpec]:
+    """Check a `lines` mapping (number -> {audio, answer_after}), as scenarios and the server's
+    lines file give it; ScenarioError naming `source` and the line otherwise."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -274,6 +276,20 @@ def _lines(value: Any, source: str) -> dict[str, LineSpec]:
             answer_s = to_seconds(answer, f"{where}: `answer_after`")
         out[str(number)] = LineSpec(audio=audio, answer_after_s=answer_s)
     return out
+
+
+def to_model_lines(lines: Mapping[str, LineSpec], frame_ms: int) -> dict[str, Any]:
+    """The call model's `Line`s: answer times rounded up to frame boundaries."""
+    from .snapshot import Line
+
+    return {
+        number: Line(
+            audio=spec.audio,
+            answer_after_ms=None if spec.answer_after_s is None
+            else frame_boundary_ms(spec.answer_after_s, frame_ms),
+        )
+        for number, spec in lines.items()
+    }
 
 
 def _events(value: Any, source: str) -> tuple[ScenarioEvent, ...]:

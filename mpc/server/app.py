@@ -123,11 +123,11 @@ class ServerState:
         for spec in self.config.lines.values():
             if self._stop.is_set():
                 return
-            if spec.get("audio"):
+            if spec.audio:
                 try:
-                    self.media.load(spec["audio"])
+                    self.media.load(spec.audio)
                 except Exception as exc:
-                    log.warning("line audio %r cannot be used: %s", spec["audio"], exc)
+                    log.warning("line audio %r cannot be used: %s", spec.audio, exc)
 
     def _tick_loop(self) -> None:
         assert isinstance(self.clock, RealtimeClock)

@@ -287,48 +287,26 @@ def _parse_epoch(text: str) -> datetime:
     return epoch if epoch.tzinfo else epoch.replace(tzinfo=UTC)
 
 
-def read_lines(path: Path) -> dict[str, dict[str, Any]]:
-    """Read a lines file: number -> {audio, answer_after} (as `lines` in scenarios).
+def read_lines(path: Path) -> dict[str, Any]:
+    """Read a lines file: number -> `LineSpec` (audio, answer_after), as `lines` in scenarios.
 
     `audio` is a media reference resolved like any other: relative paths under the media root.
-    `answer_after` is seconds as an exact fraction, or None for `never`.
+    The file is a mapping of numbers, or a mapping with one key `lines` holding it.
     """
     import yaml
     from mpcmix.errors import ScenarioError
-    from mpcmix.scenario import to_seconds
+    from mpcmix.scenario import parse_lines
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"lines file {str(path)!r}: {exc}") from exc
-    if data is None:
-        return {}
     if isinstance(data, dict) and set(data) == {"lines"}:
         data = data["lines"]
-    if not isinstance(data, dict):
-        raise ConfigError(f"lines file {str(path)!r}: expected a mapping number -> line")
-    lines: dict[str, dict[str, Any]] = {}
-    for number, line in data.items():
-        where = f"lines file {str(path)!r}: line {number!r}"
-        if line is None:
-            line = {}
-        if isinstance(line, str):
-            line = {"audio": line}
-        if not isinstance(line, dict):
-            raise ConfigError(f"{where} must be a mapping with audio and answer_after")
-        unknown = set(line) - {"audio", "answer_after"}
-        if unknown:
-            raise ConfigError(f"{where} has unknown keys {sorted(unknown)}")
-        audio = line.get("audio")
-        if audio is not None and (not isinstance(audio, str) or not audio):
-            raise ConfigError(f"{where}: audio must be a path under the media root or a URL")
-        answer = line.get("answer_after", 0)
-        try:
-            answer_s = None if answer == "never" else to_seconds(answer, f"{where}: answer_after")
-        except ScenarioError as exc:
-            raise ConfigError(exc.message) from None
-        lines[str(number)] = {"audio": audio, "answer_after": answer_s}
-    return lines
+    try:
+        return parse_lines(data, f"lines file {str(path)!r}")
+    except ScenarioError as exc:
+        raise ConfigError(exc.message) from None
 
 
 def default_epoch() -> datetime:

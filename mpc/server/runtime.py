@@ -331,18 +331,10 @@ def _rename_play_url(args: dict[str, Any], accepted: set[str] | None) -> dict[st
 
 def _default_engine(account: Account, config: ServerConfig, media: Any, out_dir: Path) -> Any:
     from mpcmix.engine import CallEngine
-    from mpcmix.model import CallModel, Line
-    from mpcmix.scenario import frame_boundary_ms
+    from mpcmix.model import CallModel
+    from mpcmix.scenario import to_model_lines
 
-    lines = {
-        number: Line(
-            audio=spec["audio"],
-            answer_after_ms=None
-            if spec["answer_after"] is None
-            else frame_boundary_ms(spec["answer_after"], config.frame_ms),
-        )
-        for number, spec in config.lines.items()
-    }
+    lines = to_model_lines(config.lines, config.frame_ms)
     kwargs: dict[str, Any] = {}
     if config.rate_per_minute is not None:
         kwargs["rate_per_minute"] = Decimal(config.rate_per_minute)

@@ -25,7 +25,7 @@ LINES = {
     AGENT: {"audio": "voices/agent.wav", "answer_after": 0},
     SUPERVISOR: {"audio": "voices/supervisor.wav", "answer_after": 0},
     SLOW: {"audio": "voices/agent.wav", "answer_after": 2},
-    NEVER: {"audio": None, "answer_after": None},
+    NEVER: {"audio": None, "answer_after": "never"},
 }
 
 
@@ -44,11 +44,9 @@ def make_media_root(root: Path) -> Path:
 
 
 def virtual_config(tmp: Path, **overrides: object) -> ServerConfig:
-    from fractions import Fraction
+    from mpcmix.scenario import parse_lines
 
-    lines = {n: {"audio": s["audio"],
-                 "answer_after": None if s["answer_after"] is None else Fraction(s["answer_after"])}
-             for n, s in LINES.items()}
+    lines = parse_lines(LINES, "test lines")
     values: dict[str, object] = dict(
         accounts=ACCOUNTS, clock="virtual", media_root=make_media_root(tmp), lines=lines,
         data_dir=tmp / "data", callback_backoff_s=0.05, callback_attempts=3,

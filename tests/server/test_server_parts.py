@@ -83,11 +83,11 @@ def test_lines_file_is_read(tmp_path: Path) -> None:
     lines = tmp_path / "lines.yaml"
     lines.write_text('"+1": {audio: voices/a.wav, answer_after: 0.5}\n"+2": {answer_after: never}\n')
     config = load_config(["--lines", str(lines)], environ={})
-    assert config.lines["+1"]["audio"] == "voices/a.wav"
-    assert float(config.lines["+1"]["answer_after"]) == 0.5
-    assert config.lines["+2"]["answer_after"] is None
+    assert config.lines["+1"].audio == "voices/a.wav"
+    assert float(config.lines["+1"].answer_after_s) == 0.5
+    assert config.lines["+2"].answer_after_s is None
     lines.write_text('"+1": {audio: a.wav, ring: 3}\n')
-    with pytest.raises(ConfigError, match="unknown keys"):
+    with pytest.raises(ConfigError, match=r"unknown key\(s\)"):
         load_config(["--lines", str(lines)], environ={})
 
 

@@ -360,6 +360,10 @@ class CallModel:
         """Whether `number` is in the lines (the server warns when it is not)."""
         return number in self._lines
 
+    def timestamp(self, ms: int) -> str:
+        """The API's timestamp (`YYYY-MM-DD HH:mm:ss+hh:mm`, whole seconds) of model time `ms`."""
+        return self._fmt.timestamp(ms)  # type: ignore[return-value]
+
     def new_api_id(self) -> str:
         """A fresh api_id, for responses the caller builds itself (e.g. error bodies)."""
         return self._ids.uuid("api")

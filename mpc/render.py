@@ -264,6 +264,7 @@ class _Run:
         for e in events:
             record = {
                 "at": e.at_ms / 1000,
+                "time": self.model.timestamp(e.at_ms),
                 "event": e.name,
                 "url": e.url,
                 "method": e.method,

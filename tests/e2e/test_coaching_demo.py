@@ -138,7 +138,8 @@ def test_events_are_in_time_order_with_their_urls(render: Path):
     lines = [json.loads(line) for line in (render / "events.jsonl").read_text().splitlines()]
     assert lines, "no events"
     assert [e["at"] for e in lines] == sorted(e["at"] for e in lines)
-    assert {"at", "event", "url", "method", "params"} <= set(lines[0])
+    assert {"at", "time", "event", "url", "method", "params"} <= set(lines[0])
+    assert lines[0]["time"] == "2020-01-01 00:00:00+00:00"
     names = [e["event"] for e in lines]
     assert "MPCRecordingInitiated" in names and "MPCRecordingCompleted" in names
 

@@ -13,15 +13,16 @@ the listener's own row and its own limiter feed its output.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
-from mpcmix.routing import RoutingMatrix
+from mpcmix.routing import RoutingMatrix, voice_source
 
+from .kernel import INT16_MAX, MixPlan, evaluate, plan_mix, row_bounds, source_peaks
 from .limiter import DEFAULT_RELEASE_MS, Limiter
 from .sources import SILENCE, Source
 
-__all__ = ["CHUNK_SAMPLES", "MAX_ROW_GAIN", "Mixer"]
+__all__ = ["CHUNK_SAMPLES", "MAX_ROW_GAIN", "Mixer", "own_columns"]
 
 #: Samples per matrix product (see `Mixer._chunks`).
 CHUNK_SAMPLES = 8192
@@ -35,6 +36,16 @@ _PRODUCT_BUDGET = 1 << 20
 #: The largest sum of |gains| a row may have: 512 full-scale int16 sources sum to 2**24, the
 #: largest integer range float32 holds exactly.
 MAX_ROW_GAIN = 512
+
+
+def own_columns(listeners: Sequence[str], sources: Sequence[str]) -> list[int]:
+    """For each listener, the index of its own voice (``voice:<name>``) in `sources`, or -1.
+
+    Only a hint for `kernel.plan_mix` (which rows share a "total minus own" sum); the values do
+    not depend on it.
+    """
+    index = {label: j for j, label in enumerate(sources)}
+    return [index.get(voice_source(name), -1) for name in listeners]
 
 
 class Mixer:
@@ -68,6 +79,9 @@ class Mixer:
         self._limiters: dict[str, Limiter] = {}
         self._positions: dict[str, int] = {}  # the next timeline sample of each listener's stream
         self._cached: tuple[RoutingMatrix, np.ndarray] | None = None
+        self._planned: tuple[tuple, MixPlan, list[str]] | None = None
+        #: The source samples of the last `render` block: label -> int16 (n,).
+        self.last_sources: dict[str, np.ndarray] = {}
 
     # ----------------------------------------------------------------------------------------
 
@@ -95,13 +109,21 @@ class Mixer:
 
         `mix`, then row ``i`` through the limiter of ``matrix.listeners[i]``. Raises ValueError
         if a listener's stream has already been rendered past `start`.
+
+        Computed by the matrix's `kernel.MixPlan` (shared sums minus own voices) in int16
+        arithmetic, chunk by chunk; a row that `kernel.row_bounds` cannot place inside int16 is
+        evaluated again in int32, so every value the limiter sees is the exact sum. The source
+        samples of the block are left in `last_sources` (label -> int16 (n,), valid until the
+        next render) for callers that need them too (recordings, speech detection).
         """
         for name in matrix.listeners:
             reached = self._positions.get(name)
             if reached is not None and start < reached:
                 raise ValueError(f"listener {name!r}: rendered up to sample {reached}, cannot "
                                  f"render from {start} (limiter state only moves forward)")
-        chunks = self._chunks(matrix, sources, start, n)  # checks the matrix before any state moves
+        if n < 0:
+            raise ValueError(f"cannot mix a negative number of samples ({n})")
+        plan, labels = self._plan(matrix, sources)  # checks the matrix before any state moves
         limiters = []
         for name in matrix.listeners:
             limiter = self.limiter(name)
@@ -110,19 +132,52 @@ class Mixer:
                 limiter.skip(start - reached)  # the stream was silent in between
             self._positions[name] = start + n
             limiters.append(limiter)
-        out = np.empty((len(limiters), n), dtype=np.int16)
-        for lo, hi, part in chunks:
-            # a row within int16 whose limiter is at unity passes as it is (most rows, mostly)
-            passes = (part.max(axis=1, initial=0) <= 32767) & (part.min(axis=1, initial=0) >= -32768)
-            for i, limiter in enumerate(limiters):
-                if not (passes[i] and limiter.is_at_unity):
-                    out[i, lo:hi] = limiter.process(part[i])
-                    passes[i] = False
-            if passes.all():
-                out[:, lo:hi] = part
-            elif passes.any():
-                out[passes, lo:hi] = part[passes]
-        return out
+        frames = np.empty((1, len(labels), n), dtype=np.int16)
+        for k, label in enumerate(labels):
+            frames[0, k] = sources[label].read(start, n)
+        self.last_sources = {label: frames[0, k] for k, label in enumerate(labels)}
+        out = np.empty((1, len(limiters), n), dtype=np.int16)
+        if not labels:
+            out[...] = 0
+        releasing = [i for i, limiter in enumerate(limiters) if not limiter.is_at_unity]
+        for lo in range(0, n, self.chunk_samples):
+            hi = min(n, lo + self.chunk_samples)
+            chunk, part = frames[:, :, lo:hi], out[:, :, lo:hi]
+            if labels:
+                evaluate(plan, chunk, part)  # int16, wrapping: exact where the bound allows
+                bounds = row_bounds(plan, source_peaks(chunk))[0]
+            else:
+                bounds = np.zeros(len(limiters), dtype=np.int64)
+            loud = [i for i in range(len(limiters)) if bounds[i] > INT16_MAX]
+            exact = None
+            if loud:
+                exact = evaluate(plan, chunk, np.empty(part.shape, dtype=np.int32))[0]
+            for i in sorted({*loud, *releasing}):
+                row = exact[i] if exact is not None else part[0, i]
+                limiter = limiters[i]
+                if not limiter.is_at_unity or row.max(initial=0) > INT16_MAX or row.min(initial=0) < -32768:
+                    part[0, i] = limiter.process(row)
+                else:
+                    part[0, i] = row
+            releasing = [i for i, limiter in enumerate(limiters) if not limiter.is_at_unity]
+        return out[0]
+
+    def _plan(self, matrix: RoutingMatrix, sources: Mapping[str, Source]) -> tuple[MixPlan, list[str]]:
+        """The plan of `matrix` restricted to the sources that are heard and not silent, and
+        those sources' labels; cached for the last matrix and set of silent sources."""
+        gains = self._gains(matrix)
+        columns = [
+            int(j) for j in np.flatnonzero(gains.any(axis=0))
+            if sources.get(matrix.sources[j], SILENCE) is not SILENCE
+        ]
+        key = (matrix, tuple(columns))
+        cached = self._planned
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        labels = [matrix.sources[j] for j in columns]
+        plan = plan_mix(gains[:, columns].astype(np.int64), own_columns(matrix.listeners, labels))
+        self._planned = (key, plan, labels)
+        return plan, labels
 
     def _chunks(
         self, matrix: RoutingMatrix, sources: Mapping[str, Source], start: int, n: int

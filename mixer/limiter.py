@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DEFAULT_RELEASE_MS", "MAX_RELEASE_MS", "UNITY", "Limiter"]
+__all__ = ["DEFAULT_RELEASE_MS", "MAX_RELEASE_MS", "UNITY", "Limiter", "limit_rows", "release_step"]
 
 UNITY = 1 << 30  # gain 1.0 in Q30
 _SHIFT = 30
@@ -35,6 +35,58 @@ _INPUT_BOUND = 1 << 40  # inputs are clamped here before int64 maths; mixes stay
 #: Release time from full reduction back to unity (SPEC §3 allows at most 500 ms).
 DEFAULT_RELEASE_MS = 250.0
 MAX_RELEASE_MS = 500.0
+
+
+def release_step(sample_rate: int, release_ms: float) -> int:
+    """The release step per sample in Q30, ``ceil(UNITY / release_samples)`` (see `Limiter`)."""
+    release_samples = max(1, int(release_ms * sample_rate // 1000))
+    return -(-UNITY // release_samples)
+
+
+def limit_rows(mix: np.ndarray, gains: np.ndarray, release_per_sample: int) -> np.ndarray:
+    """Many limiters at once, one per row: the vectorised `Limiter.process`, bit for bit.
+
+    Parameters
+    ----------
+    mix
+        int (k, n) (any integer dtype, or float holding integers): one block of k outputs.
+    gains
+        int64 (k,): each row's limiter gain (Q30) before the block; updated in place to the gain
+        after it.
+    release_per_sample
+        The release step (`release_step`), the same for every row.
+
+    Returns int16 (k, n). Row ``i`` equals what a `Limiter` at gain ``gains[i]`` gives for
+    ``mix[i]``: the same closed form, evaluated over the whole block (which `Limiter.process`
+    shows equals its evaluation around the overloads only).
+    """
+    x = np.asarray(mix)
+    k, n = x.shape
+    if n == 0 or k == 0:
+        return np.zeros((k, n), dtype=np.int16)
+    xi = np.clip(x, -_INPUT_BOUND, _INPUT_BOUND).astype(np.int64)  # only absurd inputs change
+    over_pos = xi > 32767
+    over_neg = xi < -32768
+    target = np.full(xi.shape, UNITY, dtype=np.int64)
+    if over_pos.any():
+        target[over_pos] = _POS_LIMIT // xi[over_pos]
+    if over_neg.any():
+        target[over_neg] = _NEG_LIMIT // -xi[over_neg]
+    r = int(release_per_sample)
+    ramp = np.arange(n, dtype=np.int64)
+    ramp *= r
+    gain = target
+    gain -= ramp
+    np.minimum.accumulate(gain, axis=1, out=gain)
+    gain += ramp
+    carried = ramp + r + gains.astype(np.int64)[:, None]  # g_prev + r * (i + 1)
+    np.minimum(gain, carried, out=gain)
+    np.minimum(gain, UNITY, out=gain)
+    gains[...] = gain[:, -1]
+    xi *= gain
+    xi += _HALF
+    xi >>= _SHIFT
+    return xi.astype(np.int16)
 
 
 class Limiter:
@@ -58,9 +110,8 @@ class Limiter:
             raise ValueError(f"sample_rate must be positive, not {sample_rate!r}")
         self.sample_rate = int(sample_rate)
         self.release_ms = float(release_ms)
-        release_samples = max(1, int(release_ms * sample_rate // 1000))
         #: Gain step per sample in Q30, ceil(UNITY / release_samples).
-        self.release_per_sample = -(-UNITY // release_samples)
+        self.release_per_sample = release_step(self.sample_rate, self.release_ms)
         self._gain = UNITY
 
     @property

@@ -3,7 +3,8 @@
 Sources are decoded once to int16 (`load_audio`), placed on the call's sample timeline
 (`OneShot`, `Looped`, `SILENCE`), mixed by a routing matrix in exact integer-valued float32
 (`Mixer.mix`) and passed through one `Limiter` per listener (`Mixer.render`); `StreamWriter`
-streams the int16 result to WAV or MP3.
+streams the int16 result to WAV or MP3. `LiveMixer` advances many calls by one frame per tick
+in one vectorised step (the server's real-time path), equal to `Mixer.render` bit for bit.
 
 >>> import numpy as np
 >>> from mpcmix.mixer import Mixer, OneShot
@@ -26,12 +27,14 @@ from .audio_io import (
 )
 from .engine import Mixer
 from .limiter import Limiter
+from .live import LiveMixer
 from .sources import SILENCE, Looped, OneShot, Source
 
 __all__ = [
     "SILENCE",
     "AudioError",
     "Limiter",
+    "LiveMixer",
     "Looped",
     "Mixer",
     "OneShot",

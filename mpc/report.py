@@ -275,19 +275,17 @@ class _Page:
                 data, rate = sf.read(path, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
                 items.append(f"<section class='stream'><h3>{_e(label)}</h3><audio controls "
-                             f"preload='auto' src='{_e(rel)}'></audio><p>cannot draw: "
+                             f"preload='metadata' src='{_e(rel)}'></audio><p>cannot draw: "
                              f"{_e(str(exc))}</p></section>")
                 continue
-            wave, spec = f"stream{k}-waveform.png", f"stream{k}-spectrogram.png"
-            _draw_waveform(data, rate, self.assets / wave)
-            _draw_spectrogram(data, rate, self.assets / spec)
+            image = f"stream{k}.png"
+            _draw_stream(data, rate, self.assets / image)
             items.append(
                 f"<section class='stream'><h3>{_e(label)}</h3>"
-                f"<audio controls preload='auto' src='{_e(rel)}'></audio> "
+                f"<audio controls preload='metadata' src='{_e(rel)}'></audio> "
                 f"<a href='{_e(rel)}'>{_e(rel)}</a> · {len(data) / rate:g} s"
-                f"<img class='waveform' src='{ASSETS}/{wave}' alt='waveform of {_e(label)}'>"
-                f"<img class='spectrogram' src='{ASSETS}/{spec}' alt='spectrogram of {_e(label)}'>"
-                "</section>")
+                f"<img class='stream' src='{ASSETS}/{image}' "
+                f"alt='waveform and spectrogram of {_e(label)}'></section>")
         return "".join(items)
 
     def _events(self, events: list[dict[str, Any]]) -> str:
@@ -385,40 +383,30 @@ def _short(event: Any) -> str:
     return f"{event.op} {event.member or ''}".strip()
 
 
-def _draw_waveform(data: np.ndarray, rate: int, path: Path) -> None:
+def _draw_stream(data: np.ndarray, rate: int, path: Path) -> None:
+    """One PNG per stream: each channel's waveform (min/max envelope) over its spectrogram, on
+    the file's own time axis."""
     channels = data.shape[1]
-    fig = _figure(12, 0.4 + 1.2 * channels)
-    axes = np.atleast_1d(fig.subplots(channels, 1, sharex=True, squeeze=False)[:, 0])
+    fig = _figure(12, 0.5 + 2.4 * channels)
+    axes = fig.subplots(2 * channels, 1, sharex=True, squeeze=False,
+                        gridspec_kw={"height_ratios": [1, 1.5] * channels})[:, 0]
     n = len(data)
-    bins = max(1, min(n, 2400))
-    edges = np.linspace(0, n, bins + 1).astype(int)
-    t = edges[:-1] / rate
-    for c, ax in enumerate(axes):
+    seconds = max(n / rate, 1e-3)
+    edges = np.linspace(0, n, max(1, min(n, 2400)) + 1).astype(int)[:-1]
+    for c in range(channels):
+        wave, spec = axes[2 * c], axes[2 * c + 1]
         x = data[:, c]
         if n:
-            lo = np.minimum.reduceat(x, edges[:-1])
-            hi = np.maximum.reduceat(x, edges[:-1])
-            ax.fill_between(t, lo, hi, color="#2b6cb0", linewidth=0)
-        ax.set_ylim(-1, 1)
-        ax.set_xlim(0, max(n / rate, 1e-3))
-        ax.set_ylabel(f"ch {c + 1}" if channels > 1 else "amplitude")
-    axes[-1].set_xlabel("time in the file (s)")
-    _margins(fig)
-    fig.savefig(path)
-
-
-def _draw_spectrogram(data: np.ndarray, rate: int, path: Path) -> None:
-    channels = data.shape[1]
-    fig = _figure(12, 0.4 + 1.6 * channels)
-    axes = np.atleast_1d(fig.subplots(channels, 1, sharex=True, squeeze=False)[:, 0])
-    seconds = max(len(data) / rate, 1e-3)
-    for c, ax in enumerate(axes):
-        db = _spectrogram_db(data[:, c], rate)
+            wave.fill_between(edges / rate, np.minimum.reduceat(x, edges),
+                              np.maximum.reduceat(x, edges), color="#2b6cb0", linewidth=0)
+        wave.set_ylim(-1, 1)
+        wave.set_ylabel("amplitude" if channels == 1 else f"ch {c + 1}")
+        db = _spectrogram_db(x, rate)
         if db.size:
-            ax.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=-110, vmax=-10,
-                      extent=(0, seconds, 0, rate / 2000), interpolation="nearest")
-        ax.set_xlim(0, seconds)
-        ax.set_ylabel("kHz" if channels == 1 else f"ch {c + 1} kHz")
+            spec.imshow(db, origin="lower", aspect="auto", cmap="magma", vmin=-110, vmax=-10,
+                        extent=(0, seconds, 0, rate / 2000), interpolation="nearest")
+        spec.set_ylabel("kHz")
+    axes[-1].set_xlim(0, seconds)
     axes[-1].set_xlabel("time in the file (s)")
     _margins(fig)
     fig.savefig(path)
@@ -491,7 +479,7 @@ h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bo
 .verdict { padding: 0.6em 1em; border-radius: 4px; margin: 1em 0; }
 .verdict.ok { background: #e6f4ea; border: 1px solid #5bb974; }
 .verdict.leak { background: #fde8e8; border: 1px solid #d93025; color: #a50e0e; }
-img.timeline, img.waveform, img.spectrogram { width: 100%; display: block; margin: 0.3em 0; }
+img.timeline, img.stream { width: 100%; display: block; margin: 0.3em 0; }
 .key { display: inline-block; width: 1em; height: 0.8em; margin: 0 0.3em 0 0.9em; border: 1px solid #999; }
 table { border-collapse: collapse; }
 table.who td, table.who th, table.events td, table.events th {
@@ -513,6 +501,7 @@ _PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<link rel="icon" href="data:,">
 <title>{title}</title>
 <style>{css}</style>
 </head>

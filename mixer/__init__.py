@@ -19,10 +19,13 @@ array([[  0,   0,  -7,  -7],
 
 from .audio_io import (
     AudioError,
+    PcmFile,
     StreamWriter,
+    WriteBehind,
     beep,
     default_music,
     load_audio,
+    open_pcm,
     to_audiosegment,
 )
 from .engine import Mixer
@@ -38,10 +41,13 @@ __all__ = [
     "Looped",
     "Mixer",
     "OneShot",
+    "PcmFile",
     "Source",
     "StreamWriter",
+    "WriteBehind",
     "beep",
     "default_music",
     "load_audio",
+    "open_pcm",
     "to_audiosegment",
 ]

@@ -28,10 +28,13 @@ __all__ = [
     "MAX_INPUT_RATE",
     "MUSIC_KINDS",
     "AudioError",
+    "PcmFile",
     "StreamWriter",
+    "WriteBehind",
     "beep",
     "default_music",
     "load_audio",
+    "open_pcm",
     "to_audiosegment",
 ]
 
@@ -506,8 +509,14 @@ class StreamWriter:
         ``"wav"`` or ``"mp3"`` (MPEG layer III; libsndfile records the encoder delay, so the file
         decodes aligned with the WAV of the same samples).
 
-    Blocks go straight to libsndfile; nothing accumulates. ``close()`` (or leaving the ``with``
-    block) flushes and fsyncs the file, so a caller that then renames it knows it is on disk.
+    background
+        A `WriteBehind` thread that does the writing, so the caller goes on mixing meanwhile
+        (libsndfile's write releases the GIL). A block handed to `write` must then not be
+        changed by the caller afterwards. `flush` and `close` wait for the pending writes.
+
+    Blocks go straight to libsndfile (or to `background`'s bounded queue); nothing accumulates.
+    ``close()`` (or leaving the ``with`` block) flushes and fsyncs the file, so a caller that
+    then renames it knows it is on disk.
     Output is deterministic: the same blocks give the same bytes (no PEAK timestamp).
     """
 
@@ -518,6 +527,8 @@ class StreamWriter:
         channels: int = 1,
         subtype: str = "PCM_16",
         file_format: str = "wav",
+        *,
+        background: WriteBehind | None = None,
     ) -> None:
         if subtype not in _SUBTYPES:
             raise ValueError(f"subtype must be one of {', '.join(_SUBTYPES)}, not {subtype!r}")
@@ -535,7 +546,8 @@ class StreamWriter:
         self.channels = channels
         self.subtype = subtype
         self.file_format = file_format
-        self.frames = 0  # frames written so far
+        self.frames = 0  # frames written so far (handed to `background`, if any)
+        self._background = background
         sf_subtype = "MPEG_LAYER_III" if file_format == "mp3" else subtype
         self._file: sf.SoundFile | None = sf.SoundFile(
             self.path, "w", self.sample_rate, channels, subtype=sf_subtype,
@@ -562,7 +574,11 @@ class StreamWriter:
                              f"(n,) (mono) or ({self.channels}, n), not {block.shape}")
         if self.subtype == "FLOAT":
             frames = np.multiply(frames, 1.0 / _FULL_SCALE, dtype=np.float32)
-        self._file.write(np.ascontiguousarray(frames))
+        frames = np.ascontiguousarray(frames)
+        if self._background is not None:
+            self._background.submit(self._file.write, frames)
+        else:
+            self._file.write(frames)
         self.frames += len(frames)
 
     def flush(self) -> None:
@@ -571,12 +587,16 @@ class StreamWriter:
         libsndfile rewrites the WAV header sizes on every sync, so a reader opening the file now
         sees every frame written so far (the server flushes about once a second)."""
         if self._file is not None:
+            if self._background is not None:
+                self._background.drain()
             self._file.flush()
 
     def close(self) -> None:
         """Flush, close and fsync the file. Idempotent."""
         if self._file is None:
             return
+        if self._background is not None:
+            self._background.drain()
         f, self._file = self._file, None
         f.close()  # soundfile flushes (sf_write_sync) before sf_close
         fd = os.open(self.path, os.O_RDONLY)
@@ -599,3 +619,168 @@ class StreamWriter:
     def __repr__(self) -> str:
         return (f"StreamWriter({self.path!r}, {self.sample_rate}, channels={self.channels}, "
                 f"subtype={self.subtype!r}, file_format={self.file_format!r})")
+
+
+class WriteBehind:
+    """One background thread that runs writes in the order they are submitted.
+
+    The queue is bounded (`depth` pending writes), so memory stays bounded whatever the length
+    of a render: `submit` waits when the writer falls behind. An exception raised by a write is
+    raised again by the next `submit` or `drain`.
+    """
+
+    def __init__(self, depth: int = 64) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="mpcmix-write-behind", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            task = self._queue.get()
+            try:
+                if task is None:
+                    return
+                if self._error is None:
+                    fn, args = task
+                    fn(*args)
+            except BaseException as exc:  # handed to the submitting thread
+                self._error = exc
+            finally:
+                self._queue.task_done()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def submit(self, fn: Any, *args: Any) -> None:
+        """Run ``fn(*args)`` on the thread, after every write submitted before."""
+        self._raise()
+        if not self._thread.is_alive():
+            raise RuntimeError("the write-behind thread is closed")
+        self._queue.put((fn, args))
+
+    def drain(self) -> None:
+        """Wait until every submitted write has run (raising its error, if one failed)."""
+        if self._thread.is_alive():
+            self._queue.join()
+        self._raise()
+
+    def close(self) -> None:
+        """Drain and stop the thread. Idempotent."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise()
+
+
+class PcmFile:
+    """The samples of a mono 16-bit WAV at the call's rate, read from disk on demand.
+
+    Sequence-like: ``len()`` and slicing (``pcm[a:b]`` -> int16 (b - a,), read with `os.pread`,
+    which releases the GIL), so a `OneShot` plays it without the file ever being held in memory
+    whole: a render's memory does not grow with the length of its voices. Made by `open_pcm`,
+    which checks the file as `load_audio` does.
+    """
+
+    dtype = np.dtype(np.int16)
+    ndim = 1
+
+    def __init__(self, path: str, offset: int, frames: int) -> None:
+        self.path = path
+        self.offset = offset
+        self.frames = frames
+        self._fd = os.open(path, os.O_RDONLY)
+        import weakref
+
+        weakref.finalize(self, os.close, self._fd)
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self.frames,)
+
+    def __len__(self) -> int:
+        return self.frames
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        if not isinstance(index, slice):
+            raise TypeError("a PcmFile is read by slices")
+        lo, hi, step = index.indices(self.frames)
+        if step != 1:
+            raise ValueError("a PcmFile is read by contiguous slices")
+        n = max(0, hi - lo)
+        out = np.empty(n, dtype="<i2")
+        got = os.preadv(self._fd, [out], self.offset + 2 * lo) if n else 0
+        if got != 2 * n:  # the file changed under us: refuse rather than play garbage
+            raise AudioError(self.path, f"short read ({got} of {2 * n} bytes at frame {lo})")
+        return out.astype(np.int16, copy=False)
+
+    def __repr__(self) -> str:
+        return f"PcmFile({self.path!r}, offset={self.offset}, frames={self.frames})"
+
+
+def open_pcm(src: str | os.PathLike[str], sample_rate: int) -> PcmFile | None:
+    """A `PcmFile` for `src` when its samples can be played straight from disk, else None.
+
+    That is a plain RIFF/WAVE (or WAVE_FORMAT_EXTENSIBLE) file of 16-bit little-endian PCM, mono,
+    at `sample_rate`: exactly what `load_audio` would return, without decoding. It is checked as
+    `load_audio` checks files (missing, empty, truncated and unreadable files raise AudioError
+    naming the file); any other file gives None (decode it with `load_audio`).
+    """
+    _check_rate(sample_rate)
+    name = os.fspath(src)
+    if isinstance(name, bytes):
+        name = os.fsdecode(name)
+    _check_file(name)
+    if _check_riff(name) is not None:  # header size 0: the RAW path of load_audio
+        return None
+    chunk = _wav_data_chunk(name)
+    if chunk is None:
+        return None
+    tag, channels, rate, bits, offset, size = chunk
+    if not (tag == 1 and channels == 1 and rate == sample_rate and bits == 16):
+        return None
+    try:
+        info = sf.info(name)
+    except sf.SoundFileError as exc:
+        raise AudioError(name, f"not a readable audio file (libsndfile: {_sf_reason(exc)})") from None
+    if info.format not in ("WAV", "WAVEX") or info.subtype != "PCM_16" or info.channels != 1:
+        return None
+    if info.frames == 0:
+        raise AudioError(name, "the file holds no audio (0 frames)")
+    if info.frames != min(size, os.stat(name).st_size - offset) // 2:
+        return None  # libsndfile sees the samples otherwise: let it decode them
+    return PcmFile(name, offset, info.frames)
+
+
+def _wav_data_chunk(name: str) -> tuple[int, int, int, int, int, int] | None:
+    """(format tag, channels, rate, bits, data offset, data size) of a plain RIFF/WAVE file,
+    or None (not such a file, no fmt before data)."""
+    with open(name, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = os.fstat(f.fileno()).st_size
+        fmt = None
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
+            if chunk_id == b"fmt ":
+                body = f.read(min(chunk_size, 40))
+                if len(body) < 16:
+                    return None
+                tag, channels, rate, _byte_rate, _align, bits = struct.unpack("<HHIIHH", body[:16])
+                if tag == _WAVE_FORMAT_EXTENSIBLE and len(body) >= 26:
+                    tag = struct.unpack("<H", body[24:26])[0]
+                fmt = (tag, channels, rate, bits)
+            elif chunk_id == b"data":
+                if fmt is None or chunk_size in _PLACEHOLDER_SIZES:
+                    return None
+                return (*fmt, pos + 8, chunk_size)
+            pos += 8 + chunk_size + (chunk_size & 1)
+    return None

@@ -80,8 +80,10 @@ class Mixer:
         self._positions: dict[str, int] = {}  # the next timeline sample of each listener's stream
         self._cached: tuple[RoutingMatrix, np.ndarray] | None = None
         self._planned: tuple[tuple, MixPlan, list[str]] | None = None
-        #: The source samples of the last `render` block: label -> int16 (n,).
+        #: The source samples of the last `render` block: label -> int16 (n,), views of a buffer
+        #: the next `render` overwrites (copy what must outlive it).
         self.last_sources: dict[str, np.ndarray] = {}
+        self._frames: np.ndarray | None = None
 
     # ----------------------------------------------------------------------------------------
 
@@ -114,7 +116,8 @@ class Mixer:
         arithmetic, chunk by chunk; a row that `kernel.row_bounds` cannot place inside int16 is
         evaluated again in int32, so every value the limiter sees is the exact sum. The source
         samples of the block are left in `last_sources` (label -> int16 (n,), valid until the
-        next render) for callers that need them too (recordings, speech detection).
+        next render; copy what must outlive it) for callers that need them too (recordings,
+        speech detection).
         """
         for name in matrix.listeners:
             reached = self._positions.get(name)
@@ -132,9 +135,14 @@ class Mixer:
                 limiter.skip(start - reached)  # the stream was silent in between
             self._positions[name] = start + n
             limiters.append(limiter)
-        frames = np.empty((1, len(labels), n), dtype=np.int16)
+        frames = self._frames_buffer(len(labels), n)
         for k, label in enumerate(labels):
-            frames[0, k] = sources[label].read(start, n)
+            source = sources[label]
+            read_into = getattr(source, "read_into", None)
+            if read_into is not None:
+                read_into(frames[0, k], start)
+            else:
+                frames[0, k] = source.read(start, n)
         self.last_sources = {label: frames[0, k] for k, label in enumerate(labels)}
         out = np.empty((1, len(limiters), n), dtype=np.int16)
         if not labels:
@@ -161,6 +169,14 @@ class Mixer:
                     part[0, i] = row
             releasing = [i for i, limiter in enumerate(limiters) if not limiter.is_at_unity]
         return out[0]
+
+    def _frames_buffer(self, n_sources: int, n: int) -> np.ndarray:
+        """int16 (1, n_sources, n), reused from block to block (a fresh one would cost page
+        faults on every block); `last_sources` are views of it."""
+        buf = self._frames
+        if buf is None or buf.shape[1] < n_sources or buf.shape[2] < n:
+            buf = self._frames = np.empty((1, max(n_sources, 1), max(n, 1)), dtype=np.int16)
+        return buf[:, :n_sources, :n]
 
     def _plan(self, matrix: RoutingMatrix, sources: Mapping[str, Source]) -> tuple[MixPlan, list[str]]:
         """The plan of `matrix` restricted to the sources that are heard and not silent, and

@@ -30,6 +30,9 @@ class Source(Protocol):
 
 
 def _as_pcm(pcm: np.ndarray) -> np.ndarray:
+    if not isinstance(pcm, np.ndarray) and hasattr(pcm, "__getitem__") and hasattr(pcm, "__len__"):
+        if getattr(pcm, "dtype", None) == np.int16 and getattr(pcm, "ndim", None) == 1:
+            return pcm  # sequence-like int16 samples read by slices (audio_io.PcmFile)
     pcm = np.asarray(pcm)
     if pcm.dtype != np.int16 or pcm.ndim != 1:
         raise TypeError(f"pcm must be int16 of shape (n,), not {pcm.dtype} {pcm.shape}")
@@ -45,7 +48,8 @@ class OneShot:
     """`pcm` played once from timeline sample `start`, silence before and after.
 
     A participant's voice (from the moment its call is answered), a cue, a Play.
-    `pcm`: int16 (n,), kept by reference (not copied).
+    `pcm`: int16 (n,), kept by reference (not copied), or an `audio_io.PcmFile` (read from disk
+    by slices as the timeline reaches it).
     """
 
     __slots__ = ("pcm", "start")
@@ -62,11 +66,19 @@ class OneShot:
     def read(self, start: int, n: int) -> np.ndarray:
         """int16 (n,): the samples at timeline positions ``[start, start + n)``."""
         _check_span(n)
-        out = np.zeros(n, dtype=np.int16)
+        return self.read_into(np.empty(n, dtype=np.int16), start)
+
+    def read_into(self, out: np.ndarray, start: int) -> np.ndarray:
+        """`read` into `out` int16 (n,) (no allocation); returns `out`."""
+        n = len(out)
         lo = max(start, self.start)
         hi = min(start + n, self.end)
         if lo < hi:
+            out[:lo - start] = 0
             out[lo - start:hi - start] = self.pcm[lo - self.start:hi - self.start]
+            out[hi - start:] = 0
+        else:
+            out[:] = 0
         return out
 
     def __repr__(self) -> str:
@@ -94,10 +106,17 @@ class Looped:
     def read(self, start: int, n: int) -> np.ndarray:
         """int16 (n,): the samples at timeline positions ``[start, start + n)``."""
         _check_span(n)
-        out = np.zeros(n, dtype=np.int16)
+        return self.read_into(np.empty(n, dtype=np.int16), start)
+
+    def read_into(self, out: np.ndarray, start: int) -> np.ndarray:
+        """`read` into `out` int16 (n,) (no allocation); returns `out`."""
+        n = len(out)
         lo = max(start, self.start)
         hi = start + n
         period = len(self.pcm)
+        out[:max(0, min(n, lo - start))] = 0
+        if not period:
+            out[:] = 0
         if lo < hi and period:
             # copy whole stretches of the loop: the tail from the current phase, then whole
             # periods (one broadcast assignment), then a head
@@ -130,6 +149,11 @@ class _Silence:
         """int16 (n,) zeros."""
         _check_span(n)
         return np.zeros(n, dtype=np.int16)
+
+    def read_into(self, out: np.ndarray, start: int) -> np.ndarray:
+        """Zeros into `out`; returns it."""
+        out[:] = 0
+        return out
 
     def __repr__(self) -> str:
         return "SILENCE"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mpcmix.mixer import SILENCE, Looped, Mixer, OneShot, StreamWriter
+from mpcmix.mixer import SILENCE, Looped, Mixer, OneShot, StreamWriter, WriteBehind
 from mpcmix.routing import (
     CallState,
     RoutingMatrix,
@@ -76,6 +76,7 @@ class CallEngine:
         self.tap = tap
         self._silenced = frozenset(voice_source(label) for label in silence_voices)
         self.mixer = Mixer(sample_rate)
+        self._io = WriteBehind()  # files are written on a thread while the next block is mixed
         frame = sample_rate * frame_ms // 1000
         self.block = max(frame, BLOCK_SAMPLES // frame * frame)  # whole frames, for speech frames
         self.now_ms = 0
@@ -159,6 +160,7 @@ class CallEngine:
             w.close()
             self._closed_recordings.add(key)
         self._recording_writers.clear()
+        self._io.close()
         self.closed = True
 
     # -- rendering ---------------------------------------------------------------------------
@@ -206,19 +208,28 @@ class CallEngine:
                 writer.write(row)
         voices: dict[str, np.ndarray] = {}
 
+        mixed = self.mixer.last_sources  # the block's samples of every source it mixed
+
         def voice(label: str) -> np.ndarray:
             if label not in voices:
-                src = sources.get(voice_source(label), SILENCE)
-                voices[label] = src.read(start, n) if gates.get(label) else np.zeros(n, np.int16)
+                if not gates.get(label):
+                    voices[label] = np.zeros(n, np.int16)
+                elif (got := mixed.get(voice_source(label))) is not None:
+                    voices[label] = got
+                else:
+                    voices[label] = sources.get(voice_source(label), SILENCE).read(start, n)
             return voices[label]
 
         for writer, row_name, member in captures:
             if member is None:
-                writer.write(rows.get(row_name, np.zeros(n, np.int16)))
+                row = rows.get(row_name)
+                writer.write(row if row is not None else np.zeros(n, np.int16))
             elif row_name == "":
-                writer.write(voice(member))
+                writer.write(voice(member).copy())  # written later, by the write-behind thread
             else:
-                heard = rows.get(member, np.zeros(n, np.int16))
+                heard = rows.get(member)
+                if heard is None:
+                    heard = np.zeros(n, np.int16)
                 writer.write(np.stack([voice(member), heard]))
         if self.detect_speech:
             for label, on in gates.items():
@@ -237,7 +248,8 @@ class CallEngine:
         if spec.media is None or spec.media == "none" or spec.name in self._silenced:
             source: Any = SILENCE
         else:
-            pcm = self.media.load(spec.media)
+            # a voice or a Play plays once: streamed from disk where its file allows
+            pcm = self.media.load(spec.media) if spec.loop else self.media.open(spec.media)
             start = self.samples(spec.start_ms)
             source = Looped(pcm, start) if spec.loop and len(pcm) else OneShot(pcm, start)
         self._sources[spec.name] = (key, source)
@@ -248,7 +260,8 @@ class CallEngine:
             for p in call.participants:
                 if p.name not in self._listener_writers:
                     writer = StreamWriter(
-                        self.listener_path(p.name), self.sample_rate, subtype=self.subtype
+                        self.listener_path(p.name), self.sample_rate, subtype=self.subtype,
+                        background=self._io,
                     )
                     _write_silence(writer, self.samples(self.now_ms))
                     self._listener_writers[p.name] = writer
@@ -278,7 +291,7 @@ class CallEngine:
                 channels = 2 if r.track == "all" else 1
                 writer = StreamWriter(
                     path, self.sample_rate, channels=channels, subtype=self.subtype,
-                    file_format=r.file_format,
+                    file_format=r.file_format, background=self._io,
                 )
                 self._recording_writers[key] = writer
                 self._recording_files[key] = path
@@ -322,6 +335,7 @@ class _SpeechTracker:
         self.hangover = max(1, SPEAK_HANGOVER_MS // frame_ms)
         self.speaking = False
         self.last_loud = -(1 << 40)  # index of the last loud frame, relative to the next block
+        self._buffer = np.empty((0, self.frame), dtype=np.float32)
 
     def feed(self, voice: np.ndarray | None, start: int, n: int) -> list[tuple[int, bool]]:
         """Transitions (sample, speaking) found in this block; blocks start on frame boundaries."""
@@ -331,8 +345,19 @@ class _SpeechTracker:
         if voice is None:
             loud = np.zeros(frames, dtype=bool)
         else:
-            x = voice[: frames * self.frame].astype(np.float64).reshape(frames, self.frame)
-            loud = np.einsum("ij,ij->i", x, x) > self.threshold
+            x = voice[: frames * self.frame].reshape(frames, self.frame)
+            # float32 energies (relative error < frame * 2**-24), then the frames near the
+            # threshold again in exact integers: the same decisions as exact sums, cheaply
+            if self._buffer.shape[0] < frames:  # reused: fresh memory costs page faults
+                self._buffer = np.empty((frames, self.frame), dtype=np.float32)
+            xf = self._buffer[:frames]
+            np.copyto(xf, x, casting="same_kind")
+            energy = np.einsum("ij,ij->i", xf, xf)
+            loud = energy > self.threshold
+            near = np.flatnonzero(np.abs(energy - self.threshold) <= 1e-3 * self.threshold)
+            if near.size:
+                exact = np.square(x[near], dtype=np.int64).sum(axis=1)
+                loud[near] = exact > self.threshold
         idx = np.arange(frames)
         last = np.maximum.accumulate(np.where(loud, idx, self.last_loud))
         speaking = (idx - last) < self.hangover

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
-from mpcmix.mixer import AudioError, beep, default_music, load_audio
+from mpcmix.mixer import AudioError, PcmFile, beep, default_music, load_audio, open_pcm
 
 from .errors import MediaError
 
@@ -49,6 +49,7 @@ class MediaLibrary:
         self.confine = confine
         self.map_http = map_http
         self._cache: dict[str, np.ndarray] = {}
+        self._opened: dict[str, np.ndarray | PcmFile] = {}
         self.warnings: list[str] = []
         self._loading: set[str] = set()
 
@@ -109,6 +110,26 @@ class MediaLibrary:
         self._cache[ref] = pcm
         return pcm
 
+    def open(self, ref: str) -> np.ndarray | PcmFile:
+        """The samples of `ref` as `load` gives them, or, for a mono 16-bit WAV already at this
+        library's rate, a `PcmFile` that reads them from disk as they are played (the common case
+        of a line's voice: memory then does not grow with its length). Cached."""
+        opened = self._opened.get(ref)
+        if opened is not None:
+            return opened
+        opened = self._cache.get(ref)
+        if opened is None and ref not in ("beep:1", "beep:2", "none") and ref not in BUILTIN_MUSIC:
+            path = self.resolve(ref)
+            if not _is_xml(path):
+                try:
+                    opened = open_pcm(path, self.sample_rate)
+                except AudioError as exc:
+                    raise MediaError(f"media {ref!r}: {exc}") from None
+        if opened is None:
+            opened = self.load(ref)
+        self._opened[ref] = opened
+        return opened
+
     # -- XML documents of Play, Speak and Wait (what the real API fetches from a music URL) -------
 
     def _render_xml(self, ref: str, path: Path) -> np.ndarray:
@@ -163,7 +184,7 @@ class MediaLibrary:
 
     def duration_ms(self, ref: str) -> int:
         """How long `ref` plays, in whole milliseconds rounded up (MediaError if unusable)."""
-        n = len(self.load(ref))
+        n = len(self.open(ref))
         return -(-n * 1000 // self.sample_rate)
 
 

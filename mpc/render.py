@@ -88,7 +88,9 @@ def render_scenario(
             options: dict[str, Any] = {}
             if report:
                 from .measure import MixTape
+                from .report import require_matplotlib
 
+                require_matplotlib()  # before rendering, not after
                 tape = stack.enter_context(MixTape(scenario.sample_rate, scenario.frame_ms))
                 options["tap"] = tape.record
             summary = _Run(scenario, tmp, subtype, on_progress, engine_options=options).run()

@@ -96,7 +96,7 @@ def write_report(
         raise ScenarioError(f"{out}: not a render folder (no mpc.json)")
     if scenario is None:
         scenario = load_stored_scenario(out)
-    _need_matplotlib()
+    require_matplotlib()
     warnings: list[str] = []
     timeline = state_timeline(scenario)
     own_tape = baseline is None
@@ -305,7 +305,8 @@ class _Page:
 # -- drawing -------------------------------------------------------------------------------------
 
 
-def _need_matplotlib() -> None:
+def require_matplotlib() -> None:
+    """ScenarioError, saying how to install it, if matplotlib (the `report` extra) is missing."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:

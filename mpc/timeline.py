@@ -15,7 +15,7 @@ changes, the state after the change.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -418,8 +418,3 @@ def state_timeline(scenario: Scenario | str | Path | dict[str, Any]) -> StateTim
     with tempfile.TemporaryDirectory(prefix="mpcmix-timeline-") as tmp:
         return _TimelineRun(scenario, Path(tmp)).timeline()
 
-
-def iter_spans_ms(spans: Iterable[tuple[int, int]]) -> Iterator[tuple[float, float]]:
-    """(start_ms, end_ms) spans as (start_s, end_s)."""
-    for start, end in spans:
-        yield start / 1000, end / 1000

@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench serve clean
+# Debian packages the test suite uses: ffmpeg and sox (benchmark peers, checked by a smoke test)
+# and chromium (the report page is tested in a headless browser). Installed when missing.
+SYSTEM_DEPS := ffmpeg sox chromium
+
+.PHONY: demo test lint bench serve clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +23,18 @@ demo: $(STAMP)
 	@echo "Events:            out/coaching/events.jsonl"
 	@echo "MPC and participants: out/coaching/mpc.json"
 
-test: $(STAMP)
+system-deps:
+	@missing=""; for p in $(SYSTEM_DEPS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "make test needs these Debian packages:$$missing  (sudo apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
+
+test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

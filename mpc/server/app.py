@@ -14,6 +14,7 @@ import logging
 import re
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -25,13 +26,15 @@ from mpcmix import __version__
 from mpcmix.errors import AuthenticationError, MpcError, NotFoundError, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from . import params as P
 from .auth import Authenticator
 from .callbacks import CallbackDispatcher
-from .clock import RealtimeClock, VirtualClock
+from .clock import RealtimeClock, TickLateness, VirtualClock
 from .config import Account, ServerConfig, default_epoch
 from .media import server_media
+from .openapi import install as install_openapi
 from .runtime import AccountRuntime, new_api_id
 from .wavsnap import wav_snapshot
 
@@ -44,6 +47,8 @@ MEMBER = MPC_ID + "/Participant/{member_id}"
 
 #: The longest single virtual step: every listener stream is rendered over it before answering.
 MAX_ADVANCE_S = 86400
+#: Open recordings and listener streams are flushed (headers rewritten) at least this often.
+FLUSH_EVERY_S = 1.0
 _FILE_PATH = re.compile(r"\.(wav|mp3)$")
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9_-]{1,200}\.(wav|mp3)$")
 
@@ -92,6 +97,7 @@ class ServerState:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self._advance_lock = threading.Lock()
+        self.ticks = TickLateness(config.frame_ms)
         self.started = False
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -130,16 +136,31 @@ class ServerState:
                     log.warning("line audio %r cannot be used: %s", spec.audio, exc)
 
     def _tick_loop(self) -> None:
-        assert isinstance(self.clock, RealtimeClock)
-        last_flush = 0.0
-        while not self._stop.wait(self.clock.seconds_until_next_frame()):
-            target = self.clock.rendered_ms()
+        # Render every account up to the last frame boundary passed, frame after frame; measure
+        # how late each tick finishes (GET /emulator/stats) and flush every file once a second,
+        # so a kill -9 loses at most the last second of audio from the files' headers.
+        clock = self.clock
+        assert isinstance(clock, RealtimeClock)
+        rendered = clock.rendered_ms()
+        last_flush = time.monotonic()
+        while not self._stop.wait(clock.seconds_until_next_frame()):
+            target = clock.rendered_ms()
+            if target <= rendered:
+                continue
+            due_ms = rendered + clock.frame_ms  # the oldest boundary this tick serves
             for runtime in self.runtimes.values():
                 runtime.tick(target)
-            if target - last_flush >= 1000:
-                last_flush = target
-                for runtime in self.runtimes.values():
-                    runtime.flush()
+            if time.monotonic() - last_flush >= FLUSH_EVERY_S:
+                last_flush = time.monotonic()
+                self.flush_all()
+            done = clock.elapsed_ms_exact()
+            self.ticks.record(done, done - due_ms)
+            rendered = target
+
+    def flush_all(self) -> None:
+        """Flush every account's open files (WAV headers count what is on disk)."""
+        for runtime in self.runtimes.values():
+            runtime.flush()
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -157,6 +178,9 @@ class ServerState:
             now = self.clock.advance(seconds)
             for runtime in self.runtimes.values():
                 runtime.tick(now)
+            # Virtual time stands still between advances: flush after each one, so whatever it
+            # rendered is counted in the files' headers (a kill -9 loses none of it).
+            self.flush_all()
         return now
 
 
@@ -192,10 +216,34 @@ async def _guard(work: Callable[[], Awaitable[Response]]) -> Response:
                               f"{exc}); see the server log")
 
 
+class PayloadTooLarge(MpcError):
+    """A request body over the server's limit (413, with the API's error JSON)."""
+
+    status = 413
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the request body is larger than {limit} bytes, the most this server "
+                           "takes (max_body_bytes)")
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, read up to the server's limit (a chunked body over it stops being read)."""
+    limit = request.app.state.mpcmix.config.max_body_bytes
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _args(request: Request, *, body: bool) -> dict[str, Any]:
     args = P.query_args(request.query_params.multi_items())
     if body:
-        raw = await request.body()
+        raw = await _read_body(request)
         args.update(P.parse_body(raw, request.headers.get("content-type")))
     return args
 
@@ -513,13 +561,36 @@ def _add_emulator_routes(app: FastAPI, state: ServerState) -> None:
     async def health() -> Response:
         return JSONResponse({"status": "ok", "version": __version__})
 
+    async def stats(request: Request) -> Response:
+        async def work() -> Response:
+            state.account_for(request)
+            q = P.query_args(request.query_params.multi_items())
+            try:
+                window_s = float(q.get("window_s", 60))
+            except (TypeError, ValueError):
+                raise ValidationError("stats: window_s must be a number of seconds") from None
+            if not 0 < window_s <= 86400:
+                raise ValidationError("stats: window_s must be more than 0 and at most 86400")
+            now = state.clock.elapsed_ms_exact() if isinstance(state.clock, RealtimeClock) else 0.0
+            return JSONResponse({
+                "api_id": new_api_id(),
+                "clock": state.clock.kind,
+                "now_ms": state.clock.now_ms(),
+                "ticker": state.ticks.summary(window_s, now),
+                "callbacks": {"pending": state.dispatcher.pending(),
+                              "queue_size": state.dispatcher.max_pending},
+            })
+        return await _guard(work)
+
     tags = ["Emulator"]
     app.add_api_route("/emulator/advance", advance, methods=["POST"], tags=tags,
                       summary="Move the virtual clock forward by {\"seconds\": S}",
                       operation_id="emulator_advance", response_class=Response,
-                      openapi_extra={"requestBody": {"content": {"application/json": {"schema": {
-                          "type": "object", "required": ["seconds"],
-                          "properties": {"seconds": {"type": "number", "minimum": 0}}}}}}},
+                      openapi_extra={"requestBody": {"required": True, "content": {
+                          media: {"schema": {
+                              "type": "object", "required": ["seconds"],
+                              "properties": {"seconds": _SECONDS}}}
+                          for media in ("application/json", "application/x-www-form-urlencoded")}}},
                       responses={"200": {"description": "the new time", "content": {
                           "application/json": {"example": {"now": 2.5, "now_ms": 2500}}}},
                           **_ERRORS})
@@ -541,16 +612,34 @@ def _add_emulator_routes(app: FastAPI, state: ServerState) -> None:
                          ("dtmf", "The participant's phone sends DTMF {\"digits\": ...}")):
         extra = None
         if action == "dtmf":
-            extra = {"requestBody": {"content": {"application/json": {"schema": {
-                "type": "object", "required": ["digits"],
-                "properties": {"digits": {"type": "string"}}}}}}}
+            extra = {"requestBody": {"required": True, "content": {
+                media: {"schema": {"type": "object", "required": ["digits"], "properties": {
+                    "digits": {"type": "string", "pattern": "^[0-9#*]+$"}}}}
+                for media in ("application/json", "application/x-www-form-urlencoded")}}}
         app.add_api_route(f"/emulator/calls/{{call_uuid}}/{action}", far_end(action),
                           methods=["POST"], tags=tags, summary=what,
                           operation_id=f"emulator_{action}", response_class=Response,
                           openapi_extra=extra, responses=dict(_ERRORS))
+    app.add_api_route("/emulator/stats", stats, methods=["GET"], tags=tags,
+                      summary="Real-time ticker lateness (p50/p99/max over window_s seconds) and "
+                              "the callback queue", operation_id="emulator_stats",
+                      response_class=Response,
+                      openapi_extra={"parameters": [
+                          {"name": "window_s", "in": "query", "required": False,
+                           "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400,
+                                      "default": 60}}]})
     app.add_api_route("/emulator/health", health, methods=["GET"], tags=tags,
                       summary="Liveness (no credentials needed)",
                       operation_id="emulator_health", response_class=Response)
+
+
+#: `/emulator/advance`'s seconds: a number (or its text, as a form sends it) up to a day.
+_SECONDS: dict[str, Any] = {"anyOf": [
+    {"type": "number", "minimum": 0, "maximum": MAX_ADVANCE_S},
+    {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*$"},
+    {"type": "array", "minItems": 1, "maxItems": 1,
+     "items": {"type": "number", "minimum": 0, "maximum": MAX_ADVANCE_S}},
+]}
 
 
 def _runtime_of_call(state: ServerState, account: Account, call_uuid: str) -> AccountRuntime:
@@ -582,6 +671,31 @@ class _TrailingSlash:
                 scope["path"] = path + "/"
                 if scope.get("raw_path"):
                     scope["raw_path"] = scope["raw_path"] + b"/"
+        await self.app(scope, receive, send)
+
+
+class _BodyLimit:
+    """Refuse a body declared larger than `max_bytes` (Content-Length) with 413 before reading
+    it; a chunked body is counted as it is read (`_read_body`)."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length":
+                    try:
+                        declared = int(value)
+                    except ValueError:
+                        declared = -1
+                    if declared > self.max_bytes:
+                        error = _too_large(self.max_bytes)
+                        response = api_error(error.status, error.message,
+                                             {"Connection": "close"})
+                        await response(scope, receive, send)
+                        return
         await self.app(scope, receive, send)
 
 
@@ -642,13 +756,18 @@ def build_app(config: ServerConfig, *, engine_factory: Callable[..., Any] | None
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
         if exc.status_code == 405:
             message = f"method {request.method} is not allowed on {request.url.path}"
+            # Starlette names only the first route that matched; each method is its own route.
+            allowed = _allowed_methods(app, request.scope)
+            if allowed:
+                headers["Allow"] = ", ".join(allowed)
         elif exc.status_code == 404:
             message = f"no such resource: {request.url.path}"
         else:
             message = str(exc.detail)
-        return api_error(exc.status_code, message, exc.headers)
+        return api_error(exc.status_code, message, headers)
 
     @app.exception_handler(MpcError)
     async def mpc_error(_request: Request, exc: MpcError) -> Response:
@@ -657,9 +776,21 @@ def build_app(config: ServerConfig, *, engine_factory: Callable[..., Any] | None
     _add_mpc_routes(app, state)
     _add_download_routes(app, state)
     _add_emulator_routes(app, state)
+    install_openapi(app)
     app.add_middleware(_TrailingSlash)
+    app.add_middleware(_BodyLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(_NoServerErrors)
     return app
+
+
+def _allowed_methods(app: FastAPI, scope: Mapping[str, Any]) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(scope)
+        route_methods = getattr(route, "methods", None)
+        if match is not Match.NONE and route_methods:
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 __all__ = ["AuthenticationError", "ServerState", "api_error", "build_app", "mpc_target"]

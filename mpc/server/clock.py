@@ -55,6 +55,10 @@ class RealtimeClock:
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self._t0) * 1000)
 
+    def elapsed_ms_exact(self) -> float:
+        """Milliseconds since the start, unrounded (for measuring the ticker)."""
+        return (time.monotonic() - self._t0) * 1000
+
     def now_ms(self) -> int:
         """The next frame boundary: when a request arriving now takes effect."""
         return ceil_to_frame(self.elapsed_ms(), self.frame_ms)
@@ -70,3 +74,64 @@ class RealtimeClock:
 
 
 Clock = VirtualClock | RealtimeClock
+
+
+class TickLateness:
+    """How late the real-time ticker renders each frame: a ring of recent ticks plus totals.
+
+    A tick's lateness is the wall time at which it finished rendering (and flushing) minus the
+    frame boundary that made it due: the first boundary it renders up to. Under one frame, the
+    ticker keeps up (a frame is written before the next one is due); a tick that had to catch up
+    several frames counts the wait of the oldest one.
+    """
+
+    def __init__(self, frame_ms: int, capacity: int = 1 << 15) -> None:
+        self.frame_ms = frame_ms
+        self._lock = threading.Lock()
+        self._capacity = capacity
+        self._at_ms = [0.0] * capacity  # clock time of each tick's completion
+        self._late_ms = [0.0] * capacity
+        self._next = 0
+        self.count = 0
+        self.late = 0  # ticks later than one frame
+        self.max_ms = 0.0
+
+    def record(self, done_ms: float, lateness_ms: float) -> None:
+        with self._lock:
+            i = self._next
+            self._at_ms[i] = done_ms
+            self._late_ms[i] = lateness_ms
+            self._next = (i + 1) % self._capacity
+            self.count += 1
+            if lateness_ms > self.frame_ms:
+                self.late += 1
+            self.max_ms = max(self.max_ms, lateness_ms)
+
+    def summary(self, window_s: float | None = None, now_ms: float | None = None) -> dict[str, object]:
+        """Lateness percentiles (ms) over the ticks of the last `window_s` seconds (all kept)."""
+        with self._lock:
+            n = min(self.count, self._capacity)
+            pairs = [(self._at_ms[i], self._late_ms[i]) for i in range(n)]
+            count, late, max_all = self.count, self.late, self.max_ms
+        if window_s is not None and now_ms is not None:
+            pairs = [p for p in pairs if p[0] >= now_ms - window_s * 1000]
+        values = sorted(v for _, v in pairs)
+
+        def pct(q: float) -> float | None:
+            if not values:
+                return None
+            return round(values[min(len(values) - 1, int(q * len(values)))], 3)
+
+        return {
+            "frame_ms": self.frame_ms,
+            "ticks": count,
+            "late_ticks": late,
+            "max_ms_since_start": round(max_all, 3),
+            "window": {
+                "ticks": len(values),
+                "late_ticks": sum(1 for v in values if v > self.frame_ms),
+                "p50_ms": pct(0.50),
+                "p99_ms": pct(0.99),
+                "max_ms": round(values[-1], 3) if values else None,
+            },
+        }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ from urllib.parse import parse_qsl
 from mpcmix.errors import ValidationError
 
 STR, INT, BOOL, METHOD, INTS = "str", "int", "bool", "method", "ints"
+_DIGITS = re.compile(r"-?[0-9]+")  # ASCII only: str.isdigit() also takes '²', which int() refuses
+_UNSIGNED = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,10 @@ class Param:
     kind: str = STR
     default: Any = None
     description: str = ""
+    #: What the API text allows, for the OpenAPI document: `choices` (any case), or JSON Schema
+    #: keywords for the number (`minimum`, `maximum`), or a `pattern` for the text.
+    choices: tuple[str, ...] = ()
+    limits: tuple[tuple[str, Any], ...] = ()
 
     def is_default(self, value: Any) -> bool:
         if value is None:
@@ -43,6 +50,10 @@ class Param:
         return bool(value == self.default)
 
 
+#: A list filter's time as the API text gives it (seconds and a fraction optional).
+_TIME = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?\s*$"
+
+
 def _table(*params: Param) -> dict[str, Param]:
     return {p.name: p for p in params}
 
@@ -53,7 +64,8 @@ _CALLBACK = (
 )
 
 ADD_PARTICIPANT = _table(
-    Param("role", STR, None, "agent, supervisor, customer (or ai-agent, routed as an agent)"),
+    Param("role", STR, None, "agent, supervisor, customer (or ai-agent, routed as an agent)",
+          choices=("agent", "supervisor", "customer", "ai-agent")),
     Param("from", STR, None, "caller ID for the outbound call"),
     Param("to", STR, None, "the number or SIP endpoint to call"),
     Param("call_uuid", STR, None, "add an existing call instead of dialling"),
@@ -67,9 +79,11 @@ ADD_PARTICIPANT = _table(
     Param("dial_music", STR, "real", "what the participant hears while the call connects"),
     Param("ring_timeout", INTS, 45, "seconds to ring before giving up"),
     Param("delay_dial", INTS, 0, "seconds to wait before dialling"),
-    Param("max_duration", INT, 14400, "MPC limit in seconds (300..28800)"),
-    Param("max_participants", INT, 10, "MPC limit (2..10)"),
-    Param("record_min_member_count", INT, 1, "participants needed before recording (1..2)"),
+    Param("max_duration", INT, 14400, "MPC limit in seconds (300..28800)",
+          limits=(("minimum", 300), ("maximum", 28800))),
+    Param("max_participants", INT, 10, "MPC limit (2..10)", limits=(("minimum", 2), ("maximum", 10))),
+    Param("record_min_member_count", INT, 1, "participants needed before recording (1..2)",
+          limits=(("minimum", 1), ("maximum", 2))),
     Param("wait_music_url", STR, None, "music while the MPC is not yet active"),
     Param("wait_music_method", METHOD, "GET"),
     Param("agent_hold_music_url", STR, None, "hold music for agents and supervisors"),
@@ -84,7 +98,7 @@ ADD_PARTICIPANT = _table(
     Param("on_exit_action_method", METHOD, "POST"),
     Param("record", BOOL, False, "start recording the MPC when it starts"),
     Param("record_participant_track", BOOL, False, "record this participant's track"),
-    Param("record_file_format", STR, "mp3", "mp3 or wav"),
+    Param("record_file_format", STR, "mp3", "mp3 or wav", choices=("mp3", "wav")),
     Param(
         "status_callback_events",
         STR,
@@ -121,10 +135,11 @@ UPDATE_PARTICIPANT = _table(
     *_CALLBACK,
 )
 
-START = _table(Param("status", STR, None, "Active (any case) to start the MPC"), *_CALLBACK)
+START = _table(Param("status", STR, None, "Active (any case) to start the MPC", choices=("active",)),
+               *_CALLBACK)
 
 START_RECORDING = _table(
-    Param("file_format", STR, "mp3", "mp3 or wav"),
+    Param("file_format", STR, "mp3", "mp3 or wav", choices=("mp3", "wav")),
     Param("recording_callback_url", STR, None, "URL for recording events"),
     Param("recording_callback_method", METHOD, "POST"),
     *_CALLBACK,
@@ -134,10 +149,12 @@ START_RECORDING = _table(
 
 START_PARTICIPANT_RECORDING = _table(
     *START_RECORDING.values(),
-    Param("record_track_type", STR, "all", "participant, all or both"),
+    Param("record_track_type", STR, "all", "participant, all or both",
+          choices=("participant", "all", "both")),
 )
 
-TRACK_TYPE = _table(Param("record_track_type", STR, "all", "participant, all or both"), *_CALLBACK)
+TRACK_TYPE = _table(Param("record_track_type", STR, "all", "participant, all or both",
+                          choices=("participant", "all", "both")), *_CALLBACK)
 
 PLAY = _table(
     Param("urls", STR, None, "URL of the audio file (API text)"),
@@ -147,17 +164,18 @@ PLAY = _table(
 LIST = _table(
     Param("sub_account", STR, None, "a subaccount's auth id: list its MPCs"),
     Param("friendly_name", STR, None, "filter by name"),
-    Param("status", STR, None, "initialized, active or ended"),
-    Param("termination_cause_code", INT, None, "1000, 1010, 2000 or 3000"),
+    Param("status", STR, None, "initialized, active or ended",
+          choices=("initialized", "active", "ended")),
+    Param("termination_cause_code", INT, None, "1000, 1010, 2000 or 3000 (other codes match nothing)"),
     *(
-        Param(f"{field}__{op}", STR, None, "YYYY-MM-DD HH:MM[:ss]")
+        Param(f"{field}__{op}", STR, None, "YYYY-MM-DD HH:MM[:ss]", limits=(("pattern", _TIME),))
         for field in ("end_time", "creation_time")
         for op in ("gt", "gte", "lt", "lte")
     ),
     Param("end_time", STR, None, "YYYY-MM-DD HH:MM[:ss]"),
     Param("creation_time", STR, None, "YYYY-MM-DD HH:MM[:ss]"),
-    Param("limit", INT, 20, "results per page, 1..20"),
-    Param("offset", INT, 0, "records to skip"),
+    Param("limit", INT, 20, "results per page, 1..20", limits=(("minimum", 1), ("maximum", 20))),
+    Param("offset", INT, 0, "records to skip", limits=(("minimum", 0),)),
     *_CALLBACK,
 )
 
@@ -259,7 +277,7 @@ def _convert(spec: Param, value: Any) -> Any:
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
             return int(value.strip())
         raise ValidationError(f"{name}: must be an integer, not {value!r}")
     if spec.kind == INTS:
@@ -270,7 +288,7 @@ def _convert(spec: Param, value: Any) -> Any:
             return value
         text = str(value).strip()
         parts = text.split("<")
-        if not all(p.strip().isdigit() for p in parts):
+        if not all(_UNSIGNED.fullmatch(p.strip()) for p in parts):
             raise ValidationError(f"{name}: must be an integer or '<'-separated integers, not "
                                   f"{value!r}")
         return int(parts[0]) if len(parts) == 1 else text
@@ -330,16 +348,20 @@ def split_supported(
 
 
 def openapi_body(table: Mapping[str, Param], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """An OpenAPI requestBody for a parameter table (JSON or form)."""
-    schema = {
+    """An OpenAPI requestBody for a parameter table (JSON or form), as the server reads it.
+
+    Each value is described with every form the server accepts (see `value_schema`); keys no
+    table knows are ignored, so the object takes additional properties.
+    """
+    schema: dict[str, Any] = {
         "type": "object",
-        "properties": {p.name: _schema(p) for p in table.values()},
+        "properties": {p.name: value_schema(p) for p in table.values()},
         "additionalProperties": True,
     }
     if required:
         schema["required"] = list(required)
     return {
-        "required": False,
+        "required": bool(required),
         "content": {
             "application/json": {"schema": schema},
             "application/x-www-form-urlencoded": {"schema": schema},
@@ -350,19 +372,45 @@ def openapi_body(table: Mapping[str, Param], required: tuple[str, ...] = ()) -> 
 def openapi_query(table: Mapping[str, Param]) -> list[dict[str, Any]]:
     """OpenAPI query parameters for a parameter table."""
     return [
-        {"name": p.name, "in": "query", "required": False, "schema": _schema(p)}
+        {"name": p.name, "in": "query", "required": False, "schema": value_schema(p, query=True)}
         for p in table.values()
     ]
 
 
-def _schema(p: Param) -> dict[str, Any]:
-    kind = {
-        BOOL: {"type": "boolean"},
-        INT: {"type": "integer"},
-        INTS: {"oneOf": [{"type": "integer"}, {"type": "string"}]},
-        METHOD: {"type": "string", "enum": ["GET", "POST"]},
-    }.get(p.kind, {"type": "string"})
-    schema = dict(kind)
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def _words(words: tuple[str, ...]) -> dict[str, Any]:
+    return {"type": "string", "pattern": r"^\s*(" + "|".join(_any_case(w) for w in words) + r")\s*$"}
+
+
+def value_schema(p: Param, *, query: bool = False) -> dict[str, Any]:
+    """A JSON Schema for parameter `p`: the API's type and range, and the forms the server also
+    takes for it (text for booleans and numbers, as forms send them; a one-element list, as the
+    SDK's `start` sends; null, the same as leaving it out). Query values are text on the wire."""
+    limits = dict(p.limits)
+    if p.kind == BOOL:
+        forms: list[dict[str, Any]] = [{"type": "boolean"}, _words(("true", "false"))]
+    elif p.kind == INT:
+        forms = [{"type": "integer", **limits}, {"type": "string", "pattern": r"^\s*-?[0-9]+\s*$"}]
+    elif p.kind == INTS:
+        forms = [{"type": "integer"},
+                 {"type": "string", "pattern": r"^\s*[0-9]+\s*(<\s*[0-9]+\s*)*$"}]
+    elif p.kind == METHOD:
+        forms = [_words(("GET", "POST"))]
+    elif p.choices or "pattern" in limits:
+        # An empty value (a form's empty field) is the same as leaving the parameter out.
+        forms = [_words(p.choices) if p.choices else {"type": "string", **limits},
+                 {"type": "string", "maxLength": 0}]
+    else:  # text; numbers and booleans are taken as their text
+        forms = [{"type": "string", **limits}, {"type": "number"}, {"type": "boolean"}]
+    if query:
+        schema: dict[str, Any] = forms[0] if len(forms) == 1 else {"anyOf": forms}
+    else:
+        one = [*forms, {"type": "null"}]
+        schema = {"anyOf": [*one, {"type": "array", "minItems": 1, "maxItems": 1,
+                                   "items": {"anyOf": one}}]}
     if p.default is not None:
         schema["default"] = p.default
     if p.description:

@@ -24,6 +24,7 @@ from .callbacks import CallbackDispatcher, Delivery, form_params
 from .clock import Clock
 from .config import Account, ServerConfig, default_epoch
 from .eventlog import EventLog
+from .wavsnap import update_headers
 
 log = logging.getLogger("mpcmix.server")
 
@@ -91,13 +92,18 @@ class AccountRuntime:
             self._publish(events)
 
     def flush(self) -> None:
+        """Make every open WAV file's header count what has been written (no fsync: see
+        `wavsnap.update_headers`), so a reader, or a restart after kill -9, finds it all."""
         with self.lock:
-            flush = getattr(self.engine, "flush", None)
-            if flush is not None and not getattr(self.engine, "closed", False):
-                try:
-                    flush()
-                except Exception as exc:
-                    self._log_once(f"flush failed: {exc!r}")
+            if getattr(self.engine, "closed", False):
+                return
+            try:
+                if not update_headers(self.engine):
+                    flush = getattr(self.engine, "flush", None)
+                    if flush is not None:
+                        flush()
+            except Exception as exc:
+                self._log_once(f"flush failed: {exc!r}")
 
     def _log_once(self, message: str) -> None:
         if message != self._last_error:

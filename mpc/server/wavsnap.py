@@ -2,13 +2,16 @@
 
 libsndfile writes the RIFF and data chunk sizes when it flushes or closes; a copy taken between
 two flushes may declare fewer samples than it holds (or the 0 / 0xFFFFFFFF placeholders).
-`wav_snapshot` reads the file and sets both sizes from its actual length, cut to whole frames.
+`wav_snapshot` reads the file and sets both sizes from its actual length, cut to whole frames;
+`repair_wav` does the same in place (a recording left by a killed server); `update_headers` makes
+an engine's open files count their samples (the server's periodic flush).
 """
 
 from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import Any
 
 
 def wav_snapshot(path: Path) -> bytes:
@@ -34,3 +37,35 @@ def wav_snapshot(path: Path) -> bytes:
             return bytes(data)
         pos = body + size + (size & 1)
     return bytes(data)
+
+
+#: libsndfile's SFC_UPDATE_HEADER_NOW: rewrite the header's sizes for the data written so far.
+_SFC_UPDATE_HEADER_NOW = 0x1060
+
+
+def update_headers(engine: Any) -> bool:
+    """Make every open WAV file of `engine` count, in its header, the samples written so far.
+
+    What a periodic flush needs, without the fsync that `StreamWriter.flush` (libsndfile's
+    `sf_write_sync`) adds: that fsync takes milliseconds per file once data is dirty, long enough
+    to make the real-time ticker miss frames, and it is not what crash safety against `kill -9`
+    needs (the kernel keeps what was written; only the header must count it). libsndfile writes
+    PCM straight through, so the header update is all there is to do. MP3 files have no size in
+    a header and are left to the encoder. Returns False when the engine's writers cannot be
+    reached this way (the caller then falls back to `engine.flush()`).
+    """
+    writers = [*getattr(engine, "_listener_writers", {}).values(),
+               *getattr(engine, "_recording_writers", {}).values()]
+    try:
+        from soundfile import _ffi, _snd
+    except ImportError:  # pragma: no cover - soundfile is a dependency
+        return False
+    for writer in writers:
+        sound_file = getattr(writer, "_file", None)
+        if sound_file is None or getattr(writer, "file_format", "wav") != "wav":
+            continue
+        handle = getattr(sound_file, "_file", None)
+        if handle is None:
+            return False
+        _snd.sf_command(handle, _SFC_UPDATE_HEADER_NOW, _ffi.NULL, 0)
+    return hasattr(engine, "_listener_writers")

@@ -1,0 +1,351 @@
+"""Load and soak for `mpcmix serve` on the real-time clock, driven over loopback with httpx.
+
+Starts a real `mpcmix serve --clock realtime` subprocess on a free loopback port, opens MPCs of
+three participants each (customer, agent, coaching supervisor; a WAV recording running), drives a
+bounded stream of API requests at them (get, list participants, mute/unmute, hold/unhold) and
+reads the server's own tick lateness from `GET /emulator/stats`, its CPU time and memory from
+/proc. Everything is bounded: a set number of seconds per step and a set request rate.
+
+    python -m benchmarks.load                      # ramp: the largest N with no late tick
+    python -m benchmarks.load --mpcs 8 --seconds 30          # one N
+    python -m benchmarks.load --soak 600 --mpcs 8            # 10-minute soak: memory over time
+
+A tick is late when it finishes more than one frame (20 ms) after the boundary that made it due;
+"keeps up" means p99 lateness under one frame. `make load` and `make soak` run the first and last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTH_ID = "MALOADBENCH000000001"
+FROM = "+14155550000"
+CUSTOMER, AGENT, SUPERVISOR = "+14155550100", "+14155550101", "+14155550102"
+LINES = f"""\
+"{CUSTOMER}": {{audio: voices/customer.wav}}
+"{AGENT}": {{audio: voices/agent.wav}}
+"{SUPERVISOR}": {{audio: voices/supervisor.wav}}
+"""
+DEFAULT_STEPS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+
+
+# --- the server under test ------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    url: str
+    token: str
+    data_dir: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=(AUTH_ID, self.token), timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(frame_ms: int, sample_rate: int) -> Iterator[Server]:
+    """`mpcmix serve --clock realtime` in a subprocess, stopped (SIGINT) when the block ends."""
+    folder = Path(tempfile.mkdtemp(prefix="mpcmix-load-"))
+    (folder / "lines.yaml").write_text(LINES)
+    token = secrets.token_hex(16)
+    port = _free_port()
+    command = [
+        sys.executable, "-c", "import sys; from mpcmix.cli import main; sys.exit(main())", "serve",
+        "--host", "127.0.0.1", "--port", str(port), "--clock", "realtime",
+        "--account", f"{AUTH_ID}:{token}", "--media-root", str(ROOT / "fixtures"),
+        "--lines", str(folder / "lines.yaml"), "--data-dir", str(folder / "data"),
+        "--frame-ms", str(frame_ms), "--sample-rate", str(sample_rate), "--log-level", "warning",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MPCMIX_")}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/emulator/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mpcmix serve did not start: {process.stderr.read() if process.stderr else ''}")
+            time.sleep(0.1)
+        yield Server(process, url, token, folder / "data")
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- measuring the process ------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def open_files(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+# --- the workload ---------------------------------------------------------------------------------
+
+
+class Calls:
+    """The MPCs the load keeps open, and the requests it sends them."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.base = f"/v1/Account/{AUTH_ID}/MultiPartyCall"
+        self.live: list[tuple[str, list[str]]] = []  # (name, member_ids)
+        self.serial = 0
+        self.requests = 0
+        self.errors = 0
+        self.latencies: list[float] = []
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        started = time.perf_counter()
+        response = self.client.request(method, self.base + path, **kwargs)
+        self.latencies.append(time.perf_counter() - started)
+        self.requests += 1
+        if response.status_code >= 400:
+            self.errors += 1
+        return response
+
+    def open(self) -> None:
+        self.serial += 1
+        name = f"load_{self.serial}"
+        for role, to, extra in (("customer", CUSTOMER, {}), ("agent", AGENT, {}),
+                                ("supervisor", SUPERVISOR, {"coach_mode": True})):
+            response = self._send("POST", f"/name_{name}/Participant/",
+                                  json={"role": role, "from": FROM, "to": to, **extra})
+            if response.status_code != 201:
+                raise RuntimeError(f"add_participant failed: {response.status_code} {response.text}")
+        self._send("POST", f"/name_{name}/Record/", json={"file_format": "wav"})
+        members = [p["member_id"] for p in
+                   self._send("GET", f"/name_{name}/Participant/").json()["objects"]]
+        self.live.append((name, members))
+
+    def close_oldest(self) -> None:
+        name, _ = self.live.pop(0)
+        self._send("DELETE", f"/name_{name}/")
+
+    def one_request(self, i: int) -> None:
+        """The i-th request of the driven load: reads, and mute/hold changes that re-route."""
+        name, members = self.live[i % len(self.live)]
+        kind = i % 5
+        member = members[(i // 5) % len(members)]
+        if kind in (0, 1):
+            self._send("GET", f"/name_{name}/")
+        elif kind == 2:
+            self._send("GET", f"/name_{name}/Participant/")
+        elif kind == 3:
+            self._send("POST", f"/name_{name}/Participant/{member}/", json={"mute": (i // 5) % 2 == 0})
+        else:
+            self._send("POST", f"/name_{name}/Participant/{member}/", json={"hold": (i // 5) % 2 == 0})
+
+
+def drive(calls: Calls, seconds: float, rate: float, churn_every_s: float | None = None) -> None:
+    """Send `rate` requests a second for `seconds` (paced, never more); churn MPCs if asked."""
+    start = time.monotonic()
+    i = 0
+    next_churn = start + churn_every_s if churn_every_s else None
+    while True:
+        now = time.monotonic()
+        if now - start >= seconds:
+            return
+        if next_churn is not None and now >= next_churn and calls.live:
+            calls.close_oldest()
+            calls.open()
+            next_churn += churn_every_s  # type: ignore[operator]
+        if rate > 0:
+            calls.one_request(i)
+            i += 1
+            pause = start + i / rate - time.monotonic()
+        else:
+            pause = 0.1
+        if pause > 0:
+            time.sleep(pause)
+
+
+@dataclass
+class Step:
+    mpcs: int
+    seconds: float
+    ticks: int
+    late_ticks: int
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    cpu_percent: float
+    rss_mib: float
+    open_files: int
+    requests: int
+    request_errors: int
+    request_p99_ms: float | None
+
+    @property
+    def keeps_up(self) -> bool:
+        return self.p99_ms is not None and self.p99_ms < FRAME_MS
+
+
+FRAME_MS = 20
+
+
+def measure(server: Server, calls: Calls, seconds: float, rate: float,
+            churn_every_s: float | None = None) -> Step:
+    pid = server.process.pid
+    calls.latencies.clear()
+    requests, errors = calls.requests, calls.errors
+    cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+    drive(calls, seconds, rate, churn_every_s)
+    cpu1, wall1 = cpu_seconds(pid), time.monotonic()
+    stats = calls.client.get("/emulator/stats", params={"window_s": seconds}).json()["ticker"]
+    window = stats["window"]
+    lat = sorted(calls.latencies)
+    return Step(
+        mpcs=len(calls.live), seconds=round(wall1 - wall0, 1), ticks=window["ticks"],
+        late_ticks=window["late_ticks"], p50_ms=window["p50_ms"], p99_ms=window["p99_ms"],
+        max_ms=window["max_ms"], cpu_percent=round(100 * (cpu1 - cpu0) / (wall1 - wall0), 1),
+        rss_mib=round(rss_mib(pid), 1), open_files=open_files(pid),
+        requests=calls.requests - requests, request_errors=calls.errors - errors,
+        request_p99_ms=round(1000 * lat[int(0.99 * (len(lat) - 1))], 1) if lat else None,
+    )
+
+
+def _row(step: Step) -> str:
+    return (f"{step.mpcs:>5} {step.ticks:>6} {step.late_ticks:>5} {step.p50_ms!s:>8} "
+            f"{step.p99_ms!s:>8} {step.max_ms!s:>8} {step.cpu_percent:>6} {step.rss_mib:>8} "
+            f"{step.open_files:>5} {step.requests:>5} {step.request_errors:>4} "
+            f"{step.request_p99_ms!s:>8}")
+
+
+HEADER = ("mpcs  ticks  late   p50 ms   p99 ms   max ms   cpu%  rss MiB   fds  reqs errs "
+          "req p99ms")
+
+
+def ramp(args: argparse.Namespace) -> list[Step]:
+    """Add MPCs step by step; stop after the first N whose p99 lateness reaches one frame."""
+    steps: list[Step] = []
+    with running_server(args.frame_ms, args.sample_rate) as server, server.client() as client:
+        calls = Calls(client)
+        print(HEADER, flush=True)
+        for n in args.steps:
+            while len(calls.live) < n:
+                calls.open()
+            time.sleep(args.settle)
+            step = measure(server, calls, args.seconds, args.rate)
+            steps.append(step)
+            print(_row(step), flush=True)
+            if not step.keeps_up:
+                break
+    good = [s for s in steps if s.keeps_up]
+    best = max(good, key=lambda s: s.mpcs) if good else None
+    print(f"\nlargest N keeping up (p99 lateness < {args.frame_ms} ms): "
+          f"{best.mpcs if best else 'none'}"
+          + (f" (cpu {best.cpu_percent}%, rss {best.rss_mib} MiB, {best.late_ticks} late ticks "
+             f"of {best.ticks})" if best else ""))
+    return steps
+
+
+def soak(args: argparse.Namespace) -> list[Step]:
+    """N MPCs for `--soak` seconds, one closed and one opened every `--churn` seconds."""
+    samples: list[Step] = []
+    with running_server(args.frame_ms, args.sample_rate) as server, server.client() as client:
+        calls = Calls(client)
+        for _ in range(args.mpcs):
+            calls.open()
+        time.sleep(args.settle)
+        print(f"soak: {args.mpcs} MPCs, {args.rate} req/s, churn every {args.churn} s, "
+              f"{args.soak} s\n" + "   t s " + HEADER, flush=True)
+        started = time.monotonic()
+        while time.monotonic() - started < args.soak:
+            left = args.soak - (time.monotonic() - started)
+            step = measure(server, calls, min(args.sample_every, left), args.rate,
+                           args.churn or None)
+            samples.append(step)
+            print(f"{time.monotonic() - started:>6.0f} " + _row(step), flush=True)
+    if samples:
+        first = [s.rss_mib for s in samples[: max(1, len(samples) // 10)]]
+        last = [s.rss_mib for s in samples[-max(1, len(samples) // 10):]]
+        print(f"\nrss first {min(first)}..{max(first)} MiB, last {min(last)}..{max(last)} MiB, "
+              f"peak {max(s.rss_mib for s in samples)} MiB; open files first "
+              f"{samples[0].open_files}, last {samples[-1].open_files}; late ticks "
+              f"{sum(s.late_ticks for s in samples)} of {sum(s.ticks for s in samples)}; "
+              f"worst p99 {max((s.p99_ms or 0) for s in samples)} ms")
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mpcs", type=int, help="one step of N MPCs (the soak's N; default 8)")
+    parser.add_argument("--steps", help="comma-separated N to try in turn (default "
+                        + ",".join(map(str, DEFAULT_STEPS)) + ")")
+    parser.add_argument("--seconds", type=float, default=15, help="measuring time per step")
+    parser.add_argument("--settle", type=float, default=2, help="seconds after opening MPCs")
+    parser.add_argument("--rate", type=float, default=10, help="requests per second driven")
+    parser.add_argument("--soak", type=float, help="soak for this many seconds instead")
+    parser.add_argument("--churn", type=float, default=5,
+                        help="soak: end one MPC and open another every S seconds (0: never)")
+    parser.add_argument("--sample-every", dest="sample_every", type=float, default=30)
+    parser.add_argument("--frame-ms", dest="frame_ms", type=int, default=20)
+    parser.add_argument("--sample-rate", dest="sample_rate", type=int, default=16000)
+    parser.add_argument("--json", help="write every step as JSON lines to this file")
+    args = parser.parse_args(argv)
+    global FRAME_MS
+    FRAME_MS = args.frame_ms
+    if args.soak:
+        args.mpcs = args.mpcs or 8
+        steps = soak(args)
+    else:
+        args.steps = ([args.mpcs] if args.mpcs else
+                      [int(n) for n in args.steps.split(",")] if args.steps else list(DEFAULT_STEPS))
+        steps = ramp(args)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            for step in steps:
+                out.write(json.dumps({**asdict(step), "keeps_up": step.keeps_up}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

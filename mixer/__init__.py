@@ -30,8 +30,16 @@ from .audio_io import (
 )
 from .engine import Mixer
 from .limiter import Limiter
-from .live import LiveMixer
 from .sources import SILENCE, Looped, OneShot, Source
+
+
+def __getattr__(name: str):  # PEP 562: the live mixer only for those who use it
+    if name == "LiveMixer":
+        from .live import LiveMixer
+
+        return LiveMixer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "SILENCE",

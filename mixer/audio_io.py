@@ -712,12 +712,17 @@ class PcmFile:
         lo, hi, step = index.indices(self.frames)
         if step != 1:
             raise ValueError("a PcmFile is read by contiguous slices")
-        n = max(0, hi - lo)
-        out = np.empty(n, dtype="<i2")
+        return self.read_into(np.empty(max(0, hi - lo), dtype=np.int16), lo)
+
+    def read_into(self, out: np.ndarray, lo: int) -> np.ndarray:
+        """Frames ``[lo, lo + len(out))`` into `out` (int16, contiguous); returns `out`."""
+        n = len(out)
+        if lo < 0 or lo + n > self.frames:
+            raise IndexError(f"frames {lo}..{lo + n} of {self.frames}")
         got = os.preadv(self._fd, [out], self.offset + 2 * lo) if n else 0
         if got != 2 * n:  # the file changed under us: refuse rather than play garbage
             raise AudioError(self.path, f"short read ({got} of {2 * n} bytes at frame {lo})")
-        return out.astype(np.int16, copy=False)
+        return out
 
     def __repr__(self) -> str:
         return f"PcmFile({self.path!r}, offset={self.offset}, frames={self.frames})"

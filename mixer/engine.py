@@ -25,7 +25,7 @@ from .sources import SILENCE, Source
 __all__ = ["CHUNK_SAMPLES", "MAX_ROW_GAIN", "Mixer", "own_columns"]
 
 #: Samples per matrix product (see `Mixer._chunks`).
-CHUNK_SAMPLES = 8192
+CHUNK_SAMPLES = 16384
 
 #: Multiply-adds per matrix product at most. OpenBLAS hands larger products to its thread pool,
 #: which for our thin matrices is slower than one thread, and many times slower on a busy

@@ -75,7 +75,11 @@ class OneShot:
         hi = min(start + n, self.end)
         if lo < hi:
             out[:lo - start] = 0
-            out[lo - start:hi - start] = self.pcm[lo - self.start:hi - self.start]
+            span = out[lo - start:hi - start]
+            if isinstance(self.pcm, np.ndarray):
+                span[:] = self.pcm[lo - self.start:hi - self.start]
+            else:  # a PcmFile: read straight into place
+                self.pcm.read_into(span, lo - self.start)
             out[hi - start:] = 0
         else:
             out[:] = 0

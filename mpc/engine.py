@@ -32,7 +32,7 @@ from .media import MediaLibrary
 Tap = Callable[[int, RoutingMatrix, np.ndarray], None]
 
 #: Mixing block: bounds memory whatever the call's length (samples per block at any rate).
-BLOCK_SAMPLES = 1 << 16
+BLOCK_SAMPLES = 1 << 17
 #: A participant counts as speaking when a frame of its voice is above this level (dBFS)...
 SPEAK_THRESHOLD_DBFS = -40.0
 #: ...and stops speaking after this much silence (hangover), so a pause between words is no stop.
@@ -346,18 +346,11 @@ class _SpeechTracker:
             loud = np.zeros(frames, dtype=bool)
         else:
             x = voice[: frames * self.frame].reshape(frames, self.frame)
-            # float32 energies (relative error < frame * 2**-24), then the frames near the
-            # threshold again in exact integers: the same decisions as exact sums, cheaply
-            if self._buffer.shape[0] < frames:  # reused: fresh memory costs page faults
-                self._buffer = np.empty((frames, self.frame), dtype=np.float32)
-            xf = self._buffer[:frames]
-            np.copyto(xf, x, casting="same_kind")
-            energy = np.einsum("ij,ij->i", xf, xf)
-            loud = energy > self.threshold
-            near = np.flatnonzero(np.abs(energy - self.threshold) <= 1e-3 * self.threshold)
-            if near.size:
-                exact = np.square(x[near], dtype=np.int64).sum(axis=1)
-                loud[near] = exact > self.threshold
+            peak = max(int(x.max()), -int(x.min()))
+            if peak * peak * self.frame <= self.threshold:  # no frame can be loud: skip the sums
+                loud = np.zeros(frames, dtype=bool)
+            else:
+                loud = self._loud(x, frames)
         idx = np.arange(frames)
         last = np.maximum.accumulate(np.where(loud, idx, self.last_loud))
         speaking = (idx - last) < self.hangover
@@ -366,6 +359,23 @@ class _SpeechTracker:
         self.speaking = bool(speaking[-1])
         self.last_loud = int(last[-1]) - frames
         return [(start + int(i) * self.frame, bool(speaking[i])) for i in changes]
+
+    def _loud(self, x: np.ndarray, frames: int) -> np.ndarray:
+        """bool (frames,): whether each frame of `x` int16 (frames, frame) is above the threshold.
+
+        float32 energies (relative error < frame * 2**-24), then the frames near the threshold
+        again in exact integers: the same decisions as exact sums, cheaply."""
+        if self._buffer.shape[0] < frames:  # reused: fresh memory costs page faults
+            self._buffer = np.empty((frames, self.frame), dtype=np.float32)
+        xf = self._buffer[:frames]
+        np.copyto(xf, x, casting="same_kind")
+        energy = np.einsum("ij,ij->i", xf, xf)
+        loud = energy > self.threshold
+        near = np.flatnonzero(np.abs(energy - self.threshold) <= 1e-3 * self.threshold)
+        if near.size:
+            exact = np.square(x[near], dtype=np.int64).sum(axis=1)
+            loud[near] = exact > self.threshold
+        return loud
 
 
 def _fsync_tree(root: Path) -> None:

@@ -1,7 +1,11 @@
 """Each account's event log: every event the API reports, in memory and as JSON lines on disk.
 
 The log is written before a callback is queued, so a dead or slow receiver loses nothing:
-`GET /emulator/events` reads it back, with each callback's delivery status.
+`GET /emulator/events` reads it back, with each callback's delivery status. On disk, each event
+is a line with its `name`; a line without one (`{"seq": N, "delivery": {...}}`) records what
+became of event N's callback. A server started on the same data folder reads the log back and
+goes on numbering after it; a callback that was still queued or retrying when the server stopped
+reads `undelivered`.
 """
 
 from __future__ import annotations
@@ -16,14 +20,47 @@ from typing import Any, TextIO
 class EventLog:
     """Append-only list of event records (dicts), numbered from 1, mirrored to a JSONL file."""
 
+    #: Delivery statuses that are final (written to disk when reached).
+    FINAL = frozenset({"delivered", "failed", "dropped", "undelivered"})
+
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._records: list[dict[str, Any]] = []
         self._file: TextIO | None = None
+        self.previous = 0  # records read back from an earlier run
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            cut = self._load(path)
             self._file = path.open("a", encoding="utf-8")
+            if cut:  # a line cut short by a kill: start ours on a line of their own
+                self._file.write("\n")
+
+    def _load(self, path: Path) -> bool:
+        """Read back an earlier run's log; True if its last line was cut short."""
+        if not path.is_file():
+            return False
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for line in text.splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue  # the line a kill cut short
+            if not isinstance(item, dict) or not isinstance(item.get("seq"), int):
+                continue
+            seq = item["seq"]
+            if "name" in item and seq == len(self._records) + 1:
+                self._records.append(item)
+            elif "name" not in item and isinstance(item.get("delivery"), dict) \
+                    and 1 <= seq <= len(self._records):
+                self._records[seq - 1]["delivery"] = item["delivery"]
+        for record in self._records:
+            delivery = record.get("delivery")
+            if isinstance(delivery, dict) and delivery.get("status") in ("queued", "retrying"):
+                record["delivery"] = {**delivery, "status": "undelivered",
+                                      "reason": "the server stopped before it was delivered"}
+        self.previous = len(self._records)
+        return bool(text) and not text.endswith("\n")
 
     def append(self, record: Mapping[str, Any]) -> int:
         """Add a record; return its sequence number."""
@@ -37,10 +74,19 @@ class EventLog:
             return seq
 
     def set_delivery(self, seq: int, status: str, detail: Mapping[str, Any]) -> None:
-        """Record what became of an event's callback (in memory only)."""
+        """Record what became of an event's callback (on disk too, once it is final)."""
         with self._lock:
             record = self._records[seq - 1]
             record["delivery"] = {"status": status, **detail}
+            if status in self.FINAL and self._file is not None:
+                self._file.write(json.dumps({"seq": seq, "delivery": record["delivery"]},
+                                            default=str) + "\n")
+                self._file.flush()
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record (the stored dicts themselves: read only)."""
+        with self._lock:
+            return list(self._records)
 
     def read(
         self,

@@ -9,10 +9,14 @@ then the callback queue). Nothing here decides a rule of the call: that is the m
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
+import re
 import threading
 import uuid as uuidlib
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ from .callbacks import CallbackDispatcher, Delivery, form_params
 from .clock import Clock
 from .config import Account, ServerConfig, default_epoch
 from .eventlog import EventLog
-from .wavsnap import update_headers
+from .wavsnap import repair_wav, update_headers
 
 log = logging.getLogger("mpcmix.server")
 
@@ -68,9 +72,21 @@ class AccountRuntime:
         self.lock = threading.RLock()
         self.events = EventLog(self.dir / "events.jsonl")
         self.base_url = config.base_url()
-        self.engine = (engine_factory or _default_engine)(account, config, media, self.dir / "out")
+        self.journal = self.dir / "journal"
+        self.journal.mkdir(exist_ok=True)
+        # A restart on the same data folder must not hand out the ids of the previous run (its
+        # recordings are still on disk and downloadable): each start draws ids from its own seed.
+        self.generation = _count_start(self.dir)
+        factory = engine_factory or _default_engine
+        if factory is _default_engine:
+            self.engine = _default_engine(account, config, media, self.dir / "out",
+                                          generation=self.generation)
+        else:
+            self.engine = factory(account, config, media, self.dir / "out")
         self.model = self.engine.model
         self._last_error: str | None = None
+        self._recovered: dict[str, Path] = {}  # file name -> a recording of an earlier run
+        self._recover_recordings()
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -224,6 +240,9 @@ class AccountRuntime:
                     if path.name == filename or recording_id == stem:
                         complete = bool(complete_fn(recording_id)) if complete_fn else True
                         return path, complete
+        recovered = self._recovered.get(filename)
+        if recovered is not None and recovered.is_file():
+            return recovered, True
         raise NotFoundError(f"no recording file {filename!r} in this account")
 
     # -- events --------------------------------------------------------------------------------
@@ -239,15 +258,21 @@ class AccountRuntime:
         params = self.rewrite_urls(dict(getattr(event, "params", {}) or {}))
         url = getattr(event, "url", None)
         method = (getattr(event, "method", None) or "POST").upper()
+        self._journal_recording(event.name, params, url, method)
+        self._log_and_send(event.name, event.at_ms, params, url, method)
+
+    def _log_and_send(self, name: str, at_ms: int, params: dict[str, Any], url: str | None,
+                      method: str, **extra: Any) -> None:
         record = {
-            "at_ms": event.at_ms,
-            "at": event.at_ms / 1000,
-            "name": event.name,
+            "at_ms": at_ms,
+            "at": at_ms / 1000,
+            "name": name,
             "mpc_uuid": params.get("MPCUUID") or params.get("mpc_uuid"),
             "url": url,
             "method": method,
             "params": params,
             "delivery": {"status": "queued" if url else "no-url"},
+            **extra,
         }
         seq = self.events.append(record)
         if not url:
@@ -266,6 +291,90 @@ class AccountRuntime:
                 on_done=on_done,
             )
         )
+
+    # -- crash safety: recordings in progress survive a kill -------------------------------------
+
+    def _journal_recording(self, name: str, params: dict[str, Any], url: str | None,
+                           method: str) -> None:
+        """Keep a marker per recording in progress (from MPCRecordingInitiated until it completes
+        or fails), so a server started after a crash finds it (`_recover_recordings`)."""
+        recording_id = params.get("RecordingUUID")
+        if not recording_id or not _SAFE_ID.match(str(recording_id)):
+            return
+        marker = self.journal / f"{recording_id}.json"
+        try:
+            if name == "MPCRecordingInitiated":
+                temporary = marker.with_suffix(".tmp")
+                temporary.write_text(json.dumps({"params": params, "url": url, "method": method}))
+                os.replace(temporary, marker)
+            elif name in ("MPCRecordingCompleted", "MPCRecordingFailed"):
+                marker.unlink(missing_ok=True)
+        except OSError as exc:
+            self._log_once(f"recording journal {marker}: {exc!r}")
+
+    def _recover_recordings(self) -> None:
+        """Recordings an earlier run left in progress (killed, or stopped mid-call): repair each
+        WAV file's header to the data on disk, keep the files downloadable, and report
+        MPCRecordingFailed (event log, and its recording callback if it had one)."""
+        for marker in sorted(self.journal.glob("*.json")):
+            try:
+                entry = json.loads(marker.read_text())
+                params = dict(entry["params"])
+                recording_id = str(params["RecordingUUID"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("account %s: unreadable recording journal %s (%r): left as it is",
+                            self.account.auth_id, marker, exc)
+                continue
+            fmt = str(params.get("RecordingFormat") or "mp3")
+            files = sorted(p for p in (self.dir / "out" / "recordings").glob(f"{recording_id}*.{fmt}")
+                           if p.stem == recording_id or p.stem.startswith(recording_id + "-"))
+            seconds = 0.0
+            for path in files:
+                try:
+                    if fmt == "wav":
+                        repair_wav(path)
+                    seconds = max(seconds, _duration_s(path))
+                except (OSError, RuntimeError) as exc:
+                    log.warning("recovering %s: %r", path, exc)
+                self._recovered[path.name] = path
+                if path.stem != recording_id and f"{recording_id}.{fmt}" not in self._recovered:
+                    self._recovered[f"{recording_id}.{fmt}"] = path  # the recording_url
+            failed = {
+                **params,
+                "EventName": "MPCRecordingFailed",
+                "EventTimestamp": self._wall_timestamp(),
+                "RecordingDuration": str(round(seconds)),
+                "RecordingEndTime": _plus_seconds(params.get("RecordingStartTime"), seconds),
+                "SequenceNumber": str(self._next_sequence(params.get("MPCUUID"))),
+            }
+            reason = ("the server stopped while this recording was in progress; its file keeps "
+                      "what was written up to then" if files else
+                      "the server stopped while this recording was in progress, before its file "
+                      "began")
+            log.warning("account %s: recording %s was in progress when the server stopped: "
+                        "reported as MPCRecordingFailed (%s)", self.account.auth_id, recording_id,
+                        ", ".join(p.name for p in files) or "no file")
+            self._log_and_send("MPCRecordingFailed", 0, failed, entry.get("url"),
+                               str(entry.get("method") or "POST").upper(),
+                               recovered={"reason": reason,
+                                          "files": [p.name for p in files],
+                                          "seconds_on_disk": round(seconds, 3)})
+            marker.unlink(missing_ok=True)
+
+    def _next_sequence(self, mpc_uuid: Any) -> int:
+        highest = 0
+        for record in self.events.records():
+            record_params = record.get("params") or {}
+            if record_params.get("MPCUUID") == mpc_uuid:
+                try:
+                    highest = max(highest, int(record_params.get("SequenceNumber", 0)))
+                except (TypeError, ValueError):
+                    pass
+        return highest + 1
+
+    def _wall_timestamp(self) -> str:
+        epoch = self.config.epoch or default_epoch()
+        return datetime.now(epoch.tzinfo or UTC).isoformat(sep=" ", timespec="seconds")
 
     def rewrite_urls(self, value: Any) -> Any:
         """Point recording URLs at this server's download endpoint (in responses and events),
@@ -335,7 +444,42 @@ def _rename_play_url(args: dict[str, Any], accepted: set[str] | None) -> dict[st
     return args
 
 
-def _default_engine(account: Account, config: ServerConfig, media: Any, out_dir: Path) -> Any:
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+
+def _count_start(folder: Path) -> int:
+    """How many times a server started on this account folder before (and count this one)."""
+    counter = folder / "starts"
+    try:
+        previous = int(counter.read_text().strip() or 0)
+    except (OSError, ValueError):
+        previous = 0
+    if previous == 0 and (folder / "events.jsonl").is_file() and \
+            (folder / "events.jsonl").stat().st_size > 0:
+        previous = 1  # a folder from before the counter existed
+    counter.write_text(f"{previous + 1}\n")
+    return previous
+
+
+def _duration_s(path: Path) -> float:
+    import soundfile
+
+    info = soundfile.info(str(path))
+    return info.frames / info.samplerate if info.samplerate else 0.0
+
+
+def _plus_seconds(timestamp: Any, seconds: float) -> Any:
+    if not isinstance(timestamp, str):
+        return timestamp
+    try:
+        start = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return timestamp
+    return (start + timedelta(seconds=int(seconds))).isoformat(sep=" ", timespec="seconds")
+
+
+def _default_engine(account: Account, config: ServerConfig, media: Any, out_dir: Path,
+                    generation: int = 0) -> Any:
     from mpcmix.engine import CallEngine
     from mpcmix.model import CallModel
     from mpcmix.scenario import to_model_lines
@@ -347,7 +491,8 @@ def _default_engine(account: Account, config: ServerConfig, media: Any, out_dir:
     model = CallModel(
         account.auth_id,
         frame_ms=config.frame_ms,
-        seed=account_seed(config.seed, account.auth_id),
+        seed=account_seed(config.seed, account.auth_id if generation == 0
+                          else f"{account.auth_id}/{generation}"),
         epoch=config.epoch or default_epoch(),
         lines=lines,
         media=media,

@@ -9,6 +9,7 @@ an engine's open files count their samples (the server's periodic flush).
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,45 @@ from typing import Any
 
 def wav_snapshot(path: Path) -> bytes:
     """The bytes of `path` with its RIFF and data sizes matching its length (WAV only)."""
-    data = bytearray(path.read_bytes())
+    return bytes(_fix_sizes(bytearray(path.read_bytes())))
+
+
+def repair_wav(path: Path) -> bool:
+    """Set, in place, the RIFF and data sizes of a WAV file to the data it holds (whole frames;
+    a partial last frame is cut off). For a recording a killed server left half-written: its
+    header counts only what was there at the last flush. True if it was a WAV file with a data
+    chunk (its header is now right); the audio itself is never read or moved."""
+    size = path.stat().st_size
+    with path.open("r+b") as f:
+        head = bytearray(f.read(min(size, 1 << 16)))  # the chunks before the audio
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return False
+        pos, block_align = 12, 1
+        while pos + 8 <= len(head):
+            chunk_id = bytes(head[pos:pos + 4])
+            (chunk_size,) = struct.unpack_from("<I", head, pos + 4)
+            body = pos + 8
+            if chunk_id == b"fmt " and body + 14 <= len(head):
+                (block_align,) = struct.unpack_from("<H", head, body + 12)
+                block_align = max(1, block_align)
+            if chunk_id == b"data":
+                available = size - body
+                available -= available % block_align
+                f.truncate(body + available)
+                f.seek(pos + 4)
+                f.write(struct.pack("<I", available))
+                f.seek(4)
+                f.write(struct.pack("<I", body + available - 8))
+                f.flush()
+                os.fsync(f.fileno())
+                return True
+            pos = body + chunk_size + (chunk_size & 1)
+    return False
+
+
+def _fix_sizes(data: bytearray) -> bytearray:
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        return bytes(data)
+        return data
     pos = 12
     block_align = 1
     while pos + 8 <= len(data):
@@ -34,9 +71,9 @@ def wav_snapshot(path: Path) -> bytes:
             del data[body + available:]
             struct.pack_into("<I", data, pos + 4, available)
             struct.pack_into("<I", data, 4, len(data) - 8)
-            return bytes(data)
+            return data
         pos = body + size + (size & 1)
-    return bytes(data)
+    return data
 
 
 #: libsndfile's SFC_UPDATE_HEADER_NOW: rewrite the header's sizes for the data written so far.

@@ -49,6 +49,8 @@ __all__ = ["LiveMixer"]
 
 #: Bytes of input frames evaluated at a time (whole calls): small enough to stay in L2.
 CHUNK_BYTES = 1 << 18
+#: Plans kept for recently seen matrices (calls of one shape share one).
+_PLAN_CACHE = 256
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class LiveMixer:
         self._gains = np.zeros(0, dtype=np.int64)  # limiter gain (Q30) of every output, laid out
         self._parked: dict[tuple[Hashable, str], tuple[int, int]] = {}  # (gain, tick) of absentees
         self._gain_of: dict[tuple[Hashable, str], int] = {}  # gains while the layout is rebuilt
+        self._plans: dict[RoutingMatrix, tuple[tuple[str, ...], MixPlan]] = {}  # recent matrices
         self._dirty = False
         self._n_inputs = 0
         self._n_outputs = 0
@@ -134,6 +137,23 @@ class LiveMixer:
 
     def set_call(self, key: Hashable, matrix: RoutingMatrix) -> None:
         """Add call `key` with `matrix`, or re-route it (its listeners keep their limiters)."""
+        planned = self._plans.get(matrix)
+        if planned is None:
+            planned = self._plans[matrix] = self._plan(matrix)
+            if len(self._plans) > _PLAN_CACHE:
+                del self._plans[next(iter(self._plans))]
+        sources, plan = planned
+        self._save_gains()
+        old = self._calls.get(key)
+        if old is not None:
+            for name in set(old.matrix.listeners) - set(matrix.listeners):
+                self._parked[(key, name)] = (self._gain_of.pop((key, name), UNITY), self.ticks)
+        self._calls[key] = _Call(matrix, sources, plan)
+        self._dirty = True
+
+    @staticmethod
+    def _plan(matrix: RoutingMatrix) -> tuple[tuple[str, ...], MixPlan]:
+        """The heard sources of `matrix` and its plan over them (checked for exactness)."""
         gains = np.array(matrix.gains, dtype=np.int64).reshape(len(matrix.listeners), len(matrix.sources))
         if not np.array_equal(gains, np.array(matrix.gains).reshape(gains.shape)):
             raise ValueError("routing gains must be integers for an exact mix")
@@ -143,14 +163,7 @@ class LiveMixer:
             raise ValueError(f"a row's gains sum to more than {MAX_ROW_GAIN}")
         columns = np.flatnonzero(gains.any(axis=0))
         sources = tuple(matrix.sources[j] for j in columns)
-        plan = plan_mix(gains[:, columns], own_columns(matrix.listeners, sources))
-        self._save_gains()
-        old = self._calls.get(key)
-        if old is not None:
-            for name in set(old.matrix.listeners) - set(matrix.listeners):
-                self._parked[(key, name)] = (self._gain_of.pop((key, name), UNITY), self.ticks)
-        self._calls[key] = _Call(matrix, sources, plan)
-        self._dirty = True
+        return sources, plan_mix(gains[:, columns], own_columns(matrix.listeners, sources))
 
     def remove_call(self, key: Hashable) -> None:
         """Forget call `key` (KeyError if unknown) and its listeners' limiters."""

@@ -1,0 +1,70 @@
+"""The benchmark programs run (on a tiny workload), and every peer's outputs equal mpcmix's.
+
+Timing is not asserted here (tests/README.md: speed lives in benchmarks/); `make bench` runs the
+real sizes. ffmpeg and sox are installed by .ci/run, so their peers run too.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from benchmarks import live, offline
+from benchmarks.__main__ import run
+from benchmarks.report import render_markdown, render_plot, render_table
+from benchmarks.workload import make_workload
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    return run(quick=True, scratch=tmp_path_factory.mktemp("bench"), log=lambda s: None)
+
+
+def test_every_offline_peer_wrote_the_same_samples_as_mpcmix(results):
+    names = {p.name.split(",")[0].split(" ")[0] for p in results.offline}
+    assert {"mpcmix", "I/O", "numpy"} <= names
+    for peer in results.offline:
+        assert peer.walls and peer.peaks_kb
+        if peer.mixes:
+            assert peer.max_diff is not None and peer.max_diff <= 1, peer.name
+
+
+def test_ffmpeg_and_sox_ran_and_agreed(results):
+    assert shutil.which("ffmpeg") and shutil.which("sox"), "ffmpeg and sox are installed by .ci/run"
+    ran = {p.name for p in results.offline}
+    assert any(n.startswith("ffmpeg") for n in ran) and any(n.startswith("sox") for n in ran)
+
+
+def test_the_report_has_every_section(results, tmp_path: Path):
+    table = render_table(results)
+    for heading in ("offline", "live", "scaling", "targets"):
+        assert f"-- {heading}" in table
+    md = render_markdown(results, "performance.png")
+    assert "## 1. Offline render" in md and "## 2. Live capacity" in md and "## 3. Scaling" in md
+    render_plot(results, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    assert set(results.capacity) == {"copy", "mpcmix", "matmul", "python"}
+
+
+def test_the_workload_sums_never_leave_int16(tmp_path: Path):
+    w = make_workload(tmp_path, parties=10, duration_s=4)
+    voices = np.array([sf.read(str(v), dtype="int16")[0] for v in w.voices], dtype=np.int64)
+    assert voices.shape == (10, 4 * 16000)
+    assert np.abs(voices).sum(axis=0).max() <= 32767  # every peer's plain sum is exact
+    assert len({v.tobytes() for v in voices}) == 10
+
+
+def test_live_peers_agree_with_the_live_mixer_for_any_call_size():
+    for parties in (1, 2, 10, 37):
+        live.check_equal(3, parties, ["mpcmix", "matmul", "python", "copy"])
+
+
+def test_the_ffmpeg_graph_gives_each_output_its_own_inputs(tmp_path: Path):
+    w = make_workload(tmp_path, parties=3, duration_s=1)
+    argv = offline.ffmpeg_argv(w, tmp_path / "out")
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert graph.count("amix=inputs=2") == 3 and graph.count("amix=inputs=3") == 1

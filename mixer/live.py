@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from mpcmix.routing import RoutingMatrix
 
+from . import kernel_jit
 from .engine import MAX_ROW_GAIN, own_columns
 from .kernel import INT16_MAX, MixPlan, evaluate, plan_mix, row_bounds, source_peaks
 from .limiter import DEFAULT_RELEASE_MS, MAX_RELEASE_MS, UNITY, limit_rows, release_step
@@ -85,6 +86,10 @@ class LiveMixer:
         The limiters' release time, as `Limiter`'s.
     chunk_bytes
         Input bytes evaluated at a time (a tuning knob; the output does not depend on it).
+    kernel
+        ``"numba"``: the compiled kernel (`kernel_jit`: one pass over the frames, about three
+        times the numpy evaluation's throughput); ``"numpy"``: whole-array numpy operations;
+        ``"auto"`` (default): numba when it is installed. The samples are the same.
 
     State per output (call key, listener name): its limiter gain. A listener that leaves a call's
     matrix keeps its gain, and the frames it missed count as silence (its limiter releases),
@@ -92,7 +97,8 @@ class LiveMixer:
     """
 
     def __init__(self, sample_rate: int = 16000, frame_ms: int = 20,
-                 release_ms: float = DEFAULT_RELEASE_MS, *, chunk_bytes: int = CHUNK_BYTES) -> None:
+                 release_ms: float = DEFAULT_RELEASE_MS, *, chunk_bytes: int = CHUNK_BYTES,
+                 kernel: str = "auto") -> None:
         if not 0 < release_ms <= MAX_RELEASE_MS:
             raise ValueError(f"release_ms must be in (0, {MAX_RELEASE_MS:g}], not {release_ms!r}")
         self.sample_rate = int(sample_rate)
@@ -103,6 +109,12 @@ class LiveMixer:
         self.release_ms = release_ms
         self.release_per_sample = release_step(self.sample_rate, release_ms)
         self.chunk_bytes = int(chunk_bytes)
+        if kernel not in ("auto", "numba", "numpy"):
+            raise ValueError(f"kernel must be 'auto', 'numba' or 'numpy', not {kernel!r}")
+        if kernel == "numba" and not kernel_jit.available():
+            raise ValueError("kernel='numba' needs numba installed")
+        #: "numba" (the compiled kernel) or "numpy"; the samples are the same.
+        self.kernel = "numpy" if kernel == "numpy" or not kernel_jit.available() else "numba"
         self.ticks = 0  # frames mixed so far
         self._calls: dict[Hashable, _Call] = {}
         self._cohorts: list[_Cohort] = []
@@ -219,17 +231,24 @@ class LiveMixer:
             x_all = frames[cohort.in_lo:cohort.in_lo + c * n_in].reshape(c, n_in, n)
             o_all = out[cohort.out_lo:cohort.out_lo + c * n_out].reshape(c, n_out, n)
             g_all = self._gains[cohort.out_lo:cohort.out_lo + c * n_out].reshape(c, n_out)
-            step = max(1, self.chunk_bytes // max(1, 2 * n_in * n))
+            compiled = kernel_jit.compile_plan(cohort.plan) if self.kernel == "numba" else None
+            # numpy passes over a chunk several times: keep it in cache; the kernel passes once
+            step = c if compiled is not None else max(1, self.chunk_bytes // max(1, 2 * n_in * n))
             for lo in range(0, c, step):
                 hi = min(c, lo + step)
-                self._mix_chunk(cohort.plan, x_all[lo:hi], o_all[lo:hi], g_all[lo:hi])
+                self._mix_chunk(cohort.plan, compiled, x_all[lo:hi], o_all[lo:hi], g_all[lo:hi])
         self.ticks += 1
         return out
 
-    def _mix_chunk(self, plan: MixPlan, x: np.ndarray, o: np.ndarray, gains: np.ndarray) -> None:
+    def _mix_chunk(self, plan: MixPlan, compiled: tuple | None, x: np.ndarray, o: np.ndarray,
+                   gains: np.ndarray) -> None:
         """Calls ``x`` int16 (c, S, n) -> ``o`` int16 (c, L, n); `gains` int64 (c, L) in place."""
-        evaluate(plan, x, o)  # wrapping int16: exact wherever the bound holds
-        loud = row_bounds(plan, source_peaks(x)) > INT16_MAX
+        if compiled is not None:  # int32, checked exactly: `loud` rows left int16
+            loud = np.empty(gains.shape, dtype=np.bool_)
+            kernel_jit.mix_calls(compiled, x, o, loud)
+        else:
+            evaluate(plan, x, o)  # wrapping int16: exact wherever the bound holds
+            loud = row_bounds(plan, source_peaks(x)) > INT16_MAX
         need = loud | (gains != UNITY)
         if not need.any():
             return

@@ -25,6 +25,9 @@ from tests.strategies import call_states, int16_signals, routing_matrices
 
 SETTINGS = settings(max_examples=40, deadline=None)
 RATE, FRAME_MS = 8000, 10  # 80-sample frames: many ticks in a short signal
+#: Both evaluations of a tick: the compiled kernel (numba comes with the server and bench extras)
+#: and whole-array numpy. Each must give Mixer.render's samples.
+KERNELS = ["numba", "numpy"]
 
 
 def sources_for(draw, labels, total):
@@ -69,11 +72,12 @@ def live_calls(draw, max_calls: int = 4):
     return schedule, sources, ticks
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @SETTINGS
 @given(live_calls(), st.sampled_from([1 << 8, 1 << 12, 1 << 18]))
-def test_the_live_mixer_equals_mixer_render_for_every_call_and_tick(calls, chunk_bytes):
+def test_the_live_mixer_equals_mixer_render_for_every_call_and_tick(kernel, calls, chunk_bytes):
     schedule, sources, ticks = calls
-    live = LiveMixer(RATE, FRAME_MS, chunk_bytes=chunk_bytes)
+    live = LiveMixer(RATE, FRAME_MS, chunk_bytes=chunk_bytes, kernel=kernel)
     offline = {c: Mixer(RATE) for c in schedule}
     n = live.frame
     for t in range(ticks):
@@ -93,9 +97,10 @@ def coaching_call(customers: int = 2, agents: int = 1) -> CallState:
     return CallState(MpcStatus.ACTIVE, tuple(people))
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @SETTINGS
 @given(st.integers(1, 5), st.integers(1, 3), st.data())
-def test_a_coaching_supervisor_never_changes_a_customer_output_bit_for_bit(customers, agents, data):
+def test_a_coaching_supervisor_never_changes_a_customer_output_bit_for_bit(kernel, customers, agents, data):
     m = build_matrix(coaching_call(customers, agents))
     ticks = 6
     total = ticks * RATE * FRAME_MS // 1000
@@ -104,7 +109,7 @@ def test_a_coaching_supervisor_never_changes_a_customer_output_bit_for_bit(custo
     other[voice_source("boss")] = Looped(data.draw(int16_signals(min_size=1, max_size=300, levels=("full",))), 0)
     outs = []
     for s in (srcs, other):
-        live = LiveMixer(RATE, FRAME_MS)
+        live = LiveMixer(RATE, FRAME_MS, kernel=kernel)
         live.set_call("mpc", m)
         frames = [tick_frames(live, {"mpc": s}, t)[live.input_rows("mpc")] for t in range(ticks)]
         outs.append(np.concatenate([live.tick_calls({"mpc": f})["mpc"] for f in frames], axis=1))
@@ -113,9 +118,10 @@ def test_a_coaching_supervisor_never_changes_a_customer_output_bit_for_bit(custo
             np.testing.assert_array_equal(outs[0][i], outs[1][i], err_msg=f"the coach leaked into {name}")
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @SETTINGS
 @given(routing_matrices(max_listeners=10, max_sources=10), st.data())
-def test_a_source_outside_a_row_never_changes_that_output_in_any_call(m, data):
+def test_a_source_outside_a_row_never_changes_that_output_in_any_call(kernel, m, data):
     column = data.draw(st.integers(0, len(m.sources) - 1))
     n_calls = data.draw(st.integers(1, 3))
     ticks = 5
@@ -126,7 +132,7 @@ def test_a_source_outside_a_row_never_changes_that_output_in_any_call(m, data):
         swapped[c][m.sources[column]] = Looped(np.full(7, 32767, np.int16), 0)
     outs = []
     for s in (srcs, swapped):
-        live = LiveMixer(RATE, FRAME_MS)
+        live = LiveMixer(RATE, FRAME_MS, kernel=kernel)
         for c in range(n_calls):
             live.set_call(c, m)
         outs.append(np.concatenate([live.tick(tick_frames(live, s, t)) for t in range(ticks)], axis=1))
@@ -155,9 +161,10 @@ def test_limit_rows_is_each_rows_own_limiter_bit_for_bit(signals, start_gains, r
     np.testing.assert_array_equal(gains, after)
 
 
-def test_an_overloaded_output_limits_only_itself():
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_an_overloaded_output_limits_only_itself(kernel):
     m = RoutingMatrix(("loud", "quiet"), ("s0", "s1"), ((1, 1), (1, 0)))
-    live = LiveMixer(RATE, FRAME_MS)
+    live = LiveMixer(RATE, FRAME_MS, kernel=kernel)
     live.set_call("a", m)
     live.set_call("b", m)
     frames = np.full((live.n_inputs, live.frame), 30000, dtype=np.int16)
@@ -173,12 +180,13 @@ def test_an_overloaded_output_limits_only_itself():
     np.testing.assert_array_equal(out[live.output_rows("a")][1], np.full(live.frame, 100))
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("parties", [1, 2, 3, 10, 50, 250])
-def test_calls_of_any_size_are_mixed_exactly_and_at_a_flat_cost_per_participant(parties):
+def test_calls_of_any_size_are_mixed_exactly_and_at_a_flat_cost_per_participant(kernel, parties):
     people = tuple(ParticipantState(f"p{i}", Role.AGENT if i else Role.CUSTOMER, CallPhase.ANSWERED)
                    for i in range(parties))
     m = build_matrix(CallState(MpcStatus.ACTIVE, people))
-    live = LiveMixer(16000, 20)
+    live = LiveMixer(16000, 20, kernel=kernel)
     live.set_call(0, m)
     live.set_call(1, m)
     rng = np.random.default_rng(parties)
@@ -209,5 +217,8 @@ def test_the_layout_follows_calls_added_and_removed():
     assert live.calls == ("y", "z") and live.n_inputs == 9
     with pytest.raises(ValueError, match="int16"):
         live.tick(np.zeros((live.n_inputs + 1, live.frame), dtype=np.int16))
+    with pytest.raises(ValueError, match="kernel"):
+        LiveMixer(kernel="fortran")
+    assert LiveMixer(kernel="auto").kernel == "numba"  # installed with the server and bench extras
     with pytest.raises(ValueError, match="whole number"):
         LiveMixer(44100, 3)  # 132.3 samples

@@ -1,0 +1,129 @@
+"""The live mixer's compiled kernel: a `kernel.MixPlan` evaluated for many calls in one pass.
+
+numpy evaluates a plan as a sequence of whole-array operations (a base sum, a subtraction per
+row, two peak reductions for the bound), each a pass over the frames. Compiled with numba, the
+same plan runs call by call in int32 with the frames in L1: one read of the inputs, one write of
+the outputs, and an exact range check on the way, which is what a live tick is bounded by (the
+copy floor). Loaded only when numba is installed (`available()`); `LiveMixer` falls back to the
+numpy evaluation otherwise, with the same samples.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .kernel import MixPlan, Step
+
+__all__ = ["available", "compile_plan", "mix_calls"]
+
+
+@lru_cache(maxsize=1)
+def _compiled():
+    """The numba kernel (compiled on first use, cached on disk by numba), or None."""
+    try:
+        from numba import njit
+    except ImportError:
+        return None
+
+    @njit(cache=True, nogil=True, boundscheck=False)
+    def kernel(x, out, bad, base_parent, base_ptr, base_col, base_sign, row_base, row_ptr, row_col, row_sign):
+        n_calls, _, n = x.shape
+        n_bases = base_parent.shape[0]
+        n_rows = row_base.shape[0]
+        acc = np.zeros((max(n_bases, 1), n), np.int32)
+        row = np.zeros(n, np.int32)
+        for c in range(n_calls):
+            for b in range(n_bases):
+                p = base_parent[b]
+                if p >= 0:
+                    for t in range(n):
+                        acc[b, t] = acc[p, t]
+                else:
+                    for t in range(n):
+                        acc[b, t] = 0
+                for k in range(base_ptr[b], base_ptr[b + 1]):
+                    j = base_col[k]
+                    if base_sign[k] > 0:
+                        for t in range(n):
+                            acc[b, t] += x[c, j, t]
+                    else:
+                        for t in range(n):
+                            acc[b, t] -= x[c, j, t]
+            for i in range(n_rows):
+                rb = row_base[i]
+                terms = row_ptr[i + 1] - row_ptr[i]
+                if rb >= 0 and terms <= 1:  # a base, minus (or plus) one voice: one fused pass
+                    outside = 0
+                    if terms == 0:
+                        for t in range(n):
+                            v = acc[rb, t]
+                            outside |= (v > 32767) | (v < -32768)
+                            out[c, i, t] = v
+                    else:
+                        j = row_col[row_ptr[i]]
+                        sign = np.int32(row_sign[row_ptr[i]])
+                        for t in range(n):
+                            v = acc[rb, t] + sign * np.int32(x[c, j, t])
+                            outside |= (v > 32767) | (v < -32768)
+                            out[c, i, t] = v
+                    bad[c, i] = outside != 0
+                    continue
+                if rb >= 0:
+                    for t in range(n):
+                        row[t] = acc[rb, t]
+                else:
+                    for t in range(n):
+                        row[t] = 0
+                for k in range(row_ptr[i], row_ptr[i + 1]):
+                    j = row_col[k]
+                    if row_sign[k] > 0:
+                        for t in range(n):
+                            row[t] += x[c, j, t]
+                    else:
+                        for t in range(n):
+                            row[t] -= x[c, j, t]
+                outside = 0
+                for t in range(n):
+                    v = row[t]
+                    outside |= (v > 32767) | (v < -32768)
+                    out[c, i, t] = v
+                bad[c, i] = outside != 0
+
+    return kernel
+
+
+def available() -> bool:
+    """Whether numba is installed (the compiled kernel can be used)."""
+    return _compiled() is not None
+
+
+def _csr(steps: tuple[Step, ...]) -> tuple[np.ndarray, ...]:
+    base = np.array([s.base for s in steps], dtype=np.int64)
+    ptr, col, sign = [0], [], []
+    for s in steps:
+        col += [*s.plus, *s.minus]
+        sign += [1] * len(s.plus) + [-1] * len(s.minus)
+        ptr.append(len(col))
+    return (base, np.array(ptr, dtype=np.int64), np.array(col, dtype=np.int64), np.array(sign, dtype=np.int64))
+
+
+@lru_cache(maxsize=256)
+def _compile(plan: MixPlan) -> tuple[np.ndarray, ...]:
+    return (*_csr(plan.bases), *_csr(plan.rows))
+
+
+def compile_plan(plan: MixPlan) -> tuple[np.ndarray, ...] | None:
+    """The plan as the kernel's index arrays, or None if the kernel cannot run it (weighted
+    gains, or numba missing)."""
+    if plan.weighted or not available():
+        return None
+    return _compile(plan)
+
+
+def mix_calls(arrays: tuple[np.ndarray, ...], x: np.ndarray, out: np.ndarray, bad: np.ndarray) -> None:
+    """Evaluate a compiled plan: `x` int16 (C, S, n) -> `out` int16 (C, L, n), exact where
+    ``bad`` bool (C, L) is False (a row whose exact sum left int16 is True there; its `out` row
+    is then that sum wrapped)."""
+    _compiled()(x, out, bad, *arrays)

@@ -58,10 +58,10 @@ def run(quick: bool = False, rounds: int = 5, minutes: int = 10, long_minutes: i
 
         # -- 2. live capacity ---------------------------------------------------------------
         log("live: checking every peer's output against LiveMixer's")
-        live.check_equal(4 if quick else 50, 10, ["mpcmix", "matmul", "python", "copy"])
-        live.check_equal(2, 50 if quick else 250, ["mpcmix", "matmul", "python"])
-        guesses = {"copy": 4000, "mpcmix": 2000, "matmul": 300, "python": 30}
-        for key in ("copy", "mpcmix", "matmul", "python"):
+        live.check_equal(4 if quick else 50, 10, ["mpcmix", "mpcmix_numpy", "matmul", "python", "copy"])
+        live.check_equal(2, 50 if quick else 250, ["mpcmix", "mpcmix_numpy", "matmul", "python"])
+        guesses = {"copy": 4000, "mpcmix": 3000, "mpcmix_numpy": 2000, "matmul": 300, "python": 30}
+        for key in ("copy", "mpcmix", "mpcmix_numpy", "matmul", "python"):
             if quick:
                 t = statistics.median(live.time_ticks([key], 20, 10, 5, rounds=1)[key])
                 results.capacity[key] = (int(20 * 10 * 0.020 / t), t)
@@ -86,7 +86,7 @@ def run(quick: bool = False, rounds: int = 5, minutes: int = 10, long_minutes: i
                                            for k, v in many.items()}
             log(f"  scaling: calls of {parties}: {results.many_calls[parties]}")
         for calls in ((1, 10, 100, 1000, 10_000) if not quick else (1, 10)):
-            keys = ["mpcmix", "matmul", "copy"] + (["python"] if calls <= 1000 else [])
+            keys = ["mpcmix", "mpcmix_numpy", "matmul", "copy"] + (["python"] if calls <= 1000 else [])
             ticks = max(3, min(100, 20_000 // calls))
             times = live.time_ticks(keys, calls, 10, ticks, rounds=3 if not quick else 1)
             results.by_calls[calls] = {k: statistics.median(v) / (calls * 10) for k, v in times.items()}

@@ -68,8 +68,8 @@ class LivePeer:
     prepare: Callable[[int, int], Callable[[np.ndarray, np.ndarray], None]]
 
 
-def _mpcmix(calls: int, parties: int) -> Callable[[np.ndarray, np.ndarray], None]:
-    live = LiveMixer(SAMPLE_RATE, FRAME_MS)
+def _mpcmix(calls: int, parties: int, kernel: str = "auto") -> Callable[[np.ndarray, np.ndarray], None]:
+    live = LiveMixer(SAMPLE_RATE, FRAME_MS, kernel=kernel)
     matrix = build_matrix(conference(parties))
     for c in range(calls):
         live.set_call(c, matrix)
@@ -120,8 +120,13 @@ def _copy_floor(calls: int, parties: int) -> Callable[[np.ndarray, np.ndarray], 
     return tick
 
 
+def _mpcmix_numpy(calls: int, parties: int) -> Callable[[np.ndarray, np.ndarray], None]:
+    return _mpcmix(calls, parties, kernel="numpy")
+
+
 PEERS = {
     "mpcmix": LivePeer("mpcmix LiveMixer", _mpcmix),
+    "mpcmix_numpy": LivePeer("LiveMixer, numpy kernel", _mpcmix_numpy),
     "matmul": LivePeer("per-call numpy matmul", _matmul),
     "python": LivePeer("per-call Python loop", _python_loop),
     "copy": LivePeer("copy floor", _copy_floor),
@@ -137,7 +142,7 @@ def check_equal(calls: int, parties: int, peers: list[str]) -> None:
         PEERS[key].prepare(calls, parties)(frames, out)
         outs[key] = out
     for key in peers:
-        if key not in ("copy", "mpcmix") and "mpcmix" in outs:
+        if key not in ("copy", "mpcmix") and "mpcmix" in outs:  # mpcmix_numpy is checked too
             diff = np.abs(outs[key].astype(np.int32) - outs["mpcmix"]).max(initial=0)
             if diff > 1:
                 raise AssertionError(f"{PEERS[key].name}: differs from LiveMixer by {diff}")

@@ -158,10 +158,10 @@ def render_markdown(res: Results, image: str) -> str:
         one, many = res.one_call[parties], res.many_calls.get(parties, {})
         out.append(f"| {parties} | {one.get('mpcmix', 0) * 1e6:.3f} | {one.get('matmul', 0) * 1e6:.3f} | "
                    f"{many.get('mpcmix', 0) * 1e6:.3f} | {many.get('matmul', 0) * 1e6:.3f} |")
-    out += ["", "| calls of 10 | " + " | ".join(PEERS[k].name for k in ("mpcmix", "matmul", "python", "copy")) + " |",
-            "|---|---|---|---|---|"]
+    keys = ("mpcmix", "mpcmix_numpy", "matmul", "python", "copy")
+    out += ["", "| calls of 10 | " + " | ".join(PEERS[k].name for k in keys) + " |", "|---|---|---|---|---|---|"]
     for calls, peers in res.by_calls.items():
-        cells = [f"{peers[k] * 1e6:.3f}" if k in peers else "-" for k in ("mpcmix", "matmul", "python", "copy")]
+        cells = [f"{peers[k] * 1e6:.3f}" if k in peers else "-" for k in keys]
         out.append(f"| {calls:,} | " + " | ".join(cells) + " |")
     out += ["", "## How mpcmix gets there", "",
             "- **One plan per routing shape** (`mixer/kernel.py`): rows completed with the listener's own voice "
@@ -180,6 +180,25 @@ def render_markdown(res: Results, image: str) -> str:
             "next block is mixed, buffers are reused (fresh memory costs page faults here), speech detection "
             "skips blocks whose peak cannot reach its threshold and uses float32 energies re-checked exactly near "
             "it.", "",
+            "## The live mixer, for the server's clock", "",
+            "`mpcmix.mixer.LiveMixer` is what the live figures measure, and it gives `Mixer.render`'s samples "
+            "bit for bit (property-tested per call and tick, `tests/mixer/test_live.py`), so the server's "
+            "real-time ticks and an offline render are interchangeable:", "",
+            "```python",
+            "live = LiveMixer(sample_rate=16000, frame_ms=20)   # kernel='auto': numba if installed",
+            "live.set_call(mpc_uuid, matrix)                   # on every routing change; limiters kept",
+            "# each tick: one int16 frame per heard source, in live.sources(key) order",
+            "frames = np.empty((live.n_inputs, live.frame), np.int16)",
+            "frames[live.input_rows(key)] = ...",
+            "out = live.tick(frames)                           # int16 (live.n_outputs, live.frame)",
+            "out[live.output_rows(key)]                        # rows in live.listeners(key) order",
+            "live.remove_call(mpc_uuid)",
+            "```", "",
+            "`tick_calls({key: frames})` does the stacking for callers holding frames per call (a Python "
+            "loop over calls). The layout changes when calls are added, removed or re-routed: read "
+            "`input_rows`/`output_rows` again after `set_call`/`remove_call`. The compiled kernel needs numba "
+            "(the `server` and `bench` extras bring it); its import (~0.3 s) and first compile (~5 s, then "
+            "cached on disk) are paid once per process, by the live path only.", "",
             "## Machine", "", "| | |", "|---|---|"]
     for k, v in res.machine.items():
         out.append(f"| {k} | {v} |")
@@ -195,9 +214,10 @@ def render_plot(res: Results, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
-    styles = {"mpcmix": ("C0", "o"), "matmul": ("C1", "s"), "python": ("C3", "^"), "copy": ("C7", "x")}
+    styles = {"mpcmix": ("C0", "o"), "mpcmix_numpy": ("C2", "D"), "matmul": ("C1", "s"), "python": ("C3", "^"),
+              "copy": ("C7", "x")}
     calls = sorted(res.by_calls)
-    for key in ("mpcmix", "matmul", "python", "copy"):
+    for key in ("mpcmix", "mpcmix_numpy", "matmul", "python", "copy"):
         xs = [c for c in calls if key in res.by_calls[c]]
         if xs:
             color, marker = styles[key]

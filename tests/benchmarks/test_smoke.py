@@ -47,7 +47,7 @@ def test_the_report_has_every_section(results, tmp_path: Path):
     assert "## 1. Offline render" in md and "## 2. Live capacity" in md and "## 3. Scaling" in md
     render_plot(results, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 10_000
-    assert set(results.capacity) == {"copy", "mpcmix", "matmul", "python"}
+    assert set(results.capacity) == {"copy", "mpcmix", "mpcmix_numpy", "matmul", "python"}
 
 
 def test_the_workload_sums_never_leave_int16(tmp_path: Path):

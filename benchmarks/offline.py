@@ -10,13 +10,13 @@ Before any time is reported, every peer's outputs are compared with mpcmix's, sa
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,18 +135,35 @@ def make_peers(include: tuple[str, ...] = ("mpcmix", "io_floor", "ffmpeg", "sox"
     return [table[name] for name in include if name in table]
 
 
+#: Runs a command and reports (wall s, peak RSS KB, CPU s, exit code) as JSON in argv[1]. A tiny
+#: process of its own: a child's ``ru_maxrss`` counts the memory of the process it was spawned
+#: from (Linux records the pre-exec high-water mark), so spawning peers straight from this
+#: benchmark (numpy, numba, matplotlib loaded) would report ~90 MB for every one of them.
+_LAUNCHER = """
+import json, os, sys, time
+t0 = time.perf_counter()
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+with open(sys.argv[1], "w") as f:
+    json.dump([wall, ru.ru_maxrss, ru.ru_utime + ru.ru_stime, os.waitstatus_to_exitcode(status)], f)
+"""
+
+
 def run_process(argv: list[str], log: Path) -> tuple[float, int, float]:
-    """Run `argv` to completion: (wall seconds, peak RSS of the child in KB, CPU seconds).
-    Raises on failure."""
+    """Run `argv` to completion: (wall seconds, peak RSS of the child in KB, CPU seconds of it and
+    its children), measured by a small launcher process. Raises on failure."""
+    report = log.with_suffix(".json")
     with open(log, "wb") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{argv[0]} failed ({proc.returncode}): {log.read_text(errors='replace')[-2000:]}")
-    return wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+        subprocess.run([sys.executable, "-I", "-S", "-c", _LAUNCHER, str(report), *argv],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, check=False)
+    try:
+        wall, peak, cpu, code = json.loads(report.read_text())
+    except (OSError, ValueError):
+        raise RuntimeError(f"{argv[0]} could not be run: {log.read_text(errors='replace')[-2000:]}") from None
+    if code != 0:
+        raise RuntimeError(f"{argv[0]} failed ({code}): {log.read_text(errors='replace')[-2000:]}")
+    return wall, peak, cpu
 
 
 def compare(reference: dict[str, Path], other: dict[str, Path]) -> int:

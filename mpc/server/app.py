@@ -392,7 +392,8 @@ def _register(app: FastAPI, path: str, method: str, endpoint: Callable[..., Any]
         if table:
             extra["parameters"] = P.openapi_query(table)
     elif table:
-        extra["requestBody"] = P.openapi_body(table)
+        extra["requestBody"] = P.openapi_body(table, P.REQUIRED.get(op, ()),
+                                              P.ONE_OF_REQUIRED.get(op, ()))
     app.add_api_route(
         path,
         endpoint,

@@ -347,19 +347,33 @@ def split_supported(
     return passed
 
 
-def openapi_body(table: Mapping[str, Param], required: tuple[str, ...] = ()) -> dict[str, Any]:
+#: What the API text requires of each operation's body (Play: `urls`, or `url` as the SDK sends).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "add_participant": ("role", "from", "to"),
+    "start": ("status",),
+}
+ONE_OF_REQUIRED: dict[str, tuple[str, ...]] = {"start_play_audio": ("urls", "url")}
+
+
+def openapi_body(table: Mapping[str, Param], required: tuple[str, ...] = (),
+                 one_of: tuple[str, ...] = ()) -> dict[str, Any]:
     """An OpenAPI requestBody for a parameter table (JSON or form), as the server reads it.
 
     Each value is described with every form the server accepts (see `value_schema`); keys no
-    table knows are ignored, so the object takes additional properties.
+    table knows are ignored, so the object takes additional properties. `required` names must be
+    given (not null or empty); of `one_of`, at least one.
     """
+    needed = set(required) | set(one_of)
     schema: dict[str, Any] = {
         "type": "object",
-        "properties": {p.name: value_schema(p) for p in table.values()},
+        "properties": {p.name: value_schema(p, required=p.name in needed) for p in table.values()},
         "additionalProperties": True,
     }
     if required:
         schema["required"] = list(required)
+    if one_of:
+        schema["anyOf"] = [{"required": [name]} for name in one_of]
+    required = required + one_of
     return {
         "required": bool(required),
         "content": {
@@ -385,7 +399,7 @@ def _words(words: tuple[str, ...]) -> dict[str, Any]:
     return {"type": "string", "pattern": r"^\s*(" + "|".join(_any_case(w) for w in words) + r")\s*$"}
 
 
-def value_schema(p: Param, *, query: bool = False) -> dict[str, Any]:
+def value_schema(p: Param, *, query: bool = False, required: bool = False) -> dict[str, Any]:
     """A JSON Schema for parameter `p`: the API's type and range, and the forms the server also
     takes for it (text for booleans and numbers, as forms send them; a one-element list, as the
     SDK's `start` sends; null, the same as leaving it out). Query values are text on the wire."""
@@ -401,14 +415,16 @@ def value_schema(p: Param, *, query: bool = False) -> dict[str, Any]:
         forms = [_words(("GET", "POST"))]
     elif p.choices or "pattern" in limits:
         # An empty value (a form's empty field) is the same as leaving the parameter out.
-        forms = [_words(p.choices) if p.choices else {"type": "string", **limits},
-                 {"type": "string", "maxLength": 0}]
+        forms = [_words(p.choices) if p.choices else {"type": "string", **limits}]
+        if not required:
+            forms.append({"type": "string", "maxLength": 0})
     else:  # text; numbers and booleans are taken as their text
-        forms = [{"type": "string", **limits}, {"type": "number"}, {"type": "boolean"}]
+        forms = [{"type": "string", **({"pattern": r"\S"} if required else limits)},
+                 {"type": "number"}, {"type": "boolean"}]
     if query:
         schema: dict[str, Any] = forms[0] if len(forms) == 1 else {"anyOf": forms}
     else:
-        one = [*forms, {"type": "null"}]
+        one = forms if required else [*forms, {"type": "null"}]
         schema = {"anyOf": [*one, {"type": "array", "minItems": 1, "maxItems": 1,
                                    "items": {"anyOf": one}}]}
     if p.default is not None:

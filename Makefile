@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # and chromium (the report page is tested in a headless browser). Installed when missing.
 SYSTEM_DEPS := ffmpeg sox chromium
 
-.PHONY: demo test lint bench serve clean system-deps
+.PHONY: demo test lint bench load soak serve clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The server on the real-time clock: the most MPCs it keeps up with (a few minutes), and a
+# 10-minute soak with MPCs opening and closing (memory, open files, tick lateness).
+load: $(STAMP)
+	$(BIN)/python -m benchmarks.load
+
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.load --soak 600 --mpcs 8 --churn 5
 
 serve: $(STAMP)
 	$(BIN)/mpcmix serve --host 127.0.0.1 --port 8080 --clock realtime --media-root fixtures --lines fixtures/lines.yaml

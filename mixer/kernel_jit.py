@@ -55,20 +55,23 @@ def _compiled():
                 rb = row_base[i]
                 terms = row_ptr[i + 1] - row_ptr[i]
                 if rb >= 0 and terms <= 1:  # a base, minus (or plus) one voice: one fused pass
-                    outside = 0
+                    lo = np.int32(0)
+                    hi = np.int32(0)
                     if terms == 0:
                         for t in range(n):
                             v = acc[rb, t]
-                            outside |= (v > 32767) | (v < -32768)
+                            lo = min(lo, v)
+                            hi = max(hi, v)
                             out[c, i, t] = v
                     else:
                         j = row_col[row_ptr[i]]
                         sign = np.int32(row_sign[row_ptr[i]])
                         for t in range(n):
                             v = acc[rb, t] + sign * np.int32(x[c, j, t])
-                            outside |= (v > 32767) | (v < -32768)
+                            lo = min(lo, v)
+                            hi = max(hi, v)
                             out[c, i, t] = v
-                    bad[c, i] = outside != 0
+                    bad[c, i] = hi > 32767 or lo < -32768
                     continue
                 if rb >= 0:
                     for t in range(n):

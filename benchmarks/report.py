@@ -134,6 +134,15 @@ def render_markdown(res: Results, image: str) -> str:
                 f"same shape peaked at **{res.long[2]:.0f} MB** ({res.long[1]:.1f} s wall), against "
                 f"{ours.peak_mb:.0f} MB for {res.duration_s // 60} minutes: voices at the call's rate are read from "
                 "disk as the timeline reaches them (`PcmFile`), outputs are streamed."]
+    floor = res.peer("I/O floor")
+    if ours and floor and ours.wall > TARGET_FLOOR * floor.wall:
+        out += ["", f"**The I/O-floor target is not met** ({ours.wall / floor.wall:.2f}x, {ours.cpu - floor.cpu:.2f} s "
+                "more CPU than the floor). Where the difference goes, measured in-process: `mpcmix render` starts "
+                "a call model, routing and the scenario loader (about 0.1-0.2 s more imports than numpy + "
+                "soundfile, most of it outside the mixer), then mixes (~0.1 s for 600 s x 11 outputs), detects "
+                "speech in each voice for the speak events (~0.1 s) and writes events and `mpc.json`; the "
+                "write-behind thread overlaps the file writes with the mixing, but on two cores shared with "
+                "other work the overlap is partial. The floor does none of that."]
     out += ["", "Peers: `ffmpeg` runs one filter graph (`asplit` of each input, one `amix=normalize=0` per "
             "output); `sox -m -v 1 ...` runs once per output; pydub chains `overlay`; the numpy script loads "
             "everything as float32, subtracts each voice from the total and lets libsndfile convert to PCM16; the "

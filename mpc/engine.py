@@ -153,15 +153,17 @@ class CallEngine:
         """Close every file (fsynced). The engine renders nothing after this."""
         if self.closed:
             return
-        for w in self._listener_writers.values():
-            _write_silence(w, self.samples(self.now_ms) - w.frames)  # line every stream up
-            w.close()
-        for key, w in self._recording_writers.items():
-            w.close()
-            self._closed_recordings.add(key)
-        self._recording_writers.clear()
-        self._io.close()
-        self.closed = True
+        try:
+            for w in self._listener_writers.values():
+                _write_silence(w, self.samples(self.now_ms) - w.frames)  # line every stream up
+                w.close()
+            for key, w in self._recording_writers.items():
+                w.close()
+                self._closed_recordings.add(key)
+            self._recording_writers.clear()
+        finally:
+            self.closed = True
+            self._io.close()  # the write-behind thread stops even when a file failed
 
     # -- rendering ---------------------------------------------------------------------------
 

@@ -84,6 +84,8 @@ class Mixer:
         #: the next `render` overwrites (copy what must outlive it).
         self.last_sources: dict[str, np.ndarray] = {}
         self._frames: np.ndarray | None = None
+        #: The peak magnitude of each source over the last `render` block: label -> int.
+        self.last_peaks: dict[str, int] = {}
 
     # ----------------------------------------------------------------------------------------
 
@@ -148,12 +150,15 @@ class Mixer:
         if not labels:
             out[...] = 0
         releasing = [i for i, limiter in enumerate(limiters) if not limiter.is_at_unity]
+        block_peaks = np.zeros(len(labels), dtype=np.int32)
         for lo in range(0, n, self.chunk_samples):
             hi = min(n, lo + self.chunk_samples)
             chunk, part = frames[:, :, lo:hi], out[:, :, lo:hi]
             if labels:
                 evaluate(plan, chunk, part)  # int16, wrapping: exact where the bound allows
-                bounds = row_bounds(plan, source_peaks(chunk))[0]
+                peaks = source_peaks(chunk)
+                np.maximum(block_peaks, peaks[0], out=block_peaks)
+                bounds = row_bounds(plan, peaks)[0]
             else:
                 bounds = np.zeros(len(limiters), dtype=np.int64)
             loud = [i for i in range(len(limiters)) if bounds[i] > INT16_MAX]
@@ -168,6 +173,7 @@ class Mixer:
                 else:
                     part[0, i] = row
             releasing = [i for i, limiter in enumerate(limiters) if not limiter.is_at_unity]
+        self.last_peaks = {label: int(block_peaks[k]) for k, label in enumerate(labels)}
         return out[0]
 
     def _frames_buffer(self, n_sources: int, n: int) -> np.ndarray:

@@ -234,11 +234,14 @@ class CallEngine:
                     heard = np.zeros(n, np.int16)
                 writer.write(np.stack([voice(member), heard]))
         if self.detect_speech:
+            peaks = self.mixer.last_peaks
             for label, on in gates.items():
-                tracker = self._speech.setdefault(
-                    label, _SpeechTracker(self.sample_rate, self.frame_ms)
-                )
-                for at_sample, speaking in tracker.feed(voice(label) if on else None, start, n):
+                tracker = self._speech.get(label)
+                if tracker is None:
+                    tracker = self._speech[label] = _SpeechTracker(self.sample_rate, self.frame_ms)
+                heard = voice(label) if on else None
+                peak = peaks.get(voice_source(label)) if heard is not None else None
+                for at_sample, speaking in tracker.feed(heard, start, n, peak):
                     at_ms = at_sample * 1000 // self.sample_rate
                     self.model.emit_speak_event(at_ms, label, speaking)
 
@@ -339,8 +342,12 @@ class _SpeechTracker:
         self.last_loud = -(1 << 40)  # index of the last loud frame, relative to the next block
         self._buffer = np.empty((0, self.frame), dtype=np.float32)
 
-    def feed(self, voice: np.ndarray | None, start: int, n: int) -> list[tuple[int, bool]]:
-        """Transitions (sample, speaking) found in this block; blocks start on frame boundaries."""
+    def feed(
+        self, voice: np.ndarray | None, start: int, n: int, peak: int | None = None
+    ) -> list[tuple[int, bool]]:
+        """Transitions (sample, speaking) found in this block; blocks start on frame boundaries.
+
+        `peak`, when known (the mixer measured it), bounds ``|voice|`` over the block."""
         frames = n // self.frame
         if frames == 0:
             return []
@@ -348,7 +355,8 @@ class _SpeechTracker:
             loud = np.zeros(frames, dtype=bool)
         else:
             x = voice[: frames * self.frame].reshape(frames, self.frame)
-            peak = max(int(x.max()), -int(x.min()))
+            if peak is None:
+                peak = max(int(x.max()), -int(x.min()))
             if peak * peak * self.frame <= self.threshold:  # no frame can be loud: skip the sums
                 loud = np.zeros(frames, dtype=bool)
             else:

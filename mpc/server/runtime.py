@@ -107,14 +107,15 @@ class AccountRuntime:
                 events = _drain(self.engine)
             self._publish(events)
 
-    def flush(self) -> None:
+    def flush(self, *, wait: bool = False) -> None:
         """Make every open WAV file's header count what has been written (no fsync: see
-        `wavsnap.update_headers`), so a reader, or a restart after kill -9, finds it all."""
+        `wavsnap.update_headers`), so a reader, or a restart after kill -9, finds it all.
+        `wait`: until it is all in the files (before a download)."""
         with self.lock:
             if getattr(self.engine, "closed", False):
                 return
             try:
-                if not update_headers(self.engine):
+                if not update_headers(self.engine, wait=wait):
                     flush = getattr(self.engine, "flush", None)
                     if flush is not None:
                         flush()
@@ -212,7 +213,7 @@ class AccountRuntime:
             self.model.get_participant(now, member_id, **target)
             label = _label_of(self.model, member_id)
             path = Path(self.engine.listener_path(label))
-            self.flush()
+            self.flush(wait=True)
         if not path.is_file():
             raise NotFoundError(f"participant {member_id} has no listener stream yet (its call "
                                 "has not been rendered)")
@@ -229,7 +230,7 @@ class AccountRuntime:
             now = self._now()
             if now > self.engine.now_ms and not getattr(self.engine, "closed", False):
                 self._publish(self.engine.advance_to(now))
-            self.flush()
+            self.flush(wait=True)
             complete_fn = getattr(self.engine, "is_recording_complete", None)
             for recording_id in candidates:
                 paths = [p for p in _recording_paths(self.engine, recording_id)

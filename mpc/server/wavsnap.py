@@ -80,16 +80,18 @@ def _fix_sizes(data: bytearray) -> bytearray:
 _SFC_UPDATE_HEADER_NOW = 0x1060
 
 
-def update_headers(engine: Any) -> bool:
+def update_headers(engine: Any, *, wait: bool = False) -> bool:
     """Make every open WAV file of `engine` count, in its header, the samples written so far.
 
     What a periodic flush needs, without the fsync that `StreamWriter.flush` (libsndfile's
     `sf_write_sync`) adds: that fsync takes milliseconds per file once data is dirty, long enough
     to make the real-time ticker miss frames, and it is not what crash safety against `kill -9`
     needs (the kernel keeps what was written; only the header must count it). libsndfile writes
-    PCM straight through, so the header update is all there is to do. MP3 files have no size in
-    a header and are left to the encoder. Returns False when the engine's writers cannot be
-    reached this way (the caller then falls back to `engine.flush()`).
+    PCM straight through, so the header update is all there is to do (queued behind the writes
+    when the engine writes on a thread). MP3 files have no size in
+    a header and are left to the encoder. `wait`: return only once everything written so far
+    is in the files (a download reads them next). Returns False when the engine's writers cannot
+    be reached this way (the caller then falls back to `engine.flush()`).
     """
     writers = [*getattr(engine, "_listener_writers", {}).values(),
                *getattr(engine, "_recording_writers", {}).values()]
@@ -104,5 +106,15 @@ def update_headers(engine: Any) -> bool:
         handle = getattr(sound_file, "_file", None)
         if handle is None:
             return False
-        _snd.sf_command(handle, _SFC_UPDATE_HEADER_NOW, _ffi.NULL, 0)
+        background = getattr(writer, "_background", None)
+        if background is not None:
+            # Writes run on the engine's write-behind thread: the header update must run there
+            # too, after the writes before it (libsndfile seeks to rewrite the header).
+            background.submit(_snd.sf_command, handle, _SFC_UPDATE_HEADER_NOW, _ffi.NULL, 0)
+        else:
+            _snd.sf_command(handle, _SFC_UPDATE_HEADER_NOW, _ffi.NULL, 0)
+    if wait:
+        for background in {id(b): b for w in writers
+                           if (b := getattr(w, "_background", None)) is not None}.values():
+            background.drain()
     return hasattr(engine, "_listener_writers")

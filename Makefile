@@ -17,11 +17,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/mpcmix render fixtures/scenarios/coaching.yaml --out out/coaching --force
-	@echo "Listener streams:  out/coaching/listeners/"
-	@echo "Recordings:        out/coaching/recordings/"
-	@echo "Events:            out/coaching/events.jsonl"
-	@echo "MPC and participants: out/coaching/mpc.json"
+	$(BIN)/mpcmix render fixtures/scenarios/coaching.yaml --out out/coaching --force --report
+	@echo
+	@echo "Report (open in a browser): out/coaching/report.html"
+	@echo "Listener streams:           out/coaching/listeners/"
+	@echo "Recordings:                 out/coaching/recordings/"
+	@echo "Events:                     out/coaching/events.jsonl"
+	@echo "MPC and participants:       out/coaching/mpc.json"
+	@echo "Who heard whom:             out/coaching/who-heard-whom.json"
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_DEPS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

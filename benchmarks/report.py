@@ -108,7 +108,9 @@ def render_markdown(res: Results, image: str) -> str:
            "Written by `make bench` (`python -m benchmarks`); every figure below comes from one run, in which "
            "each peer ran on the same inputs as mpcmix, alternating with it, and its outputs were checked equal "
            "to mpcmix's (sample for sample, at most 1 of int16 rounding) before any time was kept. Ratios are "
-           "the headline: this machine is shared and noisy, and absolute times move with its load.", "",
+           "the headline: this machine is shared and noisy, and absolute times move with its load. "
+           "Successive runs of `make bench` here have moved the ratios by up to about 0.15 (see this file's "
+           "history), so a ratio within that of its target is a near miss or a near pass, not a verdict.", "",
            "## Targets", "", "| what | target | measured | |", "|---|---|---|---|"]
     for what, target, got, met in res.targets():
         out.append(f"| {what} | {target} | {got} | {_met(met)} |")

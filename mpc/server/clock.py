@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from array import array
 from fractions import Fraction
 
 
@@ -89,8 +90,9 @@ class TickLateness:
         self.frame_ms = frame_ms
         self._lock = threading.Lock()
         self._capacity = capacity
-        self._at_ms = [0.0] * capacity  # clock time of each tick's completion
-        self._late_ms = [0.0] * capacity
+        # Preallocated: the ring's memory does not grow as it fills.
+        self._at_ms = array("d", bytes(8 * capacity))  # clock time of each tick's completion
+        self._late_ms = array("d", bytes(8 * capacity))
         self._next = 0
         self.count = 0
         self.late = 0  # ticks later than one frame

@@ -71,6 +71,8 @@ MEMBER_OPS = frozenset(
     }
 )
 _EVENT_KEYS = frozenset({"at", "op", "as", "member", "expect_error", "friendly_name", "uuid"})
+#: Names no event parameter may take: the call model's own arguments, which the API has not.
+_RESERVED_PARAMS = frozenset({"label", "now_ms", "self"})
 _TOP_KEYS = frozenset(
     {"mpc", "sample_rate", "frame_ms", "lines", "events", "seed", "epoch", "auth_id",
      "rate_per_minute", "description"}
@@ -304,7 +306,7 @@ def _events(value: Any, source: str) -> tuple[ScenarioEvent, ...]:
         if not isinstance(raw, dict):
             raise ScenarioError(f"{where} must be a mapping with `at` and `op`, not {raw!r}")
         op = raw.get("op")
-        if op not in API_OPS and op not in FAR_END_OPS:
+        if not isinstance(op, str) or (op not in API_OPS and op not in FAR_END_OPS):
             raise ScenarioError(f"{where}: unknown operation {op!r} (known: "
                                 f"{', '.join(sorted(API_OPS | FAR_END_OPS))})")
         where = f"{source}: {op} (event {index + 1})"
@@ -348,6 +350,13 @@ def _events(value: Any, source: str) -> tuple[ScenarioEvent, ...]:
             k: v for k, v in raw.items()
             if k not in _EVENT_KEYS and k not in ("member_id", "participant_id")
         }
+        for key in params:
+            if not isinstance(key, str):
+                raise ScenarioError(f"{where}: the key {key!r} is not a parameter name (a "
+                                    "parameter is named by text)")
+            if key in _RESERVED_PARAMS:
+                raise ScenarioError(f"{where}: `{key}` is not an API parameter"
+                                    + (" (name a participant with `as`)" if key == "label" else ""))
         events.append(
             ScenarioEvent(
                 index=index,

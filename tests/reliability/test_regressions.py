@@ -1,0 +1,55 @@
+"""The inputs fuzzing found that broke `mpcmix render` (a traceback, a hang, or garbage), each
+pinned as it is handled now: refused with exit status 2 and a message, or rendered whole."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ..audio_checks import FIXTURES
+from ._fuzz import check_outcome, run_in_process
+
+VOICE = str(FIXTURES / "voices" / "customer.wav")
+
+
+def _add(**extra):
+    return {"at": 0, "op": "add_participant", "as": "c", "role": "customer", "from": "+0",
+            "to": "+1", **extra}
+
+
+def _render(tmp_path, text, suffix=".yaml"):
+    path = tmp_path / f"scenario{suffix}"
+    path.write_text(text, encoding="utf-8")
+    code, _stdout, stderr = run_in_process("render", str(path), "--out", str(tmp_path / "out"),
+                                           "-q")
+    check_outcome(code, stderr, tmp_path / "out")
+    return code, stderr
+
+
+def _render_doc(tmp_path, doc):
+    return _render(tmp_path, json.dumps(doc), ".json")
+
+
+def _doc(*events, **top):
+    return {"mpc": "m", "sample_rate": 8000, "lines": {"+1": {"audio": VOICE}},
+            "events": list(events), **top}
+
+
+@pytest.mark.parametrize(("event", "message"), [
+    (_add(label="x"), "`label` is not an API parameter (name a participant with `as`)"),
+    (_add(now_ms=5), "`now_ms` is not an API parameter"),
+    (_add(self=1), "`self` is not an API parameter"),
+    ({"at": 0, "op": ["end"]}, "unknown operation ['end']"),
+])
+def test_an_event_parameter_named_like_the_models_own_arguments_is_refused(tmp_path, event,
+                                                                          message):
+    # Was: TypeError "got multiple values for keyword argument" (or "unhashable type").
+    code, stderr = _render_doc(tmp_path, _doc(event))
+    assert code == 2 and message in stderr, stderr
+
+
+def test_an_event_key_that_is_not_text_is_refused(tmp_path):
+    # Was: TypeError "keywords must be strings" (YAML reads `0:` as a number).
+    code, stderr = _render(tmp_path, "mpc: m\nevents:\n  - {at: 0, op: list, 0: x}\n")
+    assert code == 2 and "the key 0 is not a parameter name" in stderr, stderr

@@ -71,6 +71,8 @@ MEMBER_OPS = frozenset(
     }
 )
 _EVENT_KEYS = frozenset({"at", "op", "as", "member", "expect_error", "friendly_name", "uuid"})
+#: The longest `as` name in UTF-8 bytes: `listeners/<as>.wav` must fit a file name's 255 bytes.
+MAX_NAME_BYTES = 251
 #: Names no event parameter may take: the call model's own arguments, which the API has not.
 _RESERVED_PARAMS = frozenset({"label", "now_ms", "self"})
 _TOP_KEYS = frozenset(
@@ -326,7 +328,8 @@ def _events(value: Any, source: str) -> tuple[ScenarioEvent, ...]:
             if not isinstance(as_name, str) or not _is_safe_name(as_name):
                 raise ScenarioError(
                     f"{where}: `as` must be a name usable as a file name (letters, digits, "
-                    f"'-', '_', '.'), not {as_name!r}"
+                    f"'-', '_', '.'; at most 128 characters and {MAX_NAME_BYTES} bytes in "
+                    f"UTF-8), not {as_name!r}"
                 )
         member = raw.get("member", raw.get("member_id", raw.get("participant_id")))
         if op in MEMBER_OPS:
@@ -378,5 +381,6 @@ def _is_safe_name(name: str) -> bool:
         0 < len(name) <= 128
         and name not in (".", "..")
         and all(c.isalnum() or c in "-_." for c in name)
+        and len(name.encode("utf-8")) <= MAX_NAME_BYTES
         and name != "recording"
     )

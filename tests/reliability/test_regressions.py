@@ -53,3 +53,12 @@ def test_an_event_key_that_is_not_text_is_refused(tmp_path):
     # Was: TypeError "keywords must be strings" (YAML reads `0:` as a number).
     code, stderr = _render(tmp_path, "mpc: m\nevents:\n  - {at: 0, op: list, 0: x}\n")
     assert code == 2 and "the key 0 is not a parameter name" in stderr, stderr
+
+
+@pytest.mark.parametrize(("name", "code"), [("é" * 125, 0), ("é" * 126, 2), ("中" * 84, 2)])
+def test_an_as_name_must_fit_a_file_name_in_utf8_bytes(tmp_path, name, code):
+    # Was: LibsndfileError "File name too long" writing listeners/<as>.wav (128 'ü' = 256 bytes).
+    got, stderr = _render_doc(tmp_path, _doc(_add(**{"as": name}), {"at": 0.2, "op": "end"}))
+    assert got == code, stderr
+    if code == 2:
+        assert "251 bytes in UTF-8" in stderr

@@ -140,20 +140,30 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def _parse(text: str, path: Path) -> Any:
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ScenarioError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
-    import yaml
-
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"{path}: malformed YAML{where}: {problem}") from None
+        if path.suffix.lower() == ".json":
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ScenarioError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}"
+                                    ) from None
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+                where = f" at character {exc.position}"
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ScenarioError(f"{path}: malformed YAML{where}: {problem}") from None
+    except ValueError as exc:
+        # A value the parser recognises but cannot build: a YAML date such as 2020-02-30, or a
+        # number of more than 4300 digits (Python's limit on int parsing), in YAML or JSON.
+        raise ScenarioError(f"{path}: a value cannot be read ({exc})") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: the document is nested too deeply") from None
 
 
 def scenario_from_dict(

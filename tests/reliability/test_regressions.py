@@ -62,3 +62,25 @@ def test_an_as_name_must_fit_a_file_name_in_utf8_bytes(tmp_path, name, code):
     assert got == code, stderr
     if code == 2:
         assert "251 bytes in UTF-8" in stderr
+
+
+@pytest.mark.parametrize("text", [
+    "mpc: m\nepoch: 2020-02-30\nevents: []\n",          # a YAML date that is no date
+    "mpc: m\nseed: " + "1" * 5000 + "\nevents: []\n",   # beyond Python's 4300-digit int limit
+])
+def test_a_yaml_value_the_parser_cannot_build_is_refused(tmp_path, text):
+    # Was: ValueError out of PyYAML's constructors.
+    code, stderr = _render(tmp_path, text)
+    assert code == 2 and "a value cannot be read" in stderr, stderr
+
+
+def test_a_json_number_of_5000_digits_is_refused(tmp_path):
+    code, stderr = _render(tmp_path, '{"mpc": "m", "seed": ' + "1" * 5000 + "}", ".json")
+    assert code == 2 and "a value cannot be read" in stderr, stderr
+
+
+def test_a_character_yaml_forbids_is_named_on_one_line(tmp_path):
+    code, stderr = _render(tmp_path, "\x1fmpc: m\n")
+    assert code == 2
+    assert stderr.strip().endswith("malformed YAML at character 0: unacceptable character "
+                                   "#x001f: special characters are not allowed"), stderr

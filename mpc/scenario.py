@@ -172,6 +172,7 @@ def scenario_from_dict(
     """Check a scenario given as a dict (the SPEC §4 shape) and return it as a `Scenario`."""
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario is a mapping with `mpc`, `lines` and `events`")
+    _check_document(data, source)
     warnings = [
         f"{source}: unknown top-level key {key!r} ignored" for key in data if key not in _TOP_KEYS
     ]
@@ -211,6 +212,49 @@ def scenario_from_dict(
         source=source,
         warnings=tuple(warnings),
     )
+
+
+#: Bounds on a scenario document, counting each use of a YAML alias anew: a few YAML lines of
+#: nested aliases stand for billions of values, which would be copied into DIR/scenario.json.
+MAX_DOCUMENT_VALUES = 1_000_000
+MAX_DOCUMENT_DEPTH = 64
+
+
+def _check_document(data: Any, source: str) -> None:
+    """Refuse a document too large or too deep once its aliases are expanded (or cyclic), one
+    whose text is not valid Unicode (a lone surrogate, which no UTF-8 file can hold), or one with
+    a mapping key that is not text or a number (a YAML date). Walks without recursion, and stops
+    at the first problem or at the bounds."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    count = 0
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_DOCUMENT_VALUES:
+            raise ScenarioError(f"{source}: the document holds more than {MAX_DOCUMENT_VALUES} "
+                                "values once its YAML aliases are expanded")
+        if depth > MAX_DOCUMENT_DEPTH:
+            raise ScenarioError(f"{source}: the document is nested more than "
+                                f"{MAX_DOCUMENT_DEPTH} levels deep")
+        if isinstance(value, str):
+            _check_text(value, source)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str):
+                    _check_text(key, source)
+                elif key is not None and not isinstance(key, int | float):
+                    raise ScenarioError(f"{source}: the key {key!r} is not text or a number")
+                stack.append((item, depth + 1))
+        elif isinstance(value, list | tuple | set | frozenset):
+            stack.extend((item, depth + 1) for item in value)
+
+
+def _check_text(text: str, source: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ScenarioError(f"{source}: the text {text[:40]!r} holds a lone surrogate "
+                            f"({text[exc.start]!r}), which is not valid Unicode") from None
 
 
 def _choice(data: dict, key: str, default: int, allowed: tuple[int, ...], source: str) -> int:

@@ -4,11 +4,13 @@ pinned as it is handled now: refused with exit status 2 and a message, or render
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from ..audio_checks import FIXTURES
-from ._fuzz import check_outcome, run_in_process
+from ..strategies import alias_bomb, nested_document
+from ._fuzz import check_outcome, run_in_process, time_limit
 
 VOICE = str(FIXTURES / "voices" / "customer.wav")
 
@@ -64,6 +66,24 @@ def test_an_as_name_must_fit_a_file_name_in_utf8_bytes(tmp_path, name, code):
         assert "251 bytes in UTF-8" in stderr
 
 
+@pytest.mark.parametrize("form", ["yaml", "json"])
+@pytest.mark.parametrize("depth", [100, 1000, 50_000])
+def test_a_deeply_nested_document_is_refused(tmp_path, form, depth):
+    # Was: RecursionError out of the YAML and JSON parsers.
+    code, stderr = _render(tmp_path, nested_document(depth, form), f".{form}")
+    assert code == 2 and "nested" in stderr, stderr
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    # Was: a hang (nine lines of YAML aliases stand for 387 million values, copied into
+    # scenario.json).
+    started = time.monotonic()
+    with time_limit(5):
+        code, stderr = _render(tmp_path, alias_bomb())
+    assert code == 2 and "once its YAML aliases are expanded" in stderr, stderr
+    assert time.monotonic() - started < 5
+
+
 @pytest.mark.parametrize("text", [
     "mpc: m\nepoch: 2020-02-30\nevents: []\n",          # a YAML date that is no date
     "mpc: m\nseed: " + "1" * 5000 + "\nevents: []\n",   # beyond Python's 4300-digit int limit
@@ -77,6 +97,18 @@ def test_a_yaml_value_the_parser_cannot_build_is_refused(tmp_path, text):
 def test_a_json_number_of_5000_digits_is_refused(tmp_path):
     code, stderr = _render(tmp_path, '{"mpc": "m", "seed": ' + "1" * 5000 + "}", ".json")
     assert code == 2 and "a value cannot be read" in stderr, stderr
+
+
+def test_a_key_that_is_a_yaml_date_is_refused(tmp_path):
+    # Was: TypeError "keywords must be strings", or writing scenario.json (date keys in a value).
+    code, stderr = _render(tmp_path, "mpc: m\nevents:\n  - {at: 0, op: list, x: {2020-01-01: x}}\n")
+    assert code == 2 and "the key datetime.date(2020, 1, 1) is not text or a number" in stderr
+
+
+def test_a_lone_surrogate_is_refused(tmp_path):
+    # Was: UnicodeEncodeError writing mpc.json (JSON's "\ud800" reads as a lone surrogate).
+    code, stderr = _render(tmp_path, json.dumps(_doc(_add(), mpc="\ud800")), ".json")
+    assert code == 2 and "lone surrogate" in stderr, stderr
 
 
 def test_a_character_yaml_forbids_is_named_on_one_line(tmp_path):

@@ -23,6 +23,10 @@ SAMPLE_RATES = (8000, 16000, 24000, 48000)
 FRAME_MS = (10, 20, 40, 60)
 DEFAULT_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 DEFAULT_AUTH_ID = "MAMPCMIXEMULATOR0001"  # 20 characters starting MA, as the SDK requires
+#: The latest epoch: later ones leave no room for a call's timestamps before datetime's year 9999.
+LATEST_EPOCH = datetime(9000, 1, 1)
+#: The highest rate_per_minute: billed amounts are decimals of 28 digits, five after the point.
+MAX_RATE_PER_MINUTE = 10**6
 
 #: Operations that act on one MPC through the API, named as the plivo SDK names its methods.
 API_OPS = frozenset(
@@ -192,10 +196,11 @@ def scenario_from_dict(
         )
     rate = str(data.get("rate_per_minute", "0.00500"))
     try:
-        if not math.isfinite(float(rate)) or float(rate) < 0:
+        if not math.isfinite(float(rate)) or not 0 <= float(rate) <= MAX_RATE_PER_MINUTE:
             raise ValueError
     except ValueError:
-        raise ScenarioError(f"{source}: `rate_per_minute` must be a non-negative number") from None
+        raise ScenarioError(f"{source}: `rate_per_minute` must be a number from 0 to "
+                            f"{MAX_RATE_PER_MINUTE}, not {rate!r}") from None
     lines = parse_lines(data.get("lines", {}), source)
     events = _events(data.get("events"), source)
     return Scenario(
@@ -280,6 +285,10 @@ def _epoch(value: Any, source: str) -> datetime:
             ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    if parsed.replace(tzinfo=None) > LATEST_EPOCH:
+        # A call's timestamps run up to 10**7 s (about 116 days) and more past the epoch.
+        raise ScenarioError(f"{source}: `epoch` must be before {LATEST_EPOCH:%Y-%m-%d}, not "
+                            f"{value!r}")
     return parsed
 
 

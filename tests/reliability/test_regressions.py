@@ -116,3 +116,13 @@ def test_a_character_yaml_forbids_is_named_on_one_line(tmp_path):
     assert code == 2
     assert stderr.strip().endswith("malformed YAML at character 0: unacceptable character "
                                    "#x001f: special characters are not allowed"), stderr
+
+
+@pytest.mark.parametrize(("top", "message"), [
+    ({"epoch": "9999-12-31 23:59:59+00:00"}, "`epoch` must be before 9000-01-01"),
+    ({"rate_per_minute": 1e308}, "`rate_per_minute` must be a number from 0 to 1000000"),
+])
+def test_out_of_range_settings_are_refused(tmp_path, top, message):
+    # Was: OverflowError (timestamps past year 9999), decimal.InvalidOperation (billing).
+    code, stderr = _render_doc(tmp_path, _doc(_add(), {"at": 1, "op": "end"}) | top)
+    assert code == 2 and message in stderr, stderr

@@ -331,8 +331,8 @@ def parse_lines(value: Any, source: str) -> dict[str, LineSpec]:
             raise ScenarioError(f"{where} must be a mapping with `audio` and `answer_after`")
         unknown = set(spec) - {"audio", "answer_after"}
         if unknown:
-            raise ScenarioError(f"{where}: unknown key(s) {sorted(unknown)}; a line has `audio` "
-                                "and `answer_after`")
+            raise ScenarioError(f"{where}: unknown key(s) {sorted(unknown, key=repr)}; a line "
+                                "has `audio` and `answer_after`")
         audio = spec.get("audio")
         if audio is not None and (not isinstance(audio, str) or not audio):
             raise ScenarioError(f"{where}: `audio` must be a path or file:// URL, not {audio!r}")

@@ -126,3 +126,10 @@ def test_out_of_range_settings_are_refused(tmp_path, top, message):
     # Was: OverflowError (timestamps past year 9999), decimal.InvalidOperation (billing).
     code, stderr = _render_doc(tmp_path, _doc(_add(), {"at": 1, "op": "end"}) | top)
     assert code == 2 and message in stderr, stderr
+
+
+def test_unknown_line_keys_of_mixed_types_are_named(tmp_path):
+    # Was: TypeError sorting the keys 1 and "x" for the message.
+    code, stderr = _render(tmp_path, f"mpc: m\nlines: {{'+1': {{audio: {VOICE}, 1: 1, x: 2}}}}\n"
+                                     "events: []\n")
+    assert code == 2 and "unknown key(s) ['x', 1]" in stderr, stderr

@@ -272,7 +272,7 @@ class _Run:
                 "method": e.method,
                 "params": e.params,
             }
-            self.events_file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.events_file.write(_json_line(record))
 
     # -- one operation --------------------------------------------------------------------------
 
@@ -357,7 +357,17 @@ class _Run:
             _dump(self.out / "mpc.json", {"mpc": None, "participants": []})
         with open(self.out / "responses.jsonl", "w", encoding="utf-8") as f:
             for r in self.responses:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+                f.write(_json_line(r))
+
+
+#: Characters that str.splitlines() and some JSON Lines readers take for line breaks, though
+#: JSON lets them stand unescaped in a string: escaped, so one record stays one line.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _json_line(record: Any) -> str:
+    """`record` as one line of a .jsonl file (readable text, newline-terminated)."""
+    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
 
 
 def _dump(path: Path, data: Any) -> None:

@@ -133,3 +133,14 @@ def test_unknown_line_keys_of_mixed_types_are_named(tmp_path):
     code, stderr = _render(tmp_path, f"mpc: m\nlines: {{'+1': {{audio: {VOICE}, 1: 1, x: 2}}}}\n"
                                      "events: []\n")
     assert code == 2 and "unknown key(s) ['x', 1]" in stderr, stderr
+
+
+def test_line_breaking_characters_in_names_keep_one_event_a_line(tmp_path):
+    # Was: an MPC named with U+0085 (or U+2028) split events.jsonl records for str.splitlines().
+    code, stderr = _render_doc(tmp_path, _doc(_add(), {"at": 0.5, "op": "end"},
+                                              mpc="a\x85b\u2028c\u2029d"))
+    assert code == 0, stderr
+    for name in ("events.jsonl", "responses.jsonl"):
+        text = (tmp_path / "out" / name).read_text(encoding="utf-8")
+        assert len(text.splitlines()) == text.count("\n")
+        assert all(json.loads(line) for line in text.splitlines())

@@ -47,6 +47,7 @@ MAX_INPUT_RATE = 768_000
 MUSIC_KINDS = ("wait", "customer_hold", "agent_hold")
 
 _FULL_SCALE = 32768.0  # int16 units per 1.0 of float audio (libsndfile's convention)
+_FLOAT_SAMPLE_LIMIT = 65536.0  # float samples are clipped here (x full scale) before scaling
 _BLOCK_FRAMES = 1 << 16  # decode in blocks, so a many-channel file never sits in memory whole
 _PLACEHOLDER_SIZES = (0, 0xFFFFFFFF)  # data sizes a streaming writer leaves before it knows
 
@@ -285,6 +286,10 @@ def _decode_mono(f: sf.SoundFile, name: str) -> np.ndarray:
         if not np.isfinite(block).all():
             raise AudioError(name, "the file holds NaN or infinite samples")
         mono = block[:, 0].copy() if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float64)
+        # Float samples may go past full scale, but not to 1e38: scaled, those overflow float32
+        # to inf, and the resampler turns one inf into a stream of NaN. Far beyond anything the
+        # final int16 clip keeps, the bound changes nothing else.
+        np.clip(mono, -_FLOAT_SAMPLE_LIMIT, _FLOAT_SAMPLE_LIMIT, out=mono)
         parts.append(np.multiply(mono, _FULL_SCALE, dtype=np.float32))
     if not parts or sum(len(p) for p in parts) == 0:
         raise AudioError(name, "the file holds no audio (0 frames)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -157,3 +158,16 @@ def test_a_file_at_an_odd_rate_is_resampled_quickly(tmp_path, rate):
     with time_limit(2.0):
         pcm = load_audio(path, 8000)
     assert abs(len(pcm) - 4000) <= 1
+
+
+def test_float_samples_far_past_full_scale_are_clipped_not_turned_to_nan(tmp_path):
+    # Was: 1e38 * 32768 overflowed float32 to inf, and the resampler spread NaN over the whole
+    # file (written as full-scale noise, with RuntimeWarnings).
+    x = np.zeros(1000, dtype=np.float32)
+    x[500] = 1e38
+    path = tmp_path / "overs.wav"
+    sf.write(path, x, 16000, subtype="FLOAT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pcm = load_audio(path, 8000)
+    assert np.count_nonzero(pcm) < 50

@@ -574,9 +574,9 @@ class StreamWriter:
         self.frames = 0  # frames written so far (handed to `background`, if any)
         self._background = background
         sf_subtype = "MPEG_LAYER_III" if file_format == "mp3" else subtype
-        self._file: sf.SoundFile | None = sf.SoundFile(
-            self.path, "w", self.sample_rate, channels, subtype=sf_subtype,
-            format=_FILE_FORMATS[file_format],
+        self._file: sf.SoundFile | None = _system_call(
+            self.path, sf.SoundFile, self.path, "w", self.sample_rate, channels,
+            subtype=sf_subtype, format=_FILE_FORMATS[file_format],
         )
         if subtype == "FLOAT":
             from soundfile import _ffi, _snd
@@ -601,9 +601,9 @@ class StreamWriter:
             frames = np.multiply(frames, 1.0 / _FULL_SCALE, dtype=np.float32)
         frames = np.ascontiguousarray(frames)
         if self._background is not None:
-            self._background.submit(self._file.write, frames)
+            self._background.submit(_system_call, self.path, self._file.write, frames)
         else:
-            self._file.write(frames)
+            _system_call(self.path, self._file.write, frames)
         self.frames += len(frames)
 
     def flush(self) -> None:
@@ -623,7 +623,7 @@ class StreamWriter:
         if self._background is not None:
             self._background.drain()
         f, self._file = self._file, None
-        f.close()  # soundfile flushes (sf_write_sync) before sf_close
+        _system_call(self.path, f.close)  # soundfile flushes (sf_write_sync) before sf_close
         fd = os.open(self.path, os.O_RDONLY)
         try:
             os.fsync(fd)  # whatever sf_close wrote after its sync (header sizes) reaches the disk
@@ -644,6 +644,26 @@ class StreamWriter:
     def __repr__(self) -> str:
         return (f"StreamWriter({self.path!r}, {self.sample_rate}, channels={self.channels}, "
                 f"subtype={self.subtype!r}, file_format={self.file_format!r})")
+
+
+_SFE_SYSTEM = 2  # libsndfile's error code for a failed system call ("System error.")
+
+
+def _system_call(path: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, a libsndfile call on `path`, with its "System error." raised as
+    the `OSError` the system gave (a full disk, a file-size limit, a permission), so a caller can
+    tell the disk's refusal from a bug. Run it on the thread that makes the call: errno is
+    per thread."""
+    try:
+        return fn(*args, **kwargs)
+    except sf.LibsndfileError as exc:
+        from soundfile import _ffi
+
+        code = _ffi.errno
+        if exc.code != _SFE_SYSTEM or not code:
+            raise
+        raise OSError(code, f"{os.strerror(code)} (libsndfile: {exc.error_string})",
+                      path) from None
 
 
 class WriteBehind:

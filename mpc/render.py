@@ -12,6 +12,7 @@ This module can be called: ``mpcmix.render(scenario, out=None, ...)`` is `mpcmix
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -78,8 +79,12 @@ def render_scenario(
         raise ScenarioError(f"--subtype must be PCM_16 or FLOAT, not {subtype!r}")
     out_dir = Path(out_dir).absolute()
     _check_destination(out_dir, force)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial",
+                                    dir=out_dir.parent))
+    except OSError as exc:  # the parent is a file, may not be written, or the name is too long
+        raise ScenarioError(f"--out {out_dir}: cannot create the folder ({exc.strerror})") from None
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a render folder is an ordinary one
@@ -101,8 +106,11 @@ def render_scenario(
                 write_report(tmp, scenario, baseline=tape)
         _fsync_tree(tmp)
         _replace(tmp, out_dir)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+            raise ScenarioError(f"--out {out_dir}: cannot write the render "
+                                f"({os.strerror(exc.errno)})") from None
         raise
     return RenderSummary(
         out_dir=out_dir,
@@ -112,6 +120,12 @@ def render_scenario(
         mpc_uuid=summary.mpc_uuid,
         warnings=summary.warnings,
     )
+
+
+#: Errors of the disk, not of mpcmix: a full disk or quota, a file-size limit, a read-only or
+#: failing file system, permissions. The render stops with exit status 2 and its message.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO,
+                           errno.EACCES, errno.EPERM})
 
 
 def _check_destination(out_dir: Path, force: bool) -> None:

@@ -4,6 +4,10 @@ pinned as it is handled now: refused with exit status 2 and a message, or render
 from __future__ import annotations
 
 import json
+import resource
+import signal
+import subprocess
+import sys
 import time
 import warnings
 
@@ -14,7 +18,7 @@ from mpcmix.mixer import load_audio
 
 from ..audio_checks import FIXTURES
 from ..strategies import alias_bomb, nested_document
-from ._fuzz import check_outcome, run_in_process, time_limit
+from ._fuzz import SUBPROCESS_SECONDS, check_outcome, run_in_process, time_limit
 
 VOICE = str(FIXTURES / "voices" / "customer.wav")
 
@@ -171,3 +175,36 @@ def test_float_samples_far_past_full_scale_are_clipped_not_turned_to_nan(tmp_pat
         warnings.simplefilter("error")
         pcm = load_audio(path, 8000)
     assert np.count_nonzero(pcm) < 50
+
+
+def _scenario_file(tmp_path, *, end=0.5):
+    path = tmp_path / "short.json"
+    path.write_text(json.dumps(_doc(_add(), {"at": end, "op": "end"})))
+    return path
+
+
+def _limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+
+
+def test_a_disk_that_refuses_writes_stops_the_render_with_exit_2(tmp_path):
+    # Was: a LibsndfileError traceback, "System error.": libsndfile hides the errno (EFBIG).
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "mpcmix.cli", "render", str(_scenario_file(tmp_path, end=20)),
+         "--out", str(out), "-q"],
+        capture_output=True, text=True, timeout=SUBPROCESS_SECONDS, check=False,
+        preexec_fn=_limit_file_size)
+    assert result.returncode == 2, result.stderr
+    assert "cannot write the render (File too large)" in result.stderr
+    check_outcome(result.returncode, result.stderr, out)
+
+
+def test_an_out_folder_that_cannot_be_created_is_refused_with_exit_2(tmp_path):
+    # Was: a FileExistsError or OSError ("File name too long") traceback.
+    scenario = _scenario_file(tmp_path)
+    (tmp_path / "file").write_text("x")
+    for out in (tmp_path / "file" / "out", tmp_path / ("x" * 240)):
+        code, _stdout, stderr = run_in_process("render", str(scenario), "--out", str(out), "-q")
+        assert code == 2 and "cannot create the folder" in stderr, stderr

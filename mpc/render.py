@@ -2,7 +2,9 @@
 
 The folder is written beside its destination, fsynced, and renamed into place, so the destination
 is either complete or absent, even after a crash. A scenario that breaks a rule stops with a
-`ScenarioError` naming the event and the rule, and leaves nothing behind.
+`ScenarioError` naming the event and the rule, and leaves nothing behind. A render killed before
+it could clean up leaves its temporary folder, named with its process id; the next render of the
+same destination removes it (`_remove_stale`).
 
 This module can be called: ``mpcmix.render(scenario, out=None, ...)`` is `mpcmix.api.render`
 (the Python API, returning a `Render` with the streams as arrays), while
@@ -15,6 +17,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -78,10 +81,11 @@ def render_scenario(
     if subtype not in ("PCM_16", "FLOAT"):
         raise ScenarioError(f"--subtype must be PCM_16 or FLOAT, not {subtype!r}")
     out_dir = Path(out_dir).absolute()
+    _remove_stale(out_dir)
     _check_destination(out_dir, force)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial",
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.{os.getpid()}.", suffix=".partial",
                                     dir=out_dir.parent))
     except OSError as exc:  # the parent is a file, may not be written, or the name is too long
         raise ScenarioError(f"--out {out_dir}: cannot create the folder ({exc.strerror})") from None
@@ -126,6 +130,56 @@ def render_scenario(
 #: failing file system, permissions. The render stops with exit status 2 and its message.
 _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO,
                            errno.EACCES, errno.EPERM})
+
+
+def _remove_stale(out_dir: Path) -> None:
+    """Remove what killed renders of `out_dir` left beside it, and nothing else.
+
+    A render's temporary folder is ``.NAME.<pid>.<random>.partial``; a previous render moved
+    aside while the new one takes its place is ``.NAME.old-<pid>``. Those of a process that is
+    gone are removed. A render killed between its two renames leaves no NAME and an ``old-``
+    folder: that complete previous render is put back as NAME first. Folders of a live process
+    (a render running now, this one included) are left alone.
+    """
+    pattern = re.compile(
+        rf"\.{re.escape(out_dir.name)}\.(?:(\d+)\.[a-z0-9_]+\.partial|old-(\d+))")
+    try:
+        entries = sorted(out_dir.parent.iterdir(), key=lambda p: p.name)
+    except OSError:
+        return  # no parent yet, or not readable: nothing of ours there
+    stale_old: list[Path] = []
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or entry.is_symlink() or not entry.is_dir():
+            continue
+        if _is_running(int(match.group(1) or match.group(2))):
+            continue
+        if match.group(2):
+            stale_old.append(entry)
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+    if stale_old and not out_dir.exists():
+        newest = max(stale_old, key=lambda p: p.stat().st_mtime)
+        with contextlib.suppress(OSError):
+            os.rename(newest, out_dir)
+            stale_old.remove(newest)
+    for entry in stale_old:
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _is_running(pid: int) -> bool:
+    """Whether process `pid` exists (on this machine; a zombie counts until it is reaped)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OverflowError, ValueError):
+        return False  # no such pid can exist
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _check_destination(out_dir: Path, force: bool) -> None:

@@ -1,12 +1,14 @@
 """The `mpcmix` command line: thin; it parses, calls the library, and formats.
 
 Exit status: 0 on success, 2 when the input breaks a rule (a message names the file or the event
-and the rule; nothing is left half-written).
+and the rule; nothing is left half-written), 3 on an internal error (a bug in mpcmix: one line on
+stderr, no traceback unless MPCMIX_TRACEBACK=1 is set; nothing is left half-written either).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,6 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mpcmix: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # The last line of defence: a failure no rule explains is a bug in mpcmix. Say so in one
+        # line, without a traceback (MPCMIX_TRACEBACK=1 shows it, for whoever fixes the bug).
+        if os.environ.get("MPCMIX_TRACEBACK"):
+            raise
+        print(f"mpcmix: internal error: {type(exc).__name__}: {exc} (please report)",
+              file=sys.stderr)
+        return 3
     return 2  # pragma: no cover - argparse requires a command
 
 

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # and chromium (the report page is tested in a headless browser). Installed when missing.
 SYSTEM_DEPS := ffmpeg sox chromium
 
-.PHONY: demo test lint bench load soak serve clean system-deps
+.PHONY: demo test fuzz lint bench load soak serve clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ system-deps:
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# Nightly: the reliability tests (tests/reliability, docs/reliability.md) with FUZZ_SCALE times
+# the fuzz cases and kills of `make test`: about 70,000 cases and half an hour at the default 20.
+FUZZ_SCALE ?= 20
+fuzz: $(STAMP)
+	MPCMIX_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/python -m pytest -q tests/reliability
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -64,6 +64,7 @@ class CallEngine:
         on_progress: Callable[[int], None] | None = None,
         tap: Tap | None = None,
         silence_voices: Collection[str] = (),
+        close_ended_listeners: bool = False,
     ) -> None:
         self.model = model
         self.media = media
@@ -75,6 +76,10 @@ class CallEngine:
         self.on_progress = on_progress
         self.tap = tap
         self._silenced = frozenset(voice_source(label) for label in silence_voices)
+        # A scenario's streams all span the whole timeline (padded at close); a long-running
+        # server instead closes a listener's file once its MPC has ended, so participants that
+        # come and go cost no open file and no memory.
+        self.close_ended_listeners = close_ended_listeners
         self.mixer = Mixer(sample_rate)
         self._io = WriteBehind()  # files are written on a thread while the next block is mixed
         frame = sample_rate * frame_ms // 1000
@@ -177,6 +182,8 @@ class CallEngine:
         matrix = stack(build_matrix(c) for c in calls)
         sources = {spec.name: self._source(spec) for spec in state.sources}
         self._open_listeners(calls)
+        if self.close_ended_listeners:
+            self._close_ended_listeners(calls)
         captures = self._open_recordings(state, calls)
         gates = self._voice_gates(calls)
         start, end = self.samples(self.now_ms), self.samples(t_ms)
@@ -270,6 +277,14 @@ class CallEngine:
                     )
                     _write_silence(writer, self.samples(self.now_ms))
                     self._listener_writers[p.name] = writer
+
+    def _close_ended_listeners(self, calls: tuple[CallState, ...]) -> None:
+        """Close the files of listeners whose MPC has ended (they hear nothing from now on)."""
+        present = {p.name for call in calls for p in call.participants}
+        for label in [name for name in self._listener_writers if name not in present]:
+            writer = self._listener_writers.pop(label)
+            _write_silence(writer, self.samples(self.now_ms) - writer.frames)
+            writer.close()
 
     def _open_recordings(
         self, state: Any, calls: tuple[CallState, ...]

@@ -508,4 +508,5 @@ def _default_engine(account: Account, config: ServerConfig, media: Any, out_dir:
         sample_rate=config.sample_rate,
         frame_ms=config.frame_ms,
         subtype=config.subtype,
+        close_ended_listeners=True,  # a long-running server keeps no file open per past participant
     )

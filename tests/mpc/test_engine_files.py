@@ -4,7 +4,6 @@ files of MPCs that have ended."""
 from __future__ import annotations
 
 import soundfile as sf
-
 from mpcmix.engine import CallEngine
 from mpcmix.media import MediaLibrary
 from mpcmix.model import CallModel, Line

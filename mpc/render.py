@@ -159,8 +159,8 @@ def _remove_stale(out_dir: Path) -> None:
         else:
             shutil.rmtree(entry, ignore_errors=True)
     if stale_old and not out_dir.exists():
-        newest = max(stale_old, key=lambda p: p.stat().st_mtime)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # another render may be cleaning up at the same time
+            newest = max(stale_old, key=lambda p: p.stat().st_mtime)
             os.rename(newest, out_dir)
             stale_old.remove(newest)
     for entry in stale_old:

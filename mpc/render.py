@@ -257,6 +257,12 @@ class _Run:
         self.responses: list[dict[str, Any]] = []
         self.own_mpc: str | None = None
         self.end_ms: int | None = None
+        adds = [e for e in scenario.events if e.op == "add_participant"]
+        # Whether an event may create the scenario's own MPC; if none can, the audio ends when
+        # no MPC is live and no add is left to come (`_ended`).
+        self.creates_own = any(e.uuid is None and (e.friendly_name or scenario.mpc) == scenario.mpc
+                               for e in adds)
+        self.adds_left = len(adds)
 
     # -- the timeline ---------------------------------------------------------------------------
 
@@ -282,10 +288,19 @@ class _Run:
         )
 
     def _ended(self) -> bool:
-        return self.own_mpc is not None and self.own_mpc not in self.model.live_mpcs()
+        """Whether the audio timeline is over: the scenario's MPC has ended. A scenario that
+        never creates its own MPC ends once no MPC is live and no add_participant is left (at
+        once if it has none): its timeline is bounded by the MPCs it does create."""
+        if self.own_mpc is not None:
+            return self.own_mpc not in self.model.live_mpcs()
+        if self.creates_own:
+            return False
+        return self.adds_left == 0 and not self.model.live_mpcs()
 
     def _advance(self, t_ms: int) -> None:
         """Render up to `t_ms`, stopping the audio timeline at the instant the MPC ends."""
+        if self.end_ms is None and self._ended():
+            self.end_ms = self.engine.now_ms
         if self.end_ms is None:
             while True:
                 due = self.model.next_timer_ms()
@@ -345,6 +360,8 @@ class _Run:
     # -- one operation --------------------------------------------------------------------------
 
     def _apply(self, event: ScenarioEvent, t_ms: int) -> None:
+        if event.op == "add_participant":
+            self.adds_left -= 1
         try:
             response = self._call(event, t_ms)
         except MpcError as exc:

@@ -208,3 +208,23 @@ def test_an_out_folder_that_cannot_be_created_is_refused_with_exit_2(tmp_path):
     for out in (tmp_path / "file" / "out", tmp_path / ("x" * 240)):
         code, _stdout, stderr = run_in_process("render", str(scenario), "--out", str(out), "-q")
         assert code == 2 and "cannot create the folder" in stderr, stderr
+
+
+def test_a_scenario_that_never_creates_its_own_mpc_ends_with_the_mpcs_it_does_create(tmp_path):
+    # Was: a hang: with its own MPC never created, the audio ran on to the last event, here
+    # 10**7 s (115 days of silence for the other MPC's participant, ~160 GB at 8 kHz).
+    other = _add(friendly_name="other", max_duration=300)
+    with time_limit(10):
+        code, stderr = _render_doc(tmp_path, _doc(other, {"at": 9_999_999, "op": "list"}))
+    assert code == 0, stderr
+    assert sf.info(tmp_path / "out" / "listeners" / "c.wav").duration == 300
+    assert json.loads((tmp_path / "out" / "mpc.json").read_text())["mpc"] is None
+
+
+def test_a_scenario_without_an_add_has_no_audio(tmp_path):
+    # Was: a hang rendering nothing, block by block, up to the last event's 10**7 s.
+    with time_limit(10):
+        code, stderr = _render_doc(tmp_path, _doc({"at": 9_999_999, "op": "list"}))
+    assert code == 0, stderr
+    assert list((tmp_path / "out" / "listeners").iterdir()) == []
+    assert len((tmp_path / "out" / "responses.jsonl").read_text().splitlines()) == 1

@@ -9,6 +9,7 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ..audio_checks import FIXTURES
 from ..strategies import broken_scenarios, scenario_texts, valid_scenarios
 from ._fuzz import (
     SUBPROCESS_SECONDS,
@@ -40,7 +41,9 @@ def test_an_internal_error_is_one_line_exit_3_and_leaves_no_folder(tmp_path):
     # The one fault injected into mpcmix's own code in these tests: no input is known to cause
     # an internal error (each one found was fixed where it arose), so one is made here.
     scenario = tmp_path / "s.yaml"
-    scenario.write_text("mpc: x\nevents:\n  - {at: 0, op: list}\n")
+    voice = FIXTURES / "voices" / "agent.wav"
+    scenario.write_text(f"mpc: x\nlines: {{'+2': {{audio: '{voice}'}}}}\nevents:\n"
+                        "  - {at: 0, op: add_participant, as: a, role: agent, from: '+1', to: '+2'}\n")
     program = (
         "import sys, mpcmix.render as r, mpcmix.engine as e\n"
         "def boom(*a, **k): raise ZeroDivisionError('injected')\n"

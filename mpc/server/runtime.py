@@ -146,18 +146,7 @@ class AccountRuntime:
         args = _rename_play_url(dict(args), accepted)
         passed = P.split_supported(table, args, accepted, op)
         positional = () if member is None else (member,)
-        with self.lock:
-            if getattr(self.engine, "closed", False):
-                raise ValidationError("the server is shutting down")
-            now = self._now()
-            events = self.engine.advance_to(now) if now > self.engine.now_ms else []
-            try:
-                result = method(now, *positional, **(target or {}), **passed)
-            finally:
-                try:
-                    events += self.engine.settle(now)
-                finally:
-                    self._publish(events)
+        result = self._now_run(lambda now: method(now, *positional, **(target or {}), **passed))
         if op == "add_participant":
             self._warn_unknown_lines(args.get("to"))
         return self.rewrite_urls(result)
@@ -173,21 +162,25 @@ class AccountRuntime:
 
     def far_end(self, action: str, call_uuid: str, digits: str | None = None) -> Any:
         """The participant's phone: `hangup`, `answer` or `dtmf` (with `digits`)."""
+        method = getattr(self.model, action)
+        extra = (digits,) if action == "dtmf" else ()
+        return self.rewrite_urls(self._now_run(lambda now: method(now, call_uuid, *extra)))
+
+    def _now_run(self, operation: Callable[[int], Any]) -> Any:
+        """Run `operation(now_ms)` at the clock's current frame: the engine is brought to now
+        first, the ending rules are judged after, and every event produced is published."""
         with self.lock:
             if getattr(self.engine, "closed", False):
                 raise ValidationError("the server is shutting down")
             now = self._now()
             events = self.engine.advance_to(now) if now > self.engine.now_ms else []
             try:
-                method = getattr(self.model, action)
-                result = (method(now, call_uuid, digits) if action == "dtmf"
-                          else method(now, call_uuid))
+                return operation(now)
             finally:
                 try:
                     events += self.engine.settle(now)
                 finally:
                     self._publish(events)
-        return self.rewrite_urls(result)
 
     def knows_call(self, call_uuid: str) -> bool:
         with self.lock:

@@ -28,14 +28,19 @@ def _call(engine: CallEngine, name: str, at_ms: int) -> None:
     engine.settle(at_ms)
 
 
-def test_a_server_engine_closes_the_files_of_ended_mpcs(tmp_path):
-    engine = _engine(tmp_path, close_ended_listeners=True)
+def _one_ended_one_live(engine: CallEngine) -> None:
+    """MPC "one" from 0 to 1 s, MPC "two" from 2 s; the engine brought to 3 s."""
     _call(engine, "one", 0)
     engine.advance_to(1000)
     engine.model.end(1000, friendly_name="one")
     engine.settle(1000)
     _call(engine, "two", 2000)
     engine.advance_to(3000)
+
+
+def test_a_server_engine_closes_the_files_of_ended_mpcs(tmp_path):
+    engine = _engine(tmp_path, close_ended_listeners=True)
+    _one_ended_one_live(engine)
     assert sorted(engine._listener_writers) == ["a-two", "c-two"]
     assert sf.info(engine.listener_path("c-one")).frames == SR  # complete up to the end
     engine.close()
@@ -44,11 +49,6 @@ def test_a_server_engine_closes_the_files_of_ended_mpcs(tmp_path):
 
 def test_a_render_engine_lines_every_stream_up_at_close(tmp_path):
     engine = _engine(tmp_path)
-    _call(engine, "one", 0)
-    engine.advance_to(1000)
-    engine.model.end(1000, friendly_name="one")
-    engine.settle(1000)
-    _call(engine, "two", 2000)
-    engine.advance_to(3000)
+    _one_ended_one_live(engine)
     engine.close()
     assert {sf.info(engine.listener_path(n)).frames for n in ("c-one", "a-one", "c-two")} == {3 * SR}

@@ -21,8 +21,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,49 +58,22 @@ class Server:
         return httpx.Client(base_url=self.url, auth=(AUTH_ID, self.token), timeout=30)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def running_server(frame_ms: int, sample_rate: int) -> Iterator[Server]:
     """`mpcmix serve --clock realtime` in a subprocess, stopped (SIGINT) when the block ends."""
+    from mpcmix.server.process import serve_process
+
     folder = Path(tempfile.mkdtemp(prefix="mpcmix-load-"))
     (folder / "lines.yaml").write_text(LINES)
     token = secrets.token_hex(16)
-    port = _free_port()
-    command = [
-        sys.executable, "-c", "import sys; from mpcmix.cli import main; sys.exit(main())", "serve",
-        "--host", "127.0.0.1", "--port", str(port), "--clock", "realtime",
+    args = [
+        "--clock", "realtime",
         "--account", f"{AUTH_ID}:{token}", "--media-root", str(ROOT / "fixtures"),
         "--lines", str(folder / "lines.yaml"), "--data-dir", str(folder / "data"),
         "--frame-ms", str(frame_ms), "--sample-rate", str(sample_rate), "--log-level", "warning",
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MPCMIX_")}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/emulator/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mpcmix serve did not start: {process.stderr.read() if process.stderr else ''}")
-            time.sleep(0.1)
-        yield Server(process, url, token, folder / "data")
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serve_process(args) as served:
+        yield Server(served.process, served.url, token, folder / "data")
 
 
 # --- measuring the process ------------------------------------------------------------------------

@@ -7,10 +7,8 @@ A real subprocess on the real-time clock, killed with SIGKILL; nothing is mocked
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,10 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 import soundfile as sf
+from mpcmix.server.process import serve_process
 from plivo.utils.signature_v3 import validate_v3_signature
 
 from tests.server.conftest import AGENT, CUSTOMER, FROM, make_media_root
-from tests.server.harness import MAIN, CallbackReceiver, free_port
+from tests.server.harness import MAIN, CallbackReceiver
 
 BASE = f"/v1/Account/{MAIN.auth_id}/MultiPartyCall"
 LINES = f'"{CUSTOMER}": {{audio: voices/customer.wav}}\n"{AGENT}": {{audio: voices/agent.wav}}\n'
@@ -35,33 +34,11 @@ def mpcmix_serve(tmp: Path, data_dir: Path) -> Iterator[tuple[subprocess.Popen[s
     if not media.exists():
         make_media_root(tmp)
         (tmp / "lines.yaml").write_text(LINES)
-    port = free_port()
-    command = [sys.executable, "-c", "import sys; from mpcmix.cli import main; sys.exit(main())",
-               "serve", "--port", str(port), "--clock", "realtime", "--data-dir", str(data_dir),
-               "--media-root", str(media), "--lines", str(tmp / "lines.yaml"),
-               "--account", f"{MAIN.auth_id}:{MAIN.auth_token}", "--log-level", "warning"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MPCMIX_")}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/emulator/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "mpcmix serve did not come up"
-            time.sleep(0.05)
-        yield process, url
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-        if process.stderr is not None:
-            process.stderr.close()
+    args = ["--clock", "realtime", "--data-dir", str(data_dir),
+            "--media-root", str(media), "--lines", str(tmp / "lines.yaml"),
+            "--account", f"{MAIN.auth_id}:{MAIN.auth_token}", "--log-level", "warning"]
+    with serve_process(args, stop_signal=signal.SIGKILL) as served:
+        yield served.process, served.url
 
 
 def now_ms(client: httpx.Client) -> int:

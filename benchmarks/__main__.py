@@ -6,6 +6,7 @@ docs/performance.png.
 2. Live capacity: participants one core mixes in real time (16 kHz, 20 ms ticks, 10-party calls)
    by LiveMixer and its peers; tick latency at 100 and 1,000 calls.
 3. Scaling: cost per participant by call size and by number of calls.
+4. What `mpcmix render --report` adds to the bundled coaching scenario.
 
 ``--quick`` runs a tiny version of everything (the smoke test's), writing nowhere unless
 ``--out`` is given.
@@ -22,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import live, offline
+from . import live, offline, report_cost
 from .report import Results, render_markdown, render_plot, render_table
 from .workload import make_workload
 
@@ -92,6 +93,9 @@ def run(quick: bool = False, rounds: int = 5, minutes: int = 10, long_minutes: i
             results.by_calls[calls] = {k: statistics.median(v) / (calls * 10) for k, v in times.items()}
             figures = {k: round(v * 1e6, 3) for k, v in results.by_calls[calls].items()}
             log(f"  scaling: {calls} calls of 10: {figures} us per participant")
+        # -- 4. what --report adds ----------------------------------------------------------
+        results.report_cost = report_cost.measure(1 if quick else rounds)
+        log("  report: coaching render {:.2f} s, with --report {:.2f} s".format(*results.report_cost))
     finally:
         if own_scratch:
             shutil.rmtree(scratch, ignore_errors=True)

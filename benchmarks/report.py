@@ -30,6 +30,7 @@ class Results:
     one_call: dict[int, dict[str, float]] = field(default_factory=dict)  # s per participant-tick
     many_calls: dict[int, dict[str, float]] = field(default_factory=dict)
     by_calls: dict[int, dict[str, float]] = field(default_factory=dict)
+    report_cost: tuple[float, float] | None = None  # coaching render s without, with --report
 
     def peer(self, prefix: str) -> Peer | None:
         for p in self.offline:
@@ -174,6 +175,15 @@ def render_markdown(res: Results, image: str) -> str:
     for calls, peers in res.by_calls.items():
         cells = [f"{peers[k] * 1e6:.3f}" if k in peers else "-" for k in keys]
         out.append(f"| {calls:,} | " + " | ".join(cells) + " |")
+    if res.report_cost is not None:
+        plain, reported = res.report_cost
+        out += ["", "## 4. What `--report` adds", "",
+                "The bundled coaching scenario (20 s, 3 participants), rendered in process with and without "
+                "`--report`, alternating, medians (`benchmarks/report_cost.py`). The report renders once more "
+                "per participant voice (3 here) to measure who heard whom, then draws the page with matplotlib.",
+                "", "| render | seconds |", "|---|---|",
+                f"| without the report | {plain:.2f} |", f"| with the report | {reported:.2f} |",
+                f"| added by the report | {reported - plain:.2f} |"]
     out += ["", "## How mpcmix gets there", "",
             "- **One plan per routing shape** (`mixer/kernel.py`): rows completed with the listener's own voice "
             "that several rows share become a base sum; each row is its base minus its own voice. A call of P "

@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,12 +33,6 @@ from typing import Any
 import pytest
 
 #: The plivo SDK's base-URL constants (plivo.rest.client) that `plivo_client` points at the server.
-SDK_BASE_URLS = (
-    "PLIVO_API_BASE_URI",
-    "API_VOICE_BASE_URI",
-    "API_VOICE_BASE_URI_FALLBACK_1",
-    "API_VOICE_BASE_URI_FALLBACK_2",
-)
 
 
 @pytest.fixture
@@ -98,52 +89,30 @@ def mpc_server_args() -> list[str]:
 def mpc_server(mpc_server_args: list[str], tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[MpcServer]:
     """``mpcmix serve --clock virtual`` on a free loopback port, for this test."""
-    import uvicorn
-    from mpcmix.server import build_app, load_config
+    from mpcmix.server import load_config
+    from mpcmix.server.process import serve_in_thread
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     data_dir = tmp_path_factory.mktemp("mpcmix-serve")
     argv = ["--clock", "virtual", "--data-dir", str(data_dir), "--log-level", "warning",
-            *mpc_server_args, "--host", "127.0.0.1", "--port", str(port)]
+            *mpc_server_args]
     config = load_config(argv, environ={})
-    app = build_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("mpc_server: mpcmix serve did not start")
-            time.sleep(0.01)
+    with serve_in_thread(config) as served:
         account = config.accounts[0]
-        yield MpcServer(f"http://127.0.0.1:{port}", account.auth_id, account.auth_token,
-                        data_dir, app)
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
+        yield MpcServer(served.url, account.auth_id, account.auth_token, data_dir, served.app)
 
 
 @pytest.fixture
 def plivo_client(mpc_server: MpcServer) -> Iterator[Any]:
     """The official plivo SDK's RestClient, pointed at `mpc_server` for this test."""
     import plivo
-    import plivo.rest.client as rest_client
+    from mpcmix.server.process import sdk_pointed_at
 
-    saved = {name: getattr(rest_client, name) for name in SDK_BASE_URLS}
-    for name in SDK_BASE_URLS:
-        setattr(rest_client, name, mpc_server.api_url)
-    client = plivo.RestClient(mpc_server.auth_id, mpc_server.auth_token)
-    try:
-        yield client
-    finally:
-        for session in ("session", "multipart_session"):
-            closing = getattr(client, session, None)
-            if closing is not None:
-                closing.close()
-        for name, value in saved.items():
-            setattr(rest_client, name, value)
+    with sdk_pointed_at(mpc_server.url):
+        client = plivo.RestClient(mpc_server.auth_id, mpc_server.auth_token)
+        try:
+            yield client
+        finally:
+            for session in ("session", "multipart_session"):
+                closing = getattr(client, session, None)
+                if closing is not None:
+                    closing.close()

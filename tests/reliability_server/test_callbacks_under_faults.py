@@ -15,9 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from mpcmix.server.process import free_port
 
 from tests.server.conftest import AGENT, CUSTOMER, FROM, virtual_config
-from tests.server.harness import MAIN, RunningServer, free_port, serve
+from tests.server.harness import MAIN, RunningServer, serve
 
 from .receivers import Attempt, Receiver
 

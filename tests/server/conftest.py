@@ -10,8 +10,9 @@ from pathlib import Path
 import plivo
 import pytest
 from mpcmix.server.config import ServerConfig
+from mpcmix.server.process import sdk_pointed_at
 
-from .harness import ACCOUNTS, MAIN, OTHER, SUB, CallbackReceiver, RunningServer, sdk_pointed_at, serve
+from .harness import ACCOUNTS, MAIN, OTHER, SUB, CallbackReceiver, RunningServer, serve
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,20 +19,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import uvicorn
-from mpcmix.server.app import build_app
 from mpcmix.server.config import Account, ServerConfig
+from mpcmix.server.process import serve_in_thread
 
 MAIN = Account("MAMPCMIXTESTMAIN0001", "token-main-0001-abcdefghijklmnopqrstuvwx")
 SUB = Account("SAMPCMIXTESTSUB00001", "token-sub-0001-abcdefghijklmnopqrstuvwxy", parent=MAIN.auth_id)
 OTHER = Account("MAMPCMIXTESTOTHER001", "token-other-001-abcdefghijklmnopqrstuvwx")
 ACCOUNTS = (MAIN, SUB, OTHER)
 
-SDK_CONSTANTS = (
-    "PLIVO_API_BASE_URI",
-    "API_VOICE_BASE_URI",
-    "API_VOICE_BASE_URI_FALLBACK_1",
-    "API_VOICE_BASE_URI_FALLBACK_2",
-)
 
 
 @dataclass
@@ -72,43 +65,9 @@ class RunningServer:
 @contextlib.contextmanager
 def serve(config: ServerConfig) -> Iterator[RunningServer]:
     """Run `config` on a free loopback port until the block ends."""
-    # proto IPPROTO_TCP, so asyncio sets TCP_NODELAY on accepted connections (with proto 0 it
-    # does not, and every keep-alive response waits 40 ms for a delayed ACK).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    app = build_app(ServerConfig(**{**config.__dict__, "host": "127.0.0.1", "port": port}))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    try:
-        yield RunningServer(url, app, thread, server)
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
+    with serve_in_thread(config, timeout_s=10) as served:
+        yield RunningServer(served.url, served.app, served.thread, served.server)
 
-
-@contextlib.contextmanager
-def sdk_pointed_at(url: str) -> Iterator[None]:
-    """Point the plivo SDK's four base-URL constants at `url`, and restore them afterwards."""
-    import plivo.rest.client as rest_client
-
-    saved = {name: getattr(rest_client, name) for name in SDK_CONSTANTS}
-    for name in SDK_CONSTANTS:
-        setattr(rest_client, name, f"{url}/v1/Account")
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(rest_client, name, value)
 
 
 @dataclass
@@ -183,12 +142,6 @@ class CallbackReceiver:
             time.sleep(0.02)
         raise AssertionError("no matching callback arrived; got: "
                              + json.dumps([r.params for r in self.snapshot()])[:2000])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_media(root: Path) -> None:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from mpcmix.server.process import free_port
 
 from .conftest import AGENT, CUSTOMER, FROM, virtual_config
-from .harness import MAIN, RunningServer, free_port, serve
+from .harness import MAIN, RunningServer, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 

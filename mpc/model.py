@@ -541,6 +541,8 @@ class CallModel:
             on_exit_action_method=spec.on_exit_action_method,
             confirm_key=spec.confirm_key, confirm_sound=confirm_sound,
             line_audio=line_audio, added_ms=t, request_uuid=self._ids.uuid("request"),
+            call_status_callback_url=spec.call_status_callback_url,
+            call_status_callback_method=spec.call_status_callback_method,
         )
         mpc.participants.append(p)
         self._participants[member_id] = p
@@ -567,6 +569,7 @@ class CallModel:
         else:
             for leg in legs:
                 self._register_call(p, leg.call_uuid)
+                self._call_status(p, leg.call_uuid, leg.number, "ringing", t)
             if winner is not None and winner.answer_at_ms == t:
                 self._answer(p, t, winner)
             elif winner is not None:
@@ -1043,6 +1046,8 @@ class CallModel:
                 del self._calls[other.call_uuid]
         p.call_uuid = leg.call_uuid
         p.answered_ms = t
+        if not transferred:
+            self._call_status(p, leg.call_uuid, leg.number, "in-progress", t)
         p.voice, p.voice_duration_ms = p.line_audio[leg.call_uuid]
         if not transferred:
             p.voice_start_ms = t  # a transferred call keeps the answer time of its phone
@@ -1077,6 +1082,13 @@ class CallModel:
         was_answered = p.answered_ms is not None
         p.exited_ms = t
         p.exit_cause = cause
+        if was_answered:
+            self._call_status(p, p.call_uuid, p.to, "completed", t,
+                              {"Duration": str((t - p.answered_ms) // 1000), "HangupCause": cause})
+        else:
+            for leg in p.legs:
+                self._call_status(p, leg.call_uuid, leg.number, "no-answer", t,
+                                  {"HangupCause": cause})
         for leg in p.legs:
             if self._calls.get(leg.call_uuid) is p:
                 del self._calls[leg.call_uuid]
@@ -1315,6 +1327,18 @@ class CallModel:
         params["SequenceNumber"] = self._next_sequence(mpc)
         self._push(Event(t, name, p.status_callback_url, p.status_callback_method, params))
 
+    def _call_status(self, p: ParticipantRecord, call_uuid: str, to: str, status: str, t: int,
+                     extra: dict[str, str] | None = None) -> None:
+        """A call leg's status (ringing, in-progress, completed, no-answer) to the participant's
+        call_status_callback_url, as the Call API reports a call's progress."""
+        if not p.call_status_callback_url:
+            return
+        params = {"Event": "CallStatus", "CallUUID": call_uuid, "CallStatus": status,
+                  "From": p.from_number, "To": to, "Direction": "outbound",
+                  "Timestamp": callback_value(self._fmt.timestamp(t)), **(extra or {})}
+        self._push(Event(t, "CallStatus", p.call_status_callback_url,
+                         p.call_status_callback_method, params))
+
     def _mpc_event(self, name: str, mpc: MpcRecord, t: int,
                    extra: dict[str, Any] | None = None) -> None:
         """An MPC state change, to the status_callback_url of every participant in the MPC at
@@ -1529,6 +1553,8 @@ class _AddSpec:
     recording_callback_method: str
     status_callback_url: str | None
     status_callback_method: str
+    call_status_callback_url: str | None
+    call_status_callback_method: str
     status_callback_events: frozenset[str]
     on_exit_action_url: str | None
     on_exit_action_method: str
@@ -1588,8 +1614,6 @@ class _AddSpec:
                      "stop_recording_audio_method"):
             if read(params, name) is not None:
                 as_method(name, params[name])
-        refuse_unless_default(params, "call_status_callback_url", None,
-                              "call status callbacks are not emulated")
         refuse_unless_default(params, "sip_headers", None, "there is no SIP leg to carry them")
         refuse_unless_default(params, "relay_dtmf_inputs", False,
                               "DTMF tones are not relayed as audio")
@@ -1632,6 +1656,9 @@ class _AddSpec:
         s.recording_callback_url = _opt_str(params, "recording_callback_url")
         s.recording_callback_method = as_method(
             "recording_callback_method", read(params, "recording_callback_method", "GET"))
+        s.call_status_callback_url = _opt_str(params, "call_status_callback_url")
+        s.call_status_callback_method = as_method(
+            "call_status_callback_method", read(params, "call_status_callback_method", "POST"))
         s.status_callback_url = _opt_str(params, "status_callback_url")
         s.status_callback_method = as_method(
             "status_callback_method", read(params, "status_callback_method", "GET"))

@@ -121,6 +121,8 @@ class ParticipantRecord:
     music: tuple[str, str | None] | None = None  # (kind, media) of the current music episode
     music_start_ms: int = 0
     recordings: dict[str, RecordingRecord] = field(default_factory=dict)  # by track, not stopped
+    call_status_callback_url: str | None = None  # the call leg's own status callbacks
+    call_status_callback_method: str = "POST"
 
     @property
     def phase(self) -> CallPhase:

@@ -104,7 +104,6 @@ def test_out_of_range_and_malformed_parameters_are_refused_naming_the_rule(param
         ("transcription_url", "https://example.com/t"),
         ("transcript", "true"),
         ("callback_url", "https://example.com/cb"),
-        ("call_status_callback_url", "https://example.com/status"),
         ("dial_music", "https://example.com/ring.mp3"),
     ],
 )
@@ -172,3 +171,27 @@ def test_time_must_move_forward_on_frame_boundaries():
         model.get(980, friendly_name="demo")
     with pytest.raises(ValueError, match="not on a frame boundary"):
         model.get(1010, friendly_name="demo")
+
+
+def test_call_status_callbacks_report_each_leg_ringing_in_progress_and_completed():
+    model = make_model()
+    url = "https://example.com/call-status"
+    add(model, 0, "c", "customer", "+1001", stay_alone=True)
+    add(model, 0, "a", "agent", "+1004", call_status_callback_url=url)
+    add(model, 0, "n", "agent", "+1005", call_status_callback_url=url,
+        call_status_callback_method="GET", ring_timeout=15)
+    model.advance(1000)
+    model.settle(1000)
+    model.hangup(3000, participant(model, "a")["call_uuid"])
+    model.settle(3000)
+    model.advance(15000)
+    model.settle(15000)
+    calls = [(e.at_ms, e.params["CallStatus"], e.params["To"], e.method)
+             for e in model.drain_events() if e.name == "CallStatus"]
+    assert calls == [
+        (0, "ringing", "+1004", "POST"),
+        (0, "ringing", "+1005", "GET"),
+        (1000, "in-progress", "+1004", "POST"),
+        (3000, "completed", "+1004", "POST"),
+        (15000, "no-answer", "+1005", "GET"),
+    ]

@@ -219,17 +219,11 @@ def _form(body: bytes) -> dict[str, Any]:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:
         raise ValidationError("the form body is not UTF-8") from None
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            previous = out[key]
-            out[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            out[key] = value
-    return out
+    return query_args(pairs)
 
 
 def query_args(items: list[tuple[str, str]]) -> dict[str, Any]:
+    """Key/value pairs as a dict; a key given more than once becomes the list of its values."""
     out: dict[str, Any] = {}
     for key, value in items:
         if key in out:

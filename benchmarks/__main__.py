@@ -43,6 +43,7 @@ def run(quick: bool = False, rounds: int = 5, minutes: int = 10, long_minutes: i
     try:
         # -- 1. offline ----------------------------------------------------------------------
         log(f"offline: 10 parties x {seconds} s at 16 kHz, {rounds} round(s)")
+        offline.precompile()
         work = make_workload(scratch / "call", duration_s=seconds)
         names = ["mpcmix", "io_floor", "numpy"]
         names += [n for n, tool in (("ffmpeg", "ffmpeg"), ("sox", "sox")) if offline.have(tool)]

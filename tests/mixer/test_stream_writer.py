@@ -92,6 +92,40 @@ def test_close_fsyncs_the_file(tmp_path, monkeypatch):
     np.testing.assert_array_equal(sf.read(path, dtype="int16")[0], PCM)
 
 
+def test_long_writes_start_writeback_early_and_the_bytes_are_unchanged(tmp_path, monkeypatch):
+    """Every WRITEBACK_BYTES the writer asks the kernel to start writing its file back (so the
+    fsync at close has little left to do); the file is the same as one written without it."""
+    from mpcmix.mixer import audio_io
+
+    started: list[str] = []
+    real = audio_io.start_writeback
+    monkeypatch.setattr(audio_io, "start_writeback",
+                        lambda fd: (started.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    pcm = np.tile(PCM, 160)  # 3.2 MB of int16
+    write_blocks(tmp_path / "x.wav", pcm, block=16000)
+    assert started == [str(tmp_path / "x.wav")] * (pcm.nbytes // audio_io.WRITEBACK_BYTES)
+    monkeypatch.setattr(audio_io, "start_writeback", lambda fd: None)
+    write_blocks(tmp_path / "y.wav", pcm, block=16000)
+    assert (tmp_path / "x.wav").read_bytes() == (tmp_path / "y.wav").read_bytes()
+
+
+def test_writers_leave_no_descriptor_open(tmp_path):
+    """Closed, failed or dropped without `close`: the file's descriptor is released (a
+    long-running server opens and closes thousands of these)."""
+    import gc
+
+    before = len(os.listdir("/proc/self/fd"))
+    write_blocks(tmp_path / "closed.wav", PCM)
+    dropped = StreamWriter(tmp_path / "dropped.wav", 16000)
+    dropped.write(PCM)
+    del dropped
+    gc.collect()
+    with pytest.raises(OSError):
+        StreamWriter(tmp_path / "missing" / "x.wav", 16000)
+    assert len(os.listdir("/proc/self/fd")) == before
+    np.testing.assert_array_equal(sf.read(tmp_path / "dropped.wav", dtype="int16")[0], PCM)
+
+
 def test_writing_streams_without_accumulating(tmp_path):
     """Peak Python memory while writing does not grow with the number of blocks written."""
     block = np.ones(16000, np.int16)

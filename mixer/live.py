@@ -115,7 +115,12 @@ class LiveMixer:
             raise ValueError("kernel='numba' needs numba installed")
         #: "numba" (the compiled kernel) or "numpy"; the samples are the same.
         self.kernel = "numpy" if kernel == "numpy" or not kernel_jit.available() else "numba"
-        self.ticks = 0  # frames mixed so far
+        self.ticks = 0  # `tick`s and `advance`s so far
+        self.samples = 0  # timeline samples mixed so far (a tick is `frame` of them)
+        #: Max |sample| of each input row over the last `advance` (int32 (n_inputs,)), when the
+        #: numpy kernel measured it for its bound; None after the compiled kernel (it checks
+        #: the sums exactly instead) or before any mix.
+        self.last_peaks: np.ndarray | None = None
         self._calls: dict[Hashable, _Call] = {}
         self._cohorts: list[_Cohort] = []
         self._in_rows: dict[Hashable, slice] = {}
@@ -159,7 +164,7 @@ class LiveMixer:
         old = self._calls.get(key)
         if old is not None:
             for name in set(old.matrix.listeners) - set(matrix.listeners):
-                self._parked[(key, name)] = (self._gain_of.pop((key, name), UNITY), self.ticks)
+                self._parked[(key, name)] = (self._gain_of.pop((key, name), UNITY), self.samples)
         self._calls[key] = _Call(matrix, sources, plan)
         self._dirty = True
 
@@ -218,13 +223,26 @@ class LiveMixer:
         """Mix one frame of every call: `frames` int16 (n_inputs, frame) laid out by
         `input_rows` -> int16 (n_outputs, frame) laid out by `output_rows` (into `out` if given).
         """
-        self._layout()
-        n = self.frame
         frames = np.asarray(frames)
-        if frames.dtype != np.int16 or frames.shape != (self.n_inputs, n):
-            raise ValueError(f"tick takes int16 ({self.n_inputs}, {n}), not {frames.dtype} {frames.shape}")
+        if frames.ndim != 2 or frames.shape[1] != self.frame:
+            raise ValueError(f"tick takes int16 ({self.n_inputs}, {self.frame}), not "
+                             f"{frames.dtype} {frames.shape}")
+        return self.advance(frames, out)
+
+    def advance(self, frames: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Mix the next ``n`` samples of every call, any ``n`` (a tick is one frame; the offline
+        renderer mixes long blocks): `frames` int16 (n_inputs, n) laid out by `input_rows` ->
+        int16 (n_outputs, n) laid out by `output_rows` (into `out` if given). The samples do not
+        depend on how the timeline is cut into advances.
+        """
+        self._layout()
+        frames = np.asarray(frames)
+        if frames.dtype != np.int16 or frames.ndim != 2 or frames.shape[0] != self.n_inputs:
+            raise ValueError(f"advance takes int16 ({self.n_inputs}, n), not {frames.dtype} {frames.shape}")
+        n = frames.shape[1]
         if out is None:
             out = np.empty((self.n_outputs, n), dtype=np.int16)
+        peaks = np.zeros(self.n_inputs, dtype=np.int32) if self.kernel == "numpy" else None
         for cohort in self._cohorts:
             n_out, n_in = cohort.plan.shape
             c = cohort.size
@@ -232,26 +250,40 @@ class LiveMixer:
             o_all = out[cohort.out_lo:cohort.out_lo + c * n_out].reshape(c, n_out, n)
             g_all = self._gains[cohort.out_lo:cohort.out_lo + c * n_out].reshape(c, n_out)
             compiled = kernel_jit.compile_plan(cohort.plan) if self.kernel == "numba" else None
-            # numpy passes over a chunk several times: keep it in cache; the kernel passes once
-            step = c if compiled is not None else max(1, self.chunk_bytes // max(1, 2 * n_in * n))
+            if compiled is not None:
+                step, span = c, max(n, 1)  # the kernel passes once over each call's frames
+            else:  # numpy passes over a chunk several times: keep it in cache
+                step = max(1, self.chunk_bytes // max(1, 2 * n_in * n))
+                span = max(1, self.chunk_bytes // max(1, 2 * n_in)) if step == 1 else max(n, 1)
+            p_all = peaks[cohort.in_lo:cohort.in_lo + c * n_in].reshape(c, n_in) if peaks is not None else None
             for lo in range(0, c, step):
                 hi = min(c, lo + step)
-                self._mix_chunk(cohort.plan, compiled, x_all[lo:hi], o_all[lo:hi], g_all[lo:hi])
+                for t in range(0, n, span):  # long blocks: in time order (the limiters' state)
+                    u = min(n, t + span)
+                    got = self._mix_chunk(cohort.plan, compiled, x_all[lo:hi, :, t:u], o_all[lo:hi, :, t:u],
+                                          g_all[lo:hi])
+                    if p_all is not None and got is not None:
+                        np.maximum(p_all[lo:hi], got, out=p_all[lo:hi])
         self.ticks += 1
+        self.samples += n
+        self.last_peaks = peaks
         return out
 
     def _mix_chunk(self, plan: MixPlan, compiled: tuple | None, x: np.ndarray, o: np.ndarray,
-                   gains: np.ndarray) -> None:
-        """Calls ``x`` int16 (c, S, n) -> ``o`` int16 (c, L, n); `gains` int64 (c, L) in place."""
+                   gains: np.ndarray) -> np.ndarray | None:
+        """Calls ``x`` int16 (c, S, n) -> ``o`` int16 (c, L, n); `gains` int64 (c, L) in place.
+        Returns the sources' peaks int32 (c, S) when the numpy evaluation measured them."""
+        peaks = None
         if compiled is not None:  # int32, checked exactly: `loud` rows left int16
             loud = np.empty(gains.shape, dtype=np.bool_)
             kernel_jit.mix_calls(compiled, x, o, loud)
         else:
             evaluate(plan, x, o)  # wrapping int16: exact wherever the bound holds
-            loud = row_bounds(plan, source_peaks(x)) > INT16_MAX
+            peaks = source_peaks(x)
+            loud = row_bounds(plan, peaks) > INT16_MAX
         need = loud | (gains != UNITY)
         if not need.any():
-            return
+            return peaks
         calls, rows = np.nonzero(need)
         values = o[calls, rows].astype(np.int32)  # exact for the rows inside the bound
         loud_calls = np.flatnonzero(loud.any(axis=1))
@@ -263,6 +295,7 @@ class LiveMixer:
         g = gains[calls, rows]
         o[calls, rows] = limit_rows(values, g, self.release_per_sample)
         gains[calls, rows] = g
+        return peaks
 
     def tick_calls(self, frames: Mapping[Hashable, np.ndarray]) -> dict[Hashable, np.ndarray]:
         """`tick` for callers holding frames per call: {key: int16 (len(sources(key)), frame)}
@@ -309,9 +342,9 @@ class LiveMixer:
                 for name in self._calls[key].matrix.listeners:
                     gain = store.get((key, name))
                     if gain is None:
-                        gain, since = self._parked.pop((key, name), (UNITY, self.ticks))
-                        # the frames it missed were silence: the release went on
-                        gain = min(UNITY, gain + self.release_per_sample * self.frame * (self.ticks - since))
+                        gain, since = self._parked.pop((key, name), (UNITY, self.samples))
+                        # the samples it missed were silence: the release went on
+                        gain = min(UNITY, gain + self.release_per_sample * (self.samples - since))
                     gains.append(gain)
         self._cohorts = cohorts
         self._in_rows, self._out_rows = in_rows, out_rows

@@ -90,6 +90,38 @@ def test_the_live_mixer_equals_mixer_render_for_every_call_and_tick(kernel, call
             np.testing.assert_array_equal(out[live.output_rows(c)], expected, err_msg=f"call {c}, tick {t}")
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
+@SETTINGS
+@given(live_calls(max_calls=3), st.lists(st.integers(1, 700), min_size=1, max_size=6),
+       st.sampled_from([1 << 8, 1 << 12, 1 << 18]))
+def test_advancing_by_any_blocks_equals_mixer_render_over_the_same_blocks(kernel, calls, cuts, chunk_bytes):
+    """`advance` takes blocks of any length (the offline renderer's are long, the server's one
+    frame): cut the timeline anywhere, re-route between blocks, and every output is still
+    `Mixer.render`'s over the same blocks, limiter and peaks included."""
+    schedule, sources, ticks = calls
+    live = LiveMixer(RATE, FRAME_MS, chunk_bytes=chunk_bytes, kernel=kernel)
+    offline = {c: Mixer(RATE) for c in schedule}
+    start = 0
+    for b, n in enumerate(cuts):
+        step = min(b, ticks - 1)
+        for c, matrices in schedule.items():
+            live.set_call(c, matrices[step])
+        frames = np.zeros((live.n_inputs, n), dtype=np.int16)
+        for c in live.calls:
+            rows = live.input_rows(c)
+            for k, label in enumerate(live.sources(c)):
+                frames[rows.start + k] = sources[c][label].read(start, n)
+        out = live.advance(frames)
+        if kernel == "numpy":
+            expected_peaks = np.abs(frames.astype(np.int32)).max(axis=1, initial=0)
+            np.testing.assert_array_equal(live.last_peaks, expected_peaks)
+        for c, matrices in schedule.items():
+            expected = offline[c].render(matrices[step], sources[c], start, n)
+            np.testing.assert_array_equal(out[live.output_rows(c)], expected, err_msg=f"call {c}, block {b}")
+        start += n
+    assert live.samples == start
+
+
 def coaching_call(customers: int = 2, agents: int = 1) -> CallState:
     people = [ParticipantState(f"c{i}", Role.CUSTOMER, CallPhase.ANSWERED) for i in range(customers)]
     people += [ParticipantState(f"a{i}", Role.AGENT, CallPhase.ANSWERED) for i in range(agents)]

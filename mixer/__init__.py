@@ -3,8 +3,9 @@
 Sources are decoded once to int16 (`load_audio`), placed on the call's sample timeline
 (`OneShot`, `Looped`, `SILENCE`), mixed by a routing matrix in exact integer-valued float32
 (`Mixer.mix`) and passed through one `Limiter` per listener (`Mixer.render`); `StreamWriter`
-streams the int16 result to WAV or MP3. `LiveMixer` advances many calls by one frame per tick
-in one vectorised step (the server's real-time path), equal to `Mixer.render` bit for bit.
+streams the int16 result to WAV or MP3. `LiveMixer` advances many calls at once in one
+vectorised step, by a frame per tick or by long blocks (the mixer the call engine drives, for
+renders and the server alike), equal to `Mixer.render` bit for bit.
 
 >>> import numpy as np
 >>> from mpcmix.mixer import Mixer, OneShot

@@ -1,7 +1,9 @@
 """The live mixer: many independent calls advanced by one frame per tick, in one vectorised step.
 
-The server's real-time clock mixes every live call each frame (10, 20, 40 or 60 ms). Mixing them
-one by one costs a Python loop per call; `LiveMixer` stacks them instead. Calls whose routing
+The server's real-time clock mixes every live call each frame (10, 20, 40 or 60 ms); an offline
+render mixes the same calls in long blocks (`advance`: any length). The call engine
+(mpc/engine.py) drives this mixer in both. Mixing calls one by one costs a Python loop per call;
+`LiveMixer` stacks them instead. Calls whose routing
 matrices have the same structure (the same `kernel.MixPlan`: same size, same roles and flags, e.g.
 every 10-party call with everyone in conference) form a *cohort* whose frames lie side by side
 in one array, ``(calls, sources, frame)``; a tick evaluates each cohort's plan once for all its

@@ -4,7 +4,12 @@
 scenario renderer and the HTTP server both drive it the same way: apply operations to
 `engine.model` at a frame boundary, `settle()`, then `advance_to()` the next moment something
 happens. Between two such moments the routing matrix is constant, so the span is mixed in a few
-large blocks (one matrix product each), streamed to the listener files and recordings.
+large blocks, streamed to the listener files and recordings.
+
+The mixing is `LiveMixer`'s, the one the server's real-time clock uses: each MPC is a call of
+it (its routing matrix set when it changes), every call is advanced in one vectorised step, by
+long blocks offline and by one frame per tick on the server's real-time clock. The samples do not
+depend on the cut (tested against `Mixer.render`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mpcmix.mixer import SILENCE, Looped, Mixer, OneShot, StreamWriter, WriteBehind
+from mpcmix.mixer import SILENCE, LiveMixer, Looped, Mixer, OneShot, StreamWriter, WriteBehind
 from mpcmix.routing import (
     CallState,
     RoutingMatrix,
@@ -65,6 +70,7 @@ class CallEngine:
         tap: Tap | None = None,
         silence_voices: Collection[str] = (),
         close_ended_listeners: bool = False,
+        kernel: str = "numpy",
     ) -> None:
         self.model = model
         self.media = media
@@ -80,7 +86,12 @@ class CallEngine:
         # server instead closes a listener's file once its MPC has ended, so participants that
         # come and go cost no open file and no memory.
         self.close_ended_listeners = close_ended_listeners
-        self.mixer = Mixer(sample_rate)
+        # numpy by default: numba's import and set-up (~0.5 s) outweigh its gain on one render;
+        # the server, mixing many calls a frame at a time for hours, asks for "auto".
+        self.mixer = LiveMixer(sample_rate, frame_ms, kernel=kernel)
+        self._routed: dict[str, RoutingMatrix] = {}  # MPC uuid -> the matrix the mixer has
+        self._tap_mixer: Mixer | None = None  # the pre-limiter mix for `tap` (matrix products)
+        self._frames = np.empty((0, 0), dtype=np.int16)  # the inputs of a block, reused
         self._io = WriteBehind()  # files are written on a thread while the next block is mixed
         frame = sample_rate * frame_ms // 1000
         self.block = max(frame, BLOCK_SAMPLES // frame * frame)  # whole frames, for speech frames
@@ -179,7 +190,8 @@ class CallEngine:
             raise RuntimeError("the engine is closed")
         state = self.model.mix_state()
         calls: tuple[CallState, ...] = tuple(state.calls)
-        matrix = stack(build_matrix(c) for c in calls)
+        matrices = self._route(state.mpc_uuids, calls)
+        matrix = stack(matrices) if self.tap is not None else None
         sources = {spec.name: self._source(spec) for spec in state.sources}
         self._open_listeners(calls)
         if self.close_ended_listeners:
@@ -194,20 +206,72 @@ class CallEngine:
         if self.on_progress is not None:
             self.on_progress(t_ms)
 
+    def _route(self, uuids: tuple[str, ...], calls: tuple[CallState, ...]) -> list[RoutingMatrix]:
+        """Give the mixer each MPC's routing matrix (where it changed) and forget ended MPCs."""
+        if len(uuids) != len(calls):  # a model without uuids: its calls in order
+            uuids = tuple(f"call-{i}" for i in range(len(calls)))
+        matrices = [build_matrix(c) for c in calls]
+        current = dict(zip(uuids, matrices, strict=True))
+        for key in [k for k in self._routed if k not in current]:
+            del self._routed[key]
+            self.mixer.remove_call(key)
+        for key, m in current.items():
+            if self._routed.get(key) != m:
+                self._routed[key] = m
+                self.mixer.set_call(key, m)
+        return matrices
+
+    def _mix_block(self, sources: dict[str, Any], start: int, n: int
+                   ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
+        """Every MPC's block ``[start, start + n)``: (listener -> int16 (n,) output, source label
+        -> int16 (n,) input as mixed, source label -> its peak when the mixer measured it)."""
+        live = self.mixer
+        if self._frames.shape[0] < live.n_inputs or self._frames.shape[1] < n:
+            self._frames = np.empty((live.n_inputs, n), dtype=np.int16)
+        frames = self._frames[:live.n_inputs, :n]
+        inputs: dict[str, np.ndarray] = {}
+        for key in live.calls:
+            rows = live.input_rows(key)
+            for k, label in enumerate(live.sources(key)):
+                row = frames[rows.start + k]
+                source = sources.get(label, SILENCE)
+                read_into = getattr(source, "read_into", None)
+                if source is SILENCE:
+                    row[...] = 0
+                elif read_into is not None:
+                    read_into(row, start)
+                else:
+                    row[...] = source.read(start, n)
+                inputs.setdefault(label, row)
+        out = live.advance(frames)
+        rows_out: dict[str, np.ndarray] = {}
+        for key in live.calls:
+            lo = live.output_rows(key).start
+            for i, name in enumerate(live.listeners(key)):
+                rows_out[name] = out[lo + i]
+        peaks: dict[str, int] = {}
+        if live.last_peaks is not None:
+            for key in live.calls:
+                lo = live.input_rows(key).start
+                for k, label in enumerate(live.sources(key)):
+                    peaks[label] = int(live.last_peaks[lo + k])
+        return rows_out, inputs, peaks
+
     def _render_block(
         self,
-        matrix: RoutingMatrix,
+        matrix: RoutingMatrix | None,
         sources: dict[str, Any],
         gates: dict[str, bool],
         captures: list[tuple[StreamWriter, str, str | None]],
         start: int,
         n: int,
     ) -> None:
-        if self.tap is not None:
-            # Mixer.render keeps its pre-limiter mix to itself, so a tapped block is mixed twice.
-            self.tap(start, matrix, self.mixer.mix(matrix, sources, start, n))
-        out = self.mixer.render(matrix, sources, start, n)
-        rows = {name: out[i] for i, name in enumerate(matrix.listeners)}
+        if self.tap is not None and matrix is not None:
+            # The mixer keeps its pre-limiter mix to itself, so a tapped block is mixed twice.
+            if self._tap_mixer is None:
+                self._tap_mixer = Mixer(self.sample_rate)
+            self.tap(start, matrix, self._tap_mixer.mix(matrix, sources, start, n))
+        rows, mixed, peaks = self._mix_block(sources, start, n)
         for label, row in rows.items():
             writer = self._listener_writers.get(label)
             if writer is not None:
@@ -216,8 +280,6 @@ class CallEngine:
                 _write_silence(writer, start - writer.frames)
                 writer.write(row)
         voices: dict[str, np.ndarray] = {}
-
-        mixed = self.mixer.last_sources  # the block's samples of every source it mixed
 
         def voice(label: str) -> np.ndarray:
             if label not in voices:
@@ -241,7 +303,6 @@ class CallEngine:
                     heard = np.zeros(n, np.int16)
                 writer.write(np.stack([voice(member), heard]))
         if self.detect_speech:
-            peaks = self.mixer.last_peaks
             for label, on in gates.items():
                 tracker = self._speech.get(label)
                 if tracker is None:

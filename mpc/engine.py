@@ -42,6 +42,9 @@ BLOCK_SAMPLES = 1 << 17
 SPEAK_THRESHOLD_DBFS = -40.0
 #: ...and stops speaking after this much silence (hangover), so a pause between words is no stop.
 SPEAK_HANGOVER_MS = 400
+#: Blocks of at most this many frames (the server's ticks) are judged frame by frame in Python,
+#: cheaper there than the array version's fixed cost.
+_FEW_FRAMES = 4
 
 
 class CallEngine:
@@ -89,7 +92,8 @@ class CallEngine:
         # numpy by default: numba's import and set-up (~0.5 s) outweigh its gain on one render;
         # the server, mixing many calls a frame at a time for hours, asks for "auto".
         self.mixer = LiveMixer(sample_rate, frame_ms, kernel=kernel)
-        self._routed: dict[str, RoutingMatrix] = {}  # MPC uuid -> the matrix the mixer has
+        # MPC uuid -> (its state, the matrix the mixer has), so an unchanged state is not re-routed
+        self._routed: dict[str, tuple[CallState, RoutingMatrix]] = {}
         self._tap_mixer: Mixer | None = None  # the pre-limiter mix for `tap` (matrix products)
         self._frames = np.empty((0, 0), dtype=np.int16)  # the inputs of a block, reused
         self._io = WriteBehind()  # files are written on a thread while the next block is mixed
@@ -210,15 +214,22 @@ class CallEngine:
         """Give the mixer each MPC's routing matrix (where it changed) and forget ended MPCs."""
         if len(uuids) != len(calls):  # a model without uuids: its calls in order
             uuids = tuple(f"call-{i}" for i in range(len(calls)))
-        matrices = [build_matrix(c) for c in calls]
-        current = dict(zip(uuids, matrices, strict=True))
-        for key in [k for k in self._routed if k not in current]:
-            del self._routed[key]
-            self.mixer.remove_call(key)
-        for key, m in current.items():
-            if self._routed.get(key) != m:
-                self._routed[key] = m
+        matrices = []
+        for key, call in zip(uuids, calls, strict=True):
+            routed = self._routed.get(key)
+            if routed is not None and (routed[0] is call or routed[0] == call):
+                matrices.append(routed[1])  # unchanged state: the same matrix (the usual tick)
+                continue
+            m = build_matrix(call)
+            matrices.append(m)
+            if routed is None or routed[1] != m:
                 self.mixer.set_call(key, m)
+            self._routed[key] = (call, m)
+        if len(self._routed) > len(calls):
+            live = set(uuids)
+            for key in [k for k in self._routed if k not in live]:
+                del self._routed[key]
+                self.mixer.remove_call(key)
         return matrices
 
     def _mix_block(self, sources: dict[str, Any], start: int, n: int
@@ -427,6 +438,8 @@ class _SpeechTracker:
         frames = n // self.frame
         if frames == 0:
             return []
+        if frames <= _FEW_FRAMES:  # a tick of the real-time clock: no array machinery
+            return self._feed_few(voice, start, frames, peak)
         if voice is None:
             loud = np.zeros(frames, dtype=bool)
         else:
@@ -445,6 +458,25 @@ class _SpeechTracker:
         self.speaking = bool(speaking[-1])
         self.last_loud = int(last[-1]) - frames
         return [(start + int(i) * self.frame, bool(speaking[i])) for i in changes]
+
+    def _feed_few(self, voice: np.ndarray | None, start: int, frames: int, peak: int | None
+                  ) -> list[tuple[int, bool]]:
+        """`feed` frame by frame (the same decisions): each frame's energy is exact in float64
+        (a sum of at most 2**23 squares of int16 stays below 2**53)."""
+        found = []
+        speaking, last = self.speaking, self.last_loud
+        quiet = voice is None or (peak is not None and peak * peak * self.frame <= self.threshold)
+        for i in range(frames):
+            if not quiet:
+                x = voice[i * self.frame:(i + 1) * self.frame].astype(np.float64)
+                if float(x @ x) > self.threshold:
+                    last = i
+            now = i - last < self.hangover
+            if now != speaking:
+                found.append((start + i * self.frame, now))
+                speaking = now
+        self.speaking, self.last_loud = speaking, last - frames
+        return found
 
     def _loud(self, x: np.ndarray, frames: int) -> np.ndarray:
         """bool (frames,): whether each frame of `x` int16 (frames, frame) is above the threshold.

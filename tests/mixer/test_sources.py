@@ -95,3 +95,50 @@ def test_reading_in_blocks_of_any_size_equals_reading_whole(case):
 def test_a_source_is_its_pcm_placed_on_the_timeline(pcm, start, loop):
     src = Looped(pcm, start) if loop else OneShot(pcm, start)
     np.testing.assert_array_equal(src.read(0, 1000), placed(pcm, start, 1000, loop=loop))
+
+
+# -- voices streamed from disk (PcmFile) -------------------------------------------------------
+
+_RATE = 16000
+_LONG = np.random.default_rng(3).integers(-32768, 32768, 3 * (1 << 14) + 77).astype(np.int16)
+
+
+@pytest.fixture(scope="module")
+def long_wav(tmp_path_factory):
+    import soundfile as sf
+
+    path = tmp_path_factory.mktemp("pcm") / "voice.wav"
+    sf.write(path, _LONG, _RATE, subtype="PCM_16")
+    return path
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_LONG)), st.sampled_from([0, 1, 320, 5000, 1 << 14, 40000])),
+                min_size=1, max_size=30))
+def test_a_voice_streamed_from_disk_reads_as_the_loaded_file_in_any_order_and_size(long_wav, reads):
+    """Ticks read a frame at a time (served from a read-ahead window), renders read long blocks
+    (straight from the file): any mix of the two, forwards or back, gives the file's samples."""
+    from mpcmix.mixer import open_pcm
+
+    pcm = open_pcm(long_wav, _RATE)
+    assert pcm is not None and len(pcm) == len(_LONG)
+    for lo, n in reads:
+        n = min(n, len(_LONG) - lo)
+        np.testing.assert_array_equal(pcm[lo:lo + n], _LONG[lo:lo + n])
+        src = OneShot(pcm, 100)
+        np.testing.assert_array_equal(src.read(lo, n), OneShot(_LONG, 100).read(lo, n))
+
+
+def test_a_voice_file_cut_short_while_playing_is_refused_by_name(tmp_path):
+    import soundfile as sf
+    from mpcmix.mixer import AudioError, open_pcm
+
+    path = tmp_path / "voice.wav"
+    sf.write(path, _LONG, _RATE, subtype="PCM_16")
+    pcm = open_pcm(path, _RATE)
+    np.testing.assert_array_equal(pcm[0:320], _LONG[:320])
+    with open(path, "r+b") as f:
+        f.truncate(44 + 2 * 20000)
+    with pytest.raises(AudioError, match=r"voice\.wav.*short read"):
+        for lo in range(320, len(_LONG) - 320, 320):
+            pcm[lo:lo + 320]

@@ -109,11 +109,37 @@ def test_long_writes_start_writeback_early_and_the_bytes_are_unchanged(tmp_path,
     assert (tmp_path / "x.wav").read_bytes() == (tmp_path / "y.wav").read_bytes()
 
 
+@pytest.mark.parametrize("background", [False, True])
+@pytest.mark.parametrize("subtype,channels", [("PCM_16", 1), ("FLOAT", 1), ("PCM_16", 2)])
+def test_tick_sized_blocks_are_gathered_yet_every_flush_shows_all_written(tmp_path, background, subtype, channels):
+    """A real-time server writes one frame a tick: those blocks are gathered into larger writes,
+    but `flush` (the server's, once a second) writes what is gathered, so a reader then sees
+    every frame written so far; the file equals one written in a single block."""
+    from mpcmix.mixer import WriteBehind
+
+    io = WriteBehind() if background else None
+    pcm = np.tile(PCM, 3)[: 3 * StreamWriter.GATHER_FRAMES + 1234]
+    data = np.stack([pcm, pcm[::-1]]) if channels == 2 else pcm
+    writer = StreamWriter(tmp_path / "x.wav", 16000, channels=channels, subtype=subtype, background=io)
+    for k, lo in enumerate(range(0, pcm.shape[-1], 320)):
+        writer.write(data[..., lo:lo + 320])
+        if k % 97 == 0:  # now and then, as the server's once-a-second flush
+            writer.flush()
+            seen = sf.read(tmp_path / "x.wav", dtype="int16")[0]
+            assert len(seen) == writer.frames == min(lo + 320, pcm.shape[-1])
+    writer.close()
+    if io is not None:
+        io.close()
+    write_blocks(tmp_path / "y.wav", data, block=pcm.shape[-1], channels=channels, subtype=subtype)
+    assert (tmp_path / "x.wav").read_bytes() == (tmp_path / "y.wav").read_bytes()
+
+
 def test_writers_leave_no_descriptor_open(tmp_path):
     """Closed, failed or dropped without `close`: the file's descriptor is released (a
     long-running server opens and closes thousands of these)."""
     import gc
 
+    gc.collect()  # what earlier tests dropped is closed before counting
     before = len(os.listdir("/proc/self/fd"))
     write_blocks(tmp_path / "closed.wav", PCM)
     dropped = StreamWriter(tmp_path / "dropped.wav", 16000)

@@ -140,12 +140,12 @@ def render_markdown(res: Results, image: str) -> str:
     floor = res.peer("I/O floor")
     if ours and floor and ours.wall > TARGET_FLOOR * floor.wall:
         out += ["", f"**The I/O-floor target is not met** ({ours.wall / floor.wall:.2f}x, {ours.cpu - floor.cpu:.2f} s "
-                "more CPU than the floor). Where the difference goes, measured in-process: `mpcmix render` starts "
-                "a call model, routing and the scenario loader (about 0.1-0.2 s more imports than numpy + "
-                "soundfile, most of it outside the mixer), then mixes (~0.1 s for 600 s x 11 outputs), detects "
-                "speech in each voice for the speak events (~0.1 s) and writes events and `mpc.json`; the "
-                "write-behind thread overlaps the file writes with the mixing, but on two cores shared with "
-                "other work the overlap is partial. The floor does none of that."]
+                "more CPU than the floor). Where the difference goes, measured in-process (thread CPU time): "
+                "`mpcmix render` imports a call model, routing and the scenario loader (~0.05 s more than numpy + "
+                "soundfile, byte-compiled), mixes (~0.18 s for 600 s x 11 outputs, reads included), detects "
+                "speech in each voice for the speak events (~0.1 s) and writes events and `mpc.json`. The floor "
+                "does none of that; both write the same bytes, and mpcmix's writeback overlaps the disk with the "
+                "mixing, so the margin is the computing, and how much of it the two shared cores overlap."]
     out += ["", "Peers: `ffmpeg` runs one filter graph (`asplit` of each input, one `amix=normalize=0` per "
             "output); `sox -m -v 1 ...` runs once per output; pydub chains `overlay`; the numpy script loads "
             "everything as float32, subtracts each voice from the total and lets libsndfile convert to PCM16; the "
@@ -185,6 +185,10 @@ def render_markdown(res: Results, image: str) -> str:
                 f"| without the report | {plain:.2f} |", f"| with the report | {reported:.2f} |",
                 f"| added by the report | {reported - plain:.2f} |"]
     out += ["", "## How mpcmix gets there", "",
+            "- **One mixer** (`mixer/live.py`, `LiveMixer`): the call engine behind `mpcmix render` and "
+            "`mpcmix serve` mixes every MPC with it, by long blocks offline and one frame per tick on the "
+            "server's real-time clock (the offline figures above use its numpy kernel, the live ones its "
+            "compiled kernel; the samples are the same).",
             "- **One plan per routing shape** (`mixer/kernel.py`): rows completed with the listener's own voice "
             "that several rows share become a base sum; each row is its base minus its own voice. A call of P "
             "costs about P additions plus one subtraction per row, flat per participant, where a matrix product "
@@ -198,13 +202,18 @@ def render_markdown(res: Results, image: str) -> str:
             "across outputs (`limit_rows`, bit-identical to `Limiter` per output).",
             "- **Offline I/O**: voices at the call's rate stream from disk (`PcmFile`, `os.preadv` into the mix "
             "buffer), int16 goes to libsndfile without float conversion, a write-behind thread writes while the "
-            "next block is mixed, buffers are reused (fresh memory costs page faults here), speech detection "
-            "skips blocks whose peak cannot reach its threshold and uses float32 energies re-checked exactly near "
-            "it.", "",
+            "next block is mixed, each output asks the kernel to start writing back every MiB "
+            "(`sync_file_range`), so the fsync that makes the render durable finds little left to write; buffers "
+            "are reused (fresh memory costs page faults here); speech detection skips blocks whose peak cannot "
+            "reach its threshold and uses float32 energies re-checked exactly near it.",
+            "- **Real-time ticks** (the server): an MPC whose state did not change keeps its matrix; tick-sized "
+            "writes are gathered into 8192-frame writes (flushed every second), voices are read ahead 16384 "
+            "samples at a time, speech is judged frame by frame with exact float64 energies.", "",
             "## The live mixer, for the server's clock", "",
-            "`mpcmix.mixer.LiveMixer` is what the live figures measure, and it gives `Mixer.render`'s samples "
-            "bit for bit (property-tested per call and tick, `tests/mixer/test_live.py`), so the server's "
-            "real-time ticks and an offline render are interchangeable:", "",
+            "`mpcmix.mixer.LiveMixer` is what the live figures measure and what the call engine drives, and it "
+            "gives `Mixer.render`'s samples bit for bit (property-tested per call, tick and block, "
+            "`tests/mixer/test_live.py`), so the server's real-time ticks and an offline render are "
+            "interchangeable:", "",
             "```python",
             "live = LiveMixer(sample_rate=16000, frame_ms=20)   # kernel='auto': numba if installed",
             "live.set_call(mpc_uuid, matrix)                   # on every routing change; limiters kept",
@@ -218,8 +227,10 @@ def render_markdown(res: Results, image: str) -> str:
             "`tick_calls({key: frames})` does the stacking for callers holding frames per call (a Python "
             "loop over calls). The layout changes when calls are added, removed or re-routed: read "
             "`input_rows`/`output_rows` again after `set_call`/`remove_call`. The compiled kernel needs numba "
-            "(the `server` and `bench` extras bring it); its import (~0.3 s) and first compile (~5 s, then "
-            "cached on disk) are paid once per process, by the live path only.", "",
+            "(the `server` and `bench` extras bring it); its import (~0.3-0.8 s) and first compile (~5 s, then "
+            "cached on disk) are paid once per process. The call engine uses the numpy kernel: on a render "
+            "numba's start-up costs more than it saves, and the server's load (tens of MPCs) is bound by the "
+            "call model's per-tick work, not by the kernel.", "",
             "## Machine", "", "| | |", "|---|---|"]
     for k, v in res.machine.items():
         out.append(f"| {k} | {v} |")

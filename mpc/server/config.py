@@ -104,6 +104,7 @@ class ServerConfig:
     callback_backoff_s: float = 0.5
     callback_timeout_s: float = 5.0
     max_body_bytes: int = 1 << 20  # a request body over this is refused with 413
+    event_log_memory: int = 1000  # event records kept in memory per account (all stay on disk)
     log_level: str = "info"
     generated_account: bool = False  # True when no account was configured and one was made up
 
@@ -128,6 +129,8 @@ class ServerConfig:
             raise ConfigError(f"subtype {self.subtype!r}: must be PCM_16 or FLOAT")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes {self.max_body_bytes}: must be at least 1024")
+        if self.event_log_memory < 1:
+            raise ConfigError(f"event_log_memory {self.event_log_memory}: must be at least 1")
         if self.callback_attempts < 1 or self.callback_queue_size < 1:
             raise ConfigError("callback_attempts and callback_queue_size must be at least 1")
         if self.media_root is not None and not self.media_root.is_dir():
@@ -181,7 +184,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 _INT_KEYS = {"port", "sample_rate", "frame_ms", "seed", "callback_queue_size", "callback_attempts",
-             "max_body_bytes"}
+             "max_body_bytes", "event_log_memory"}
 _FLOAT_KEYS = {"callback_backoff_s", "callback_timeout_s"}
 _STR_KEYS = {"host", "clock", "public_url", "rate_per_minute", "subtype", "log_level"}
 _PATH_KEYS = {"media_root", "lines_path", "data_dir"}

@@ -70,7 +70,7 @@ class AccountRuntime:
         self.dir = data_dir / account.auth_id
         self.dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
-        self.events = EventLog(self.dir / "events.jsonl")
+        self.events = EventLog(self.dir / "events.jsonl", memory=config.event_log_memory)
         self.base_url = config.base_url()
         self.journal = self.dir / "journal"
         self.journal.mkdir(exist_ok=True)

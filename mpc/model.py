@@ -65,13 +65,21 @@ from .records import (
     NO_ACTIVE_PARTICIPANTS,
     STAY_ALONE_NOT_PERMITTED,
     CueRecord,
+    EndedMpc,
+    EndedParticipant,
     Leg,
     MpcRecord,
     ParticipantRecord,
     PlayRecord,
     RecordingRecord,
 )
-from .serialize import Serializer, coach_mode, recording_status
+from .serialize import (
+    MPC_LIST_FIELDS,
+    PARTICIPANT_LIST_FIELDS,
+    Serializer,
+    coach_mode,
+    recording_status,
+)
 from .snapshot import (
     BEEP_DURATION_MS,
     DEFAULT_AGENT_HOLD_MUSIC,
@@ -164,14 +172,19 @@ class CallModel:
         self._recording_url_base = recording_url_base.format(auth_id=auth_id)
         self._fmt = Serializer(auth_id, epoch, Decimal(rate_per_minute))
         self._ids = IdSource(seed)
-        self._mpcs: list[MpcRecord] = []
-        self._by_uuid: dict[str, MpcRecord] = {}
+        # Every MPC ever created stays found by its uuid; once it has ended and its boundary is
+        # settled, its records are swapped for compact, immutable ones (`_compact`).
+        self._mpcs: list[MpcRecord | EndedMpc] = []  # in creation order
+        self._by_uuid: dict[str, MpcRecord | EndedMpc] = {}
+        self._live: dict[str, MpcRecord] = {}  # by uuid, in creation order
         self._live_by_name: dict[str, MpcRecord] = {}
-        self._participants: dict[str, ParticipantRecord] = {}  # by member_id
-        self._labels: dict[str, ParticipantRecord] = {}
+        self._ended: list[MpcRecord] = []  # ended, not compacted yet
+        self._participants: dict[str, ParticipantRecord | EndedParticipant] = {}  # by member_id
+        self._labels: dict[str, ParticipantRecord | EndedParticipant] = {}
         self._calls: dict[str, ParticipantRecord] = {}  # call_uuid (every leg) -> live participant
-        self._all_calls: dict[str, ParticipantRecord] = {}  # call_uuid -> latest participant
-        self._recordings: list[RecordingRecord] = []
+        # call_uuid -> latest participant
+        self._all_calls: dict[str, ParticipantRecord | EndedParticipant] = {}
+        self._recordings: list[RecordingRecord] = []  # not stopped
         self._timers: list[tuple[int, int, str, Any]] = []
         self._timer_seq = 0
         self._overlay_seq = 0
@@ -223,7 +236,7 @@ class CallModel:
         unknown label is ignored (the renderer may report a participant of an MPC that ended).
         """
         p = self._labels.get(member_label) or self._participants.get(member_label)
-        if p is None:
+        if p is None or isinstance(p, EndedParticipant):
             return
         name = ev.PARTICIPANT_SPEAK_START if speaking else ev.PARTICIPANT_SPEAK_STOP
         self._status_event(name, p, now_ms)
@@ -233,9 +246,7 @@ class CallModel:
         calls: list[CallState] = []
         uuids: list[str] = []
         sources: list[SourceSpec] = []
-        for mpc in self._mpcs:
-            if not mpc.is_live:
-                continue
+        for mpc in self._live.values():
             states: list[ParticipantState] = []
             for p in mpc.participants:
                 states.append(ParticipantState(
@@ -290,6 +301,9 @@ class CallModel:
         mpc = self._by_uuid.get(mpc_uuid)
         if mpc is None:
             raise NotFoundError(f"no MPC with uuid {mpc_uuid!r}")
+        if isinstance(mpc, EndedMpc):
+            mpc_object, participants = mpc.objects()
+            return {"mpc": mpc_object, "participants": participants}
         return {
             "mpc": self._fmt.mpc_object(mpc),
             "participants": [self._fmt.participant_object(p) for p in mpc.participants],
@@ -301,7 +315,7 @@ class CallModel:
 
     def live_mpcs(self) -> list[str]:
         """The uuids of the MPCs that have not ended, in creation order."""
-        return [m.uuid for m in self._mpcs if m.is_live]
+        return list(self._live)
 
     def mpc_uuid_of(self, friendly_name: str) -> str:
         """The uuid of the live MPC named `friendly_name` (NotFoundError if none)."""
@@ -377,7 +391,7 @@ class CallModel:
         self._begin(now_ms)
         self._refuse_async(params)
         mpc = self._find(friendly_name, uuid)
-        return {"api_id": self._ids.uuid("api"), **self._fmt.mpc_object(mpc)}
+        return {"api_id": self._ids.uuid("api"), **self._mpc_object(mpc)}
 
     def list(self, now_ms: int, **filters: Any) -> dict[str, Any]:
         """List MPCs, newest first: friendly_name, status, termination_cause_code, sub_account,
@@ -417,7 +431,7 @@ class CallModel:
             "offset": offset,
             "previous": self._fmt.list_uri(limit, max(0, offset - limit)) if offset > 0 else None,
         }
-        objects = [self._fmt.mpc_list_item(m) for m in matched[offset:offset + limit]]
+        objects = [self._mpc_list_item(m) for m in matched[offset:offset + limit]]
         return {"api_id": self._ids.uuid("api"), "meta": meta, "objects": objects}
 
     def start(self, now_ms: int, *, friendly_name: str | None = None, uuid: str | None = None,
@@ -657,6 +671,8 @@ class CallModel:
         self._begin(now_ms)
         self._refuse_async(params)
         mpc = self._find(friendly_name, uuid)
+        if isinstance(mpc, EndedMpc):
+            return {"api_id": self._ids.uuid("api"), **self._ended_participant(mpc, member_id)}
         _, (p,) = self._members(mpc, member_id, allow_all=False, allow_list=False,
                                 live_only=False)
         return {"api_id": self._ids.uuid("api"), **self._fmt.participant_object(p)}
@@ -671,13 +687,21 @@ class CallModel:
         mpc = self._find(friendly_name, uuid)
         limit = as_int("limit", read(params, "limit", 20), 1, 20)
         offset = as_int("offset", read(params, "offset", 0), 0)
-        matched = [p for p in mpc.participants
-                   if not is_given(call_uuid) or p.call_uuid == str(call_uuid)]
+        if isinstance(mpc, EndedMpc):
+            items = [{key: o[key] for key in PARTICIPANT_LIST_FIELDS} for o in mpc.objects()[1]]
+            matched_items = [o for o in items
+                             if not is_given(call_uuid) or o["call_uuid"] == str(call_uuid)]
+            page = matched_items[offset:offset + limit]
+            count = len(matched_items)
+        else:
+            matched = [p for p in mpc.participants
+                       if not is_given(call_uuid) or p.call_uuid == str(call_uuid)]
+            page = [self._fmt.participant_list_item(p) for p in matched[offset:offset + limit]]
+            count = len(matched)
         return {
             "api_id": self._ids.uuid("api"),
-            "meta": {"count": len(matched), "limit": limit, "offset": offset},
-            "objects": [self._fmt.participant_list_item(p)
-                        for p in matched[offset:offset + limit]],
+            "meta": {"count": count, "limit": limit, "offset": offset},
+            "objects": page,
         }
 
     # =============================================================================================
@@ -977,7 +1001,7 @@ class CallModel:
         self._changed(t)
 
     def _settle_at(self, t: int) -> None:
-        for mpc in self._mpcs:
+        for mpc in list(self._live.values()):
             if not mpc.is_live:
                 continue
             present = mpc.present()
@@ -993,14 +1017,15 @@ class CallModel:
                     and self._recording_may_begin(rec)):
                 rec.begun_ms = rec.segment_start_ms = t
                 self._recording_event(ev.RECORDING_INITIATED, rec, t)
-        for mpc in self._mpcs:
-            if mpc.is_live:
-                for p in mpc.participants:
-                    music = self._music_of(p)
-                    if music != p.music:
-                        p.music = music
-                        p.music_start_ms = t
+        for mpc in self._live.values():
+            for p in mpc.participants:
+                music = self._music_of(p)
+                if music != p.music:
+                    p.music = music
+                    p.music_start_ms = t
         self._unsettled_at = None
+        if self._ended:
+            self._compact()
 
     # =============================================================================================
     # Internals: lifecycle
@@ -1022,6 +1047,7 @@ class CallModel:
         )
         self._mpcs.append(mpc)
         self._by_uuid[mpc_uuid] = mpc
+        self._live[mpc_uuid] = mpc
         self._live_by_name[name] = mpc
         self._set_timer(t + self._frames(spec.max_duration * 1000), _MAX_DURATION, mpc)
         return mpc
@@ -1139,6 +1165,8 @@ class CallModel:
         mpc.termination_cause_code = code
         if self._live_by_name.get(mpc.name) is mpc:
             del self._live_by_name[mpc.name]
+        del self._live[mpc.uuid]
+        self._ended.append(mpc)
         duration, billed, amount = self._fmt.mpc_billing(mpc)
         self._mpc_event(ev.MPC_END, mpc, t, {
             "MPCEndTime": self._fmt.timestamp(t),
@@ -1148,6 +1176,30 @@ class CallModel:
             "MPCTerminationCause": cause,
             "MPCTerminationCauseCode": code,
         })
+
+    def _compact(self) -> None:
+        """Swap each MPC that ended for its compact record (after its boundary is settled, so
+        nothing about it changes any more), and drop the timers only ended MPCs still held."""
+        for mpc in self._ended:
+            ended = EndedMpc.pack(mpc, self._fmt.mpc_object(mpc),
+                                  [self._fmt.participant_object(p) for p in mpc.participants])
+            self._mpcs[mpc.index] = ended
+            self._by_uuid[mpc.uuid] = ended
+            for position, p in enumerate(mpc.participants):
+                assert p.exited_ms is not None and p.exit_cause is not None
+                q = EndedParticipant(p.member_id, p.label, ended, position, p.call_uuid,
+                                     p.exited_ms, p.exit_cause, p.voice_start_ms,
+                                     p.voice_duration_ms)
+                self._participants[p.member_id] = q
+                self._labels[p.label] = q
+                for leg in p.legs:
+                    if self._all_calls.get(leg.call_uuid) is p:
+                        self._all_calls[leg.call_uuid] = q
+        self._ended.clear()
+        # A timer of an ended MPC (its max_duration, a ring timeout...) can never fire again;
+        # left in the heap it would keep the MPC's records alive until its time came.
+        self._timers = [timer for timer in self._timers if self._timer_is_live(timer)]
+        heapq.heapify(self._timers)
 
     def _cue(self, mpc: MpcRecord, media: str | None, t: int) -> None:
         """An enter/exit (or recording) sound into the MPC, heard as routing's cue rule says."""
@@ -1234,6 +1286,7 @@ class CallModel:
         rec.segment_start_ms = None
         rec.state = "stopped"
         rec.end_ms = t
+        self._recordings.remove(rec)  # only recordings not stopped are kept there
         if rec.member is None:
             if rec.mpc.recording is rec:
                 rec.mpc.recording = None
@@ -1419,8 +1472,35 @@ class CallModel:
             return None
         return ref
 
+    def _mpc_object(self, mpc: MpcRecord | EndedMpc) -> dict[str, Any]:
+        if isinstance(mpc, EndedMpc):
+            return mpc.objects()[0]
+        return self._fmt.mpc_object(mpc)
+
+    def _mpc_list_item(self, mpc: MpcRecord | EndedMpc) -> dict[str, Any]:
+        if isinstance(mpc, EndedMpc):
+            full = mpc.objects()[0]
+            return {key: full[key] for key in MPC_LIST_FIELDS}
+        return self._fmt.mpc_list_item(mpc)
+
+    def _ended_participant(self, mpc: EndedMpc, member_id: Any) -> dict[str, Any]:
+        """Get Participant of one member (by member_id or label) of an ended MPC."""
+        text = "" if member_id is None else str(unwrap("member_id", member_id)).strip()
+        if not text:
+            raise ValidationError("member_id is required: a member id, a comma-separated list "
+                                  "or all")
+        if text.lower() == "all":
+            raise ValidationError("member 'all' is not allowed here: name one member")
+        if "," in text:
+            raise ValidationError(f"name one member here, not a list ({text!r})")
+        p = self._participants.get(text) or self._labels.get(text)
+        if p is None or p.mpc is not mpc:
+            raise NotFoundError(f"member {text!r} is not a participant of MPC {mpc.name!r}")
+        assert isinstance(p, EndedParticipant)
+        return mpc.objects()[1][p.position]
+
     def _find(self, friendly_name: str | None, uuid: str | None, *,
-              live: bool = False) -> MpcRecord:
+              live: bool = False) -> Any:
         """The MPC named by exactly one of `friendly_name` (live ones only) or `uuid`."""
         if is_given(friendly_name) == is_given(uuid):
             raise ValidationError("name the MPC by exactly one of friendly_name or uuid")

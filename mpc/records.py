@@ -1,12 +1,15 @@
 """The call model's own mutable records of MPCs, participants, recordings, cues and Plays.
 
 These never leave `mpc/`: the outside sees them only through the API's JSON (`serialize`) and the
-frozen `MixState` snapshot. Times are timeline milliseconds (frame boundaries); None means "not
-yet" (or never).
+frozen `MixState` snapshot. Once an MPC has ended and its boundary is settled, the model swaps its
+records for an `EndedMpc` and `EndedParticipant`s (compact, immutable). Times are timeline
+milliseconds (frame boundaries); None means "not yet" (or never).
 """
 
 from __future__ import annotations
 
+import json
+import zlib
 from dataclasses import dataclass, field
 
 from mpcmix.routing import CallPhase, MpcStatus, Role
@@ -203,3 +206,60 @@ class PlayRecord:
     start_ms: int
     end_ms: int
     active: bool = True
+
+
+# --- ended MPCs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class EndedMpc:
+    """An MPC once it has ended: immutable, and only what look-ups and the list need.
+
+    A long-running server keeps every MPC it ever had (a uuid finds an ended MPC for good, as in
+    the API), so an ended one is kept compact: its filter fields, and its Get MPC object and every
+    participant's Get Participant object serialised once (`packed`: zlib-compressed JSON). Its
+    live state (participant records, call legs, timers, cues, Plays, recordings) is released.
+    """
+
+    uuid: str
+    name: str
+    index: int
+    created_ms: int
+    end_ms: int
+    termination_cause: str
+    termination_cause_code: int
+    recording_name: str
+    packed: bytes  # zlib(JSON [mpc object, [participant object, ...]]), objects without api_id
+
+    status = MpcStatus.ENDED
+    is_live = False
+
+    @classmethod
+    def pack(cls, mpc: MpcRecord, mpc_object: dict, participant_objects: list[dict]) -> EndedMpc:
+        assert mpc.end_ms is not None and mpc.termination_cause is not None
+        assert mpc.termination_cause_code is not None
+        text = json.dumps([mpc_object, participant_objects], separators=(",", ":"))
+        return cls(mpc.uuid, mpc.name, mpc.index, mpc.created_ms, mpc.end_ms,
+                   mpc.termination_cause, mpc.termination_cause_code, mpc.recording_name,
+                   zlib.compress(text.encode("utf-8")))
+
+    def objects(self) -> tuple[dict, list[dict]]:
+        """(Get MPC object, [Get Participant object, ...] in the order added): fresh copies."""
+        mpc_object, participants = json.loads(zlib.decompress(self.packed))
+        return mpc_object, participants
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class EndedParticipant:
+    """A participant of an ended MPC: what finds it (member_id, label, call_uuid) and what its
+    far-end actions and the render's end need; its API object is in its MPC's `packed`."""
+
+    member_id: str
+    label: str
+    mpc: EndedMpc
+    position: int  # in the MPC's participant objects
+    call_uuid: str
+    exited_ms: int
+    exit_cause: str
+    voice_start_ms: int | None
+    voice_duration_ms: int

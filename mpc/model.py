@@ -1195,6 +1195,15 @@ class CallModel:
                 for leg in p.legs:
                     if self._all_calls.get(leg.call_uuid) is p:
                         self._all_calls[leg.call_uuid] = q
+            # The records point at each other (a participant at its MPC and back, a Play at its
+            # MPC and back): cut the cycles, so they are freed now rather than at the cyclic
+            # collector's next full pass, which a busy server reaches only every many minutes.
+            for p in mpc.participants:
+                p.recordings.clear()
+            mpc.participants.clear()
+            mpc.plays.clear()
+            mpc.cues.clear()
+            mpc.recording = None
         self._ended.clear()
         # A timer of an ended MPC (its max_duration, a ring timeout...) can never fire again;
         # left in the heap it would keep the MPC's records alive until its time came.

@@ -12,6 +12,11 @@ reads the server's own tick lateness from `GET /emulator/stats`, its CPU time an
 
 A tick is late when it finishes more than one frame (20 ms) after the boundary that made it due;
 "keeps up" means p99 lateness under one frame. `make load` and `make soak` run the first and last.
+
+Memory is "flat" when the server's RSS grows by less than `--flat` MiB a minute (0.1 by default)
+over the second half of the soak (the first half is warm-up: caches, the event log's memory and
+malloc's arenas fill), the slope fitted by least squares to the samples of that half; the soak
+also prints the RSS at the start, the midpoint and the end, and the open files.
 """
 
 from __future__ import annotations
@@ -192,6 +197,7 @@ class Step:
     requests: int
     request_errors: int
     request_p99_ms: float | None
+    t_s: float | None = None  # soak: seconds since the soak began, at the end of this sample
 
     @property
     def keeps_up(self) -> bool:
@@ -272,17 +278,42 @@ def soak(args: argparse.Namespace) -> list[Step]:
             left = args.soak - (time.monotonic() - started)
             step = measure(server, calls, min(args.sample_every, left), args.rate,
                            args.churn or None)
+            step.t_s = round(time.monotonic() - started, 1)
             samples.append(step)
-            print(f"{time.monotonic() - started:>6.0f} " + _row(step), flush=True)
+            print(f"{step.t_s:>6.0f} " + _row(step), flush=True)
     if samples:
-        first = [s.rss_mib for s in samples[: max(1, len(samples) // 10)]]
-        last = [s.rss_mib for s in samples[-max(1, len(samples) // 10):]]
-        print(f"\nrss first {min(first)}..{max(first)} MiB, last {min(last)}..{max(last)} MiB, "
-              f"peak {max(s.rss_mib for s in samples)} MiB; open files first "
-              f"{samples[0].open_files}, last {samples[-1].open_files}; late ticks "
-              f"{sum(s.late_ticks for s in samples)} of {sum(s.ticks for s in samples)}; "
-              f"worst p99 {max((s.p99_ms or 0) for s in samples)} ms")
+        print("\n" + soak_summary(samples, args.soak, args.flat))
     return samples
+
+
+def slope_per_minute(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, value) points, per minute."""
+    n = len(points)
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    if var == 0:
+        return 0.0
+    return 60 * sum((t - mean_t) * (v - mean_v) for t, v in points) / var
+
+
+def soak_summary(samples: list[Step], soak_s: float, flat: float) -> str:
+    """The soak's verdict: requests, errors, RSS start/mid/end, the second half's RSS slope."""
+    second = [s for s in samples if (s.t_s or 0) > soak_s / 2] or samples[-1:]
+    mid = second[0]
+    slope = slope_per_minute([(s.t_s or 0, s.rss_mib) for s in second])
+    verdict = "flat" if slope < flat else "NOT flat"
+    return (
+        f"requests {sum(s.requests for s in samples)}, errors "
+        f"{sum(s.request_errors for s in samples)}; late ticks {sum(s.late_ticks for s in samples)} "
+        f"of {sum(s.ticks for s in samples)}, worst p99 {max((s.p99_ms or 0) for s in samples)} "
+        f"ms\nrss start {samples[0].rss_mib} MiB (t={samples[0].t_s:.0f} s), mid {mid.rss_mib} MiB "
+        f"(t={mid.t_s:.0f} s), end {samples[-1].rss_mib} MiB (t={samples[-1].t_s:.0f} s), peak "
+        f"{max(s.rss_mib for s in samples)} MiB; open files start {samples[0].open_files}, end "
+        f"{samples[-1].open_files}\nmemory {verdict}: rss slope over the second half "
+        f"{slope:+.3f} MiB/min ({len(second)} samples; flat means < {flat} MiB/min), end - mid "
+        f"{samples[-1].rss_mib - mid.rss_mib:+.1f} MiB"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -298,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--churn", type=float, default=5,
                         help="soak: end one MPC and open another every S seconds (0: never)")
     parser.add_argument("--sample-every", dest="sample_every", type=float, default=30)
+    parser.add_argument("--flat", type=float, default=0.1,
+                        help="soak: memory is flat below this RSS slope, MiB/min (second half)")
     parser.add_argument("--frame-ms", dest="frame_ms", type=int, default=20)
     parser.add_argument("--sample-rate", dest="sample_rate", type=int, default=16000)
     parser.add_argument("--json", help="write every step as JSON lines to this file")

@@ -2,10 +2,12 @@
 
 numpy evaluates a plan as a sequence of whole-array operations (a base sum, a subtraction per
 row, two peak reductions for the bound), each a pass over the frames. Compiled with numba, the
-same plan runs call by call in int32 with the frames in L1: one read of the inputs, one write of
-the outputs, and an exact range check on the way, which is what a live tick is bounded by (the
-copy floor). Loaded only when numba is installed (`available()`); `LiveMixer` falls back to the
-numpy evaluation otherwise, with the same samples.
+same plan runs call by call with the call's frames in L1: each source's peak first, then, when
+every row's bound (the sum of its sources' peaks) stays inside int16, the plan in wrapping int16
+arithmetic (16 lanes a vector instruction; exact, as in `kernel.evaluate`), else the call in
+int32 with an exact range check per row. One read of the inputs and one write of the outputs,
+which is what a live tick is bounded by (the copy floor). Loaded only when numba is installed
+(`available()`); `LiveMixer` falls back to the numpy evaluation otherwise, with the same samples.
 """
 
 from __future__ import annotations
@@ -29,70 +31,122 @@ def _compiled():
 
     @njit(cache=True, nogil=True, boundscheck=False)
     def kernel(x, out, bad, base_parent, base_ptr, base_col, base_sign, row_base, row_ptr, row_col, row_sign):
-        n_calls, _, n = x.shape
+        n_calls, n_cols, n = x.shape
         n_bases = base_parent.shape[0]
         n_rows = row_base.shape[0]
+        acc16 = np.zeros((max(n_bases, 1), n), np.int16)
         acc = np.zeros((max(n_bases, 1), n), np.int32)
         row = np.zeros(n, np.int32)
+        peak = np.zeros(max(n_cols, 1), np.int64)
+        bound = np.zeros(max(n_bases, 1), np.int64)
         for c in range(n_calls):
+            for j in range(n_cols):
+                lo = np.int16(0)
+                hi = np.int16(0)
+                for t in range(n):
+                    v = x[c, j, t]
+                    lo = min(lo, v)
+                    hi = max(hi, v)
+                peak[j] = max(np.int64(hi), -np.int64(lo))
+            exact = True  # every row's bound (sum of its sources' peaks) inside int16
+            for b in range(n_bases):
+                p = base_parent[b]
+                s = bound[p] if p >= 0 else np.int64(0)
+                for k in range(base_ptr[b], base_ptr[b + 1]):
+                    s += peak[base_col[k]] if base_sign[k] > 0 else -peak[base_col[k]]
+                bound[b] = s
+            for i in range(n_rows):
+                rb = row_base[i]
+                s = bound[rb] if rb >= 0 else np.int64(0)
+                for k in range(row_ptr[i], row_ptr[i + 1]):
+                    s += peak[row_col[k]] if row_sign[k] > 0 else -peak[row_col[k]]
+                if s > 32767:
+                    exact = False
+            if not exact:  # int32, each row checked exactly
+                for b in range(n_bases):
+                    p = base_parent[b]
+                    if p >= 0:
+                        for t in range(n):
+                            acc[b, t] = acc[p, t]
+                    else:
+                        for t in range(n):
+                            acc[b, t] = 0
+                    for k in range(base_ptr[b], base_ptr[b + 1]):
+                        j = base_col[k]
+                        if base_sign[k] > 0:
+                            for t in range(n):
+                                acc[b, t] += x[c, j, t]
+                        else:
+                            for t in range(n):
+                                acc[b, t] -= x[c, j, t]
+                for i in range(n_rows):
+                    rb = row_base[i]
+                    if rb >= 0:
+                        for t in range(n):
+                            row[t] = acc[rb, t]
+                    else:
+                        for t in range(n):
+                            row[t] = 0
+                    for k in range(row_ptr[i], row_ptr[i + 1]):
+                        j = row_col[k]
+                        if row_sign[k] > 0:
+                            for t in range(n):
+                                row[t] += x[c, j, t]
+                        else:
+                            for t in range(n):
+                                row[t] -= x[c, j, t]
+                    outside = 0
+                    for t in range(n):
+                        v = row[t]
+                        outside |= (v > 32767) | (v < -32768)
+                        out[c, i, t] = v
+                    bad[c, i] = outside != 0
+                continue
+            # wrapping int16 (exact modulo 2**16): every row ends inside int16, so it is the sum
             for b in range(n_bases):
                 p = base_parent[b]
                 if p >= 0:
                     for t in range(n):
-                        acc[b, t] = acc[p, t]
+                        acc16[b, t] = acc16[p, t]
                 else:
                     for t in range(n):
-                        acc[b, t] = 0
+                        acc16[b, t] = 0
                 for k in range(base_ptr[b], base_ptr[b + 1]):
                     j = base_col[k]
                     if base_sign[k] > 0:
                         for t in range(n):
-                            acc[b, t] += x[c, j, t]
+                            acc16[b, t] = acc16[b, t] + x[c, j, t]
                     else:
                         for t in range(n):
-                            acc[b, t] -= x[c, j, t]
+                            acc16[b, t] = acc16[b, t] - x[c, j, t]
             for i in range(n_rows):
                 rb = row_base[i]
-                terms = row_ptr[i + 1] - row_ptr[i]
-                if rb >= 0 and terms <= 1:  # a base, minus (or plus) one voice: one fused pass
-                    lo = np.int32(0)
-                    hi = np.int32(0)
-                    if terms == 0:
+                k0 = row_ptr[i]
+                terms = row_ptr[i + 1] - k0
+                if rb >= 0 and terms == 1:
+                    j = row_col[k0]
+                    if row_sign[k0] > 0:
                         for t in range(n):
-                            v = acc[rb, t]
-                            lo = min(lo, v)
-                            hi = max(hi, v)
-                            out[c, i, t] = v
+                            out[c, i, t] = acc16[rb, t] + x[c, j, t]
                     else:
-                        j = row_col[row_ptr[i]]
-                        sign = np.int32(row_sign[row_ptr[i]])
                         for t in range(n):
-                            v = acc[rb, t] + sign * np.int32(x[c, j, t])
-                            lo = min(lo, v)
-                            hi = max(hi, v)
-                            out[c, i, t] = v
-                    bad[c, i] = hi > 32767 or lo < -32768
-                    continue
-                if rb >= 0:
-                    for t in range(n):
-                        row[t] = acc[rb, t]
+                            out[c, i, t] = acc16[rb, t] - x[c, j, t]
                 else:
-                    for t in range(n):
-                        row[t] = 0
-                for k in range(row_ptr[i], row_ptr[i + 1]):
-                    j = row_col[k]
-                    if row_sign[k] > 0:
+                    if rb >= 0:
                         for t in range(n):
-                            row[t] += x[c, j, t]
+                            out[c, i, t] = acc16[rb, t]
                     else:
                         for t in range(n):
-                            row[t] -= x[c, j, t]
-                outside = 0
-                for t in range(n):
-                    v = row[t]
-                    outside |= (v > 32767) | (v < -32768)
-                    out[c, i, t] = v
-                bad[c, i] = outside != 0
+                            out[c, i, t] = 0
+                    for k in range(k0, k0 + terms):
+                        j = row_col[k]
+                        if row_sign[k] > 0:
+                            for t in range(n):
+                                out[c, i, t] = out[c, i, t] + x[c, j, t]
+                        else:
+                            for t in range(n):
+                                out[c, i, t] = out[c, i, t] - x[c, j, t]
+                bad[c, i] = False
 
     return kernel
 

@@ -1,0 +1,55 @@
+"""Mix plans evaluated by numpy (`kernel.evaluate`) and by the compiled kernel (`kernel_jit`):
+every row of any 0/1 gain matrix, for many calls at once, equals the exact integer sum, and the
+compiled kernel flags exactly the rows whose sum leaves int16 (the live mixer limits those)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mpcmix.mixer import kernel_jit
+from mpcmix.mixer.kernel import evaluate, plan_mix
+
+LEVELS = {"quiet": 300, "speech": 6000, "loud": 20000, "full": 32768}
+
+
+@st.composite
+def plans_and_frames(draw):
+    """A random 0/1 matrix (listeners x sources, own columns given or not), its plan, and the
+    frames of 1..5 calls, each call at its own level (quiet calls take the kernel's int16
+    path, loud ones its int32 path)."""
+    n_rows, n_cols = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    gains = np.array(draw(st.lists(st.lists(st.integers(0, 1), min_size=n_cols, max_size=n_cols),
+                                   min_size=n_rows, max_size=n_rows)), dtype=np.int64)
+    own = [draw(st.integers(-1, n_cols - 1)) for _ in range(n_rows)]
+    plan = plan_mix(gains, own)
+    calls, n = draw(st.integers(1, 5)), draw(st.sampled_from([1, 7, 80, 320]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    levels = [LEVELS[draw(st.sampled_from(sorted(LEVELS)))] for _ in range(calls)]
+    frames = np.stack([rng.integers(-level, level, (n_cols, n)) for level in levels])
+    return gains, plan, np.clip(frames, -32768, 32767).astype(np.int16)
+
+
+@settings(max_examples=300, deadline=None)
+@given(plans_and_frames())
+def test_numpy_evaluation_is_the_exact_sum_in_int32(case):
+    gains, plan, frames = case
+    exact = np.einsum("ls,csn->cln", gains, frames.astype(np.int64))
+    got = evaluate(plan, frames, np.empty((frames.shape[0], *exact.shape[1:]), np.int32))
+    np.testing.assert_array_equal(got, exact)
+
+
+@pytest.mark.skipif(not kernel_jit.available(), reason="numba is not installed (server/bench extras)")
+@settings(max_examples=300, deadline=None)
+@given(plans_and_frames())
+def test_the_compiled_kernel_is_the_exact_sum_and_flags_rows_outside_int16(case):
+    gains, plan, frames = case
+    exact = np.einsum("ls,csn->cln", gains, frames.astype(np.int64))
+    out = np.empty(exact.shape, np.int16)
+    bad = np.empty(exact.shape[:2], np.bool_)
+    kernel_jit.mix_calls(kernel_jit.compile_plan(plan), frames, out, bad)
+    outside = (exact > 32767) | (exact < -32768)
+    np.testing.assert_array_equal(bad, outside.any(axis=2))
+    inside = ~bad
+    np.testing.assert_array_equal(out[inside], exact[inside])

@@ -12,6 +12,11 @@ TARGET_FLOOR = 1.2  # offline: mpcmix wall at most this many times the I/O floor
 TARGET_FFMPEG = 1.5  # offline: mpcmix at least this many times faster than ffmpeg
 TARGET_COPY = 0.7  # live: capacity at least this fraction of the copy floor's
 TARGET_FLAT = 1.5  # scaling: cost per participant within this factor from 10- to 250-party calls
+#: `make load` and `make soak` (benchmarks/load.py --json) leave their samples here; `make bench`
+#: and those targets write the server section of docs/performance.md from them.
+LOAD_JSON = Path(__file__).resolve().parent.parent / "docs" / "load.jsonl"
+SOAK_JSON = Path(__file__).resolve().parent.parent / "docs" / "soak.jsonl"
+LOAD_BEGIN, LOAD_END = "<!-- server-load: written by make load / make soak -->", "<!-- /server-load -->"
 
 
 @dataclass
@@ -231,6 +236,7 @@ def render_markdown(res: Results, image: str) -> str:
             "cached on disk) are paid once per process. The call engine uses the numpy kernel: on a render "
             "numba's start-up costs more than it saves, and the server's load (tens of MPCs) is bound by the "
             "call model's per-tick work, not by the kernel.", "",
+            render_load_section(), "",
             "## Machine", "", "| | |", "|---|---|"]
     for k, v in res.machine.items():
         out.append(f"| {k} | {v} |")
@@ -284,3 +290,81 @@ def render_plot(res: Results, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    import json
+
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return []
+
+
+def _stamp(path: Path) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(path.stat().st_mtime))
+
+
+def render_load_section(load_json: Path = LOAD_JSON, soak_json: Path = SOAK_JSON) -> str:
+    """The server section of docs/performance.md, from the last `make load` and `make soak`
+    (between markers, so either target rewrites it alone)."""
+    out = [LOAD_BEGIN, "## 5. The server under load (`make load`, `make soak`)", "",
+           "`mpcmix serve --clock realtime` as a subprocess, driven over loopback by `benchmarks/load.py` "
+           "(httpx): MPCs of three participants (customer, agent, coaching supervisor), each recorded, and a "
+           "bounded stream of API requests at them. A tick is late when it ends more than one frame (20 ms) "
+           "after the boundary that made it due; N keeps up when the p99 lateness stays under one frame. CPU "
+           "and memory of the server process from /proc. Details and the promises they back: "
+           "docs/reliability.md."]
+    steps = _read_jsonl(load_json)
+    if steps:
+        out += ["", f"Ramp ({_stamp(load_json)}):", "",
+                "| MPCs | ticks | late | p50 (ms) | p99 (ms) | max (ms) | CPU % | RSS (MiB) | requests | errors |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        for st in steps:
+            out.append(f"| {st['mpcs']} | {st['ticks']} | {st['late_ticks']} | {st['p50_ms']} | {st['p99_ms']} | "
+                       f"{st['max_ms']} | {st['cpu_percent']} | {st['rss_mib']} | {st['requests']} | "
+                       f"{st['request_errors']} |")
+        kept = [st for st in steps if st.get("keeps_up")]
+        if kept:
+            best = max(kept, key=lambda st: st["mpcs"])
+            out += ["", f"**Largest N keeping up: {best['mpcs']} MPCs** ({3 * best['mpcs']} participants, "
+                        f"{best['mpcs']} recordings), {best['cpu_percent']} % of a core, {best['rss_mib']} MiB."]
+    else:
+        out += ["", "No `make load` figures yet."]
+    samples = _read_jsonl(soak_json)
+    if samples:
+        first, last = samples[0], samples[-1]
+        total = last.get("t_s") or 0
+        second = [st for st in samples if (st.get("t_s") or 0) > total / 2] or samples[-1:]
+        n = len(second)
+        mean_t = sum(st["t_s"] for st in second) / n
+        mean_v = sum(st["rss_mib"] for st in second) / n
+        var = sum((st["t_s"] - mean_t) ** 2 for st in second)
+        slope = 60 * sum((st["t_s"] - mean_t) * (st["rss_mib"] - mean_v) for st in second) / var if var else 0.0
+        out += ["", f"Soak ({_stamp(soak_json)}): {first['mpcs']} MPCs for {total:.0f} s, with churn (an MPC "
+                    "ended and a new one started every 5 s).", "",
+                "| | |", "|---|---|",
+                f"| requests, errors | {sum(st['requests'] for st in samples)}, "
+                f"{sum(st['request_errors'] for st in samples)} |",
+                f"| late ticks | {sum(st['late_ticks'] for st in samples)} of {sum(st['ticks'] for st in samples)} |",
+                f"| RSS start, midpoint, end (MiB) | {first['rss_mib']}, {second[0]['rss_mib']}, {last['rss_mib']} |",
+                f"| RSS slope over the second half | {slope:+.3f} MiB/min (flat: under 0.1) |",
+                f"| open files start, end | {first['open_files']}, {last['open_files']} |"]
+    else:
+        out += ["", "No `make soak` figures yet."]
+    return "\n".join([*out, LOAD_END])
+
+
+def update_load_section(doc: Path) -> None:
+    """Rewrite the server section of `doc` (docs/performance.md) from the load and soak files,
+    leaving the rest as `make bench` wrote it (appended if the markers are missing)."""
+    text = doc.read_text() if doc.exists() else "# Performance\n"
+    section = render_load_section()
+    if LOAD_BEGIN in text and LOAD_END in text:
+        head, rest = text.split(LOAD_BEGIN, 1)
+        text = head + section + rest.split(LOAD_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    doc.write_text(text)

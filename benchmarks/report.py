@@ -357,11 +357,11 @@ def render_load_section(load_json: Path = LOAD_JSON, soak_json: Path = SOAK_JSON
     return "\n".join([*out, LOAD_END])
 
 
-def update_load_section(doc: Path) -> None:
+def update_load_section(doc: Path, load_json: Path = LOAD_JSON, soak_json: Path = SOAK_JSON) -> None:
     """Rewrite the server section of `doc` (docs/performance.md) from the load and soak files,
     leaving the rest as `make bench` wrote it (appended if the markers are missing)."""
     text = doc.read_text() if doc.exists() else "# Performance\n"
-    section = render_load_section()
+    section = render_load_section(load_json, soak_json)
     if LOAD_BEGIN in text and LOAD_END in text:
         head, rest = text.split(LOAD_BEGIN, 1)
         text = head + section + rest.split(LOAD_END, 1)[1]

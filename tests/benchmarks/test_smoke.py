@@ -68,3 +68,29 @@ def test_the_ffmpeg_graph_gives_each_output_its_own_inputs(tmp_path: Path):
     argv = offline.ffmpeg_argv(w, tmp_path / "out")
     graph = argv[argv.index("-filter_complex") + 1]
     assert graph.count("amix=inputs=2") == 3 and graph.count("amix=inputs=3") == 1
+
+
+def test_the_server_section_comes_from_the_load_and_soak_samples_and_is_rewritten_alone(tmp_path: Path):
+    import json
+
+    from benchmarks import report
+
+    step = {"mpcs": 8, "seconds": 20.0, "ticks": 1000, "late_ticks": 0, "p50_ms": 1.2, "p99_ms": 4.5,
+            "max_ms": 9.0, "cpu_percent": 25.0, "rss_mib": 90.1, "open_files": 41, "requests": 400,
+            "request_errors": 0, "request_p99_ms": 12.0, "t_s": None, "keeps_up": True}
+    load = tmp_path / "load.jsonl"
+    load.write_text("\n".join(json.dumps({**step, "mpcs": n, "keeps_up": n < 64}) for n in (8, 32, 64)))
+    soak = tmp_path / "soak.jsonl"
+    soak.write_text("\n".join(json.dumps({**step, "t_s": 60.0 * k, "rss_mib": 90.0 + (k < 5)}) for k in range(1, 11)))
+    section = report.render_load_section(load, soak)
+    assert "Largest N keeping up: 32 MPCs" in section
+    assert "| RSS start, midpoint, end (MiB) | 91.0, 90.0, 90.0 |" in section
+    assert "+0.000 MiB/min" in section
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"# Performance\n\nbefore\n\n{report.LOAD_BEGIN}\nold\n{report.LOAD_END}\n\nafter\n")
+    report.update_load_section(doc, load, soak)
+    report.update_load_section(doc, load, soak)  # idempotent
+    text = doc.read_text()
+    assert section in text
+    assert text.count(report.LOAD_BEGIN) == 1 and "old" not in text
+    assert text.startswith("# Performance\n\nbefore\n\n") and text.endswith("\n\nafter\n")

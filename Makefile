@@ -57,10 +57,12 @@ bench: $(STAMP)
 # The server on the real-time clock: the most MPCs it keeps up with (a few minutes), and a
 # 10-minute soak with MPCs opening and closing (memory, open files, tick lateness).
 load: $(STAMP)
-	$(BIN)/python -m benchmarks.load
+	$(BIN)/python -m benchmarks.load --json docs/load.jsonl
+	$(BIN)/python -m benchmarks.report
 
 soak: $(STAMP)
-	$(BIN)/python -m benchmarks.load --soak 600 --mpcs 8 --churn 5
+	$(BIN)/python -m benchmarks.load --soak 600 --mpcs 8 --churn 5 --json docs/soak.jsonl
+	$(BIN)/python -m benchmarks.report
 
 serve: $(STAMP)
 	$(BIN)/mpcmix serve --host 127.0.0.1 --port 8080 --clock realtime --media-root fixtures --lines fixtures/lines.yaml

@@ -368,3 +368,8 @@ def update_load_section(doc: Path, load_json: Path = LOAD_JSON, soak_json: Path 
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     doc.write_text(text)
+
+
+if __name__ == "__main__":  # `make load` / `make soak`: the server section of docs/performance.md
+    update_load_section(LOAD_JSON.parent / "performance.md")
+    print(f"wrote the server section of {LOAD_JSON.parent / 'performance.md'}")

@@ -197,11 +197,15 @@ class CallEngine:
         matrices = self._route(state.mpc_uuids, calls)
         matrix = stack(matrices) if self.tap is not None else None
         sources = {spec.name: self._source(spec) for spec in state.sources}
+        if len(self._sources) > len(sources):  # sources no MPC names any more (ended, left)
+            self._sources = {k: v for k, v in self._sources.items() if k in sources}
         self._open_listeners(calls)
         if self.close_ended_listeners:
             self._close_ended_listeners(calls)
         captures = self._open_recordings(state, calls)
         gates = self._voice_gates(calls)
+        if len(self._speech) > len(gates):  # participants of no live MPC: nothing more to hear
+            self._speech = {k: v for k, v in self._speech.items() if k in gates}
         start, end = self.samples(self.now_ms), self.samples(t_ms)
         for s in range(start, end, self.block):
             n = min(self.block, end - s)

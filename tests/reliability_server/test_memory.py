@@ -114,6 +114,11 @@ def test_ended_mpcs_keep_a_compact_record_and_stay_retrievable(server: RunningSe
             # collector: no record of an ended MPC exists (a timer, a Play or a recording list
             # holding one, or a cycle among them, would keep it).
             assert live_records_of({m["name"] for m in more}) == []
+            # ...nor in the engine: no source, speech tracker, routed call or open file is
+            # left for a participant of an ended MPC (none is live now)
+            engine = server.state.runtimes[MAIN.auth_id].engine
+            assert (engine._sources, engine._speech, engine._routed, engine._listener_writers) == ({}, {}, {}, {})
+            assert engine.mixer.calls == ()
     finally:
         gc.enable()
     after = retained(server)

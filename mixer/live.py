@@ -130,7 +130,9 @@ class LiveMixer:
         self._gains = np.zeros(0, dtype=np.int64)  # limiter gain (Q30) of every output, laid out
         self._parked: dict[tuple[Hashable, str], tuple[int, int]] = {}  # (gain, tick) of absentees
         self._gain_of: dict[tuple[Hashable, str], int] = {}  # gains while the layout is rebuilt
-        self._plans: dict[RoutingMatrix, tuple[tuple[str, ...], MixPlan]] = {}  # recent matrices
+        # Plans of recent routing shapes: (listeners, gains, own voice columns) -> (heard columns,
+        # plan). Labels are not part of it, so every MPC of one shape shares one entry.
+        self._plans: dict[tuple, tuple[tuple[int, ...], MixPlan]] = {}
         self._dirty = False
         self._n_inputs = 0
         self._n_outputs = 0
@@ -156,12 +158,16 @@ class LiveMixer:
 
     def set_call(self, key: Hashable, matrix: RoutingMatrix) -> None:
         """Add call `key` with `matrix`, or re-route it (its listeners keep their limiters)."""
-        planned = self._plans.get(matrix)
+        if len(set(matrix.listeners)) != len(matrix.listeners):
+            raise ValueError(f"listener names must be distinct: {matrix.listeners!r}")
+        shape = (len(matrix.listeners), matrix.gains, tuple(own_columns(matrix.listeners, matrix.sources)))
+        planned = self._plans.get(shape)
         if planned is None:
-            planned = self._plans[matrix] = self._plan(matrix)
+            planned = self._plans[shape] = self._plan(matrix)
             if len(self._plans) > _PLAN_CACHE:
                 del self._plans[next(iter(self._plans))]
-        sources, plan = planned
+        columns, plan = planned
+        sources = tuple(matrix.sources[j] for j in columns)
         self._save_gains()
         old = self._calls.get(key)
         if old is not None:
@@ -171,18 +177,16 @@ class LiveMixer:
         self._dirty = True
 
     @staticmethod
-    def _plan(matrix: RoutingMatrix) -> tuple[tuple[str, ...], MixPlan]:
-        """The heard sources of `matrix` and its plan over them (checked for exactness)."""
+    def _plan(matrix: RoutingMatrix) -> tuple[tuple[int, ...], MixPlan]:
+        """The heard columns of `matrix` and its plan over them (checked for exactness)."""
         gains = np.array(matrix.gains, dtype=np.int64).reshape(len(matrix.listeners), len(matrix.sources))
         if not np.array_equal(gains, np.array(matrix.gains).reshape(gains.shape)):
             raise ValueError("routing gains must be integers for an exact mix")
-        if len(set(matrix.listeners)) != len(matrix.listeners):
-            raise ValueError(f"listener names must be distinct: {matrix.listeners!r}")
         if int(np.abs(gains).sum(axis=1).max(initial=0)) > MAX_ROW_GAIN:
             raise ValueError(f"a row's gains sum to more than {MAX_ROW_GAIN}")
-        columns = np.flatnonzero(gains.any(axis=0))
+        columns = tuple(int(j) for j in np.flatnonzero(gains.any(axis=0)))
         sources = tuple(matrix.sources[j] for j in columns)
-        return sources, plan_mix(gains[:, columns], own_columns(matrix.listeners, sources))
+        return columns, plan_mix(gains[:, list(columns)], own_columns(matrix.listeners, sources))
 
     def remove_call(self, key: Hashable) -> None:
         """Forget call `key` (KeyError if unknown) and its listeners' limiters."""

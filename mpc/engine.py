@@ -89,8 +89,9 @@ class CallEngine:
         # server instead closes a listener's file once its MPC has ended, so participants that
         # come and go cost no open file and no memory.
         self.close_ended_listeners = close_ended_listeners
-        # numpy by default: numba's import and set-up (~0.5 s) outweigh its gain on one render;
-        # the server, mixing many calls a frame at a time for hours, asks for "auto".
+        # numpy by default (renders and the server alike): numba's import and set-up (~0.5-0.9 s)
+        # outweigh its gain on one render, and a server's tick is bound by the call model's
+        # per-tick work at its scale of calls, not by the kernel (docs/design.md).
         self.mixer = LiveMixer(sample_rate, frame_ms, kernel=kernel)
         # MPC uuid -> (its state, the matrix the mixer has), so an unchanged state is not re-routed
         self._routed: dict[str, tuple[CallState, RoutingMatrix]] = {}
@@ -244,11 +245,12 @@ class CallEngine:
         if self._frames.shape[0] < live.n_inputs or self._frames.shape[1] < n:
             self._frames = np.empty((live.n_inputs, n), dtype=np.int16)
         frames = self._frames[:live.n_inputs, :n]
-        inputs: dict[str, np.ndarray] = {}
+        where: dict[str, int] = {}  # source label -> its (first) input row
         for key in live.calls:
             rows = live.input_rows(key)
             for k, label in enumerate(live.sources(key)):
                 row = frames[rows.start + k]
+                where.setdefault(label, rows.start + k)
                 source = sources.get(label, SILENCE)
                 read_into = getattr(source, "read_into", None)
                 if source is SILENCE:
@@ -257,19 +259,15 @@ class CallEngine:
                     read_into(row, start)
                 else:
                     row[...] = source.read(start, n)
-                inputs.setdefault(label, row)
         out = live.advance(frames)
         rows_out: dict[str, np.ndarray] = {}
         for key in live.calls:
             lo = live.output_rows(key).start
             for i, name in enumerate(live.listeners(key)):
                 rows_out[name] = out[lo + i]
-        peaks: dict[str, int] = {}
-        if live.last_peaks is not None:
-            for key in live.calls:
-                lo = live.input_rows(key).start
-                for k, label in enumerate(live.sources(key)):
-                    peaks[label] = int(live.last_peaks[lo + k])
+        inputs = {label: frames[i] for label, i in where.items()}
+        measured = live.last_peaks
+        peaks = {label: int(measured[i]) for label, i in where.items()} if measured is not None else {}
         return rows_out, inputs, peaks
 
     def _render_block(

@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,21 +65,33 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(frame_ms: int, sample_rate: int) -> Iterator[Server]:
-    """`mpcmix serve --clock realtime` in a subprocess, stopped (SIGINT) when the block ends."""
+def running_server(frame_ms: int, sample_rate: int, keep: bool = False) -> Iterator[Server]:
+    """`mpcmix serve --clock realtime` in a subprocess, stopped (SIGINT) when the block ends.
+
+    Its data folder (recordings: a 10-minute soak writes ~3 GB) is deleted afterwards unless `keep`.
+    """
     from mpcmix.server.process import serve_process
 
     folder = Path(tempfile.mkdtemp(prefix="mpcmix-load-"))
-    (folder / "lines.yaml").write_text(LINES)
-    token = secrets.token_hex(16)
-    args = [
-        "--clock", "realtime",
-        "--account", f"{AUTH_ID}:{token}", "--media-root", str(ROOT / "fixtures"),
-        "--lines", str(folder / "lines.yaml"), "--data-dir", str(folder / "data"),
-        "--frame-ms", str(frame_ms), "--sample-rate", str(sample_rate), "--log-level", "warning",
-    ]
-    with serve_process(args) as served:
-        yield Server(served.process, served.url, token, folder / "data")
+    try:
+        (folder / "lines.yaml").write_text(LINES)
+        token = secrets.token_hex(16)
+        args = [
+            "--clock", "realtime",
+            "--account", f"{AUTH_ID}:{token}", "--media-root", str(ROOT / "fixtures"),
+            "--lines", str(folder / "lines.yaml"), "--data-dir", str(folder / "data"),
+            "--frame-ms", str(frame_ms), "--sample-rate", str(sample_rate),
+            "--log-level", "warning",
+        ]
+        with serve_process(args) as served:
+            yield Server(served.process, served.url, token, folder / "data")
+    finally:
+        used = disk_mib(folder)
+        if keep:
+            print(f"data kept: {folder} ({used:.0f} MiB)", flush=True)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+            print(f"data written: {used:.0f} MiB (deleted; --keep keeps it)", flush=True)
 
 
 # --- measuring the process ------------------------------------------------------------------------
@@ -89,6 +102,11 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def disk_mib(folder: Path) -> float:
+    """Bytes on disk under `folder`, in MiB."""
+    return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file()) / 2**20
 
 
 def rss_mib(pid: int) -> float:
@@ -242,7 +260,7 @@ HEADER = ("mpcs  ticks  late   p50 ms   p99 ms   max ms   cpu%  rss MiB   fds  r
 def ramp(args: argparse.Namespace) -> list[Step]:
     """Add MPCs step by step; stop after the first N whose p99 lateness reaches one frame."""
     steps: list[Step] = []
-    with running_server(args.frame_ms, args.sample_rate) as server, server.client() as client:
+    with running_server(args.frame_ms, args.sample_rate, args.keep) as server, server.client() as client:
         calls = Calls(client)
         print(HEADER, flush=True)
         for n in args.steps:
@@ -266,7 +284,7 @@ def ramp(args: argparse.Namespace) -> list[Step]:
 def soak(args: argparse.Namespace) -> list[Step]:
     """N MPCs for `--soak` seconds, one closed and one opened every `--churn` seconds."""
     samples: list[Step] = []
-    with running_server(args.frame_ms, args.sample_rate) as server, server.client() as client:
+    with running_server(args.frame_ms, args.sample_rate, args.keep) as server, server.client() as client:
         calls = Calls(client)
         for _ in range(args.mpcs):
             calls.open()
@@ -334,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame-ms", dest="frame_ms", type=int, default=20)
     parser.add_argument("--sample-rate", dest="sample_rate", type=int, default=16000)
     parser.add_argument("--json", help="write every step as JSON lines to this file")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the server's data folder (recordings, events) afterwards")
     args = parser.parse_args(argv)
     global FRAME_MS
     FRAME_MS = args.frame_ms

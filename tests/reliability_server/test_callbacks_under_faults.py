@@ -38,6 +38,15 @@ def receivers() -> Iterator[dict[str, Receiver]]:
         receiver.stop()
 
 
+def busy_seconds() -> tuple[float, float]:
+    """(CPU seconds every process of the machine used, CPU seconds this process used) so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)  # all but idle, iowait
+    own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return busy / ticks, (int(own[11]) + int(own[12])) / ticks
+
+
 def open_mpc(client: httpx.Client, name: str, status_url: str | None) -> None:
     for role, to in (("customer", CUSTOMER), ("agent", AGENT)):
         extra = {"status_callback_url": status_url, "status_callback_method": "POST"} \
@@ -73,6 +82,7 @@ def test_faulty_receivers_neither_lose_nor_duplicate_nor_delay_a_tick(
     urls["down"] = down
     with serve(config) as server, server.http() as client:
         started = time.monotonic()
+        busy_before = busy_seconds()
         ticks_before = server.state.ticks.count
         slowest_request = 0.0
         for name, url in urls.items():
@@ -101,6 +111,7 @@ def test_faulty_receivers_neither_lose_nor_duplicate_nor_delay_a_tick(
             time.sleep(0.1)
         server.wait_callbacks_idle(15)
         elapsed = time.monotonic() - started
+        busy_after = busy_seconds()
         stats = server.state.ticks.summary(elapsed + 1, server.state.clock.elapsed_ms_exact())
         events = server.events()
 
@@ -110,8 +121,11 @@ def test_faulty_receivers_neither_lose_nor_duplicate_nor_delay_a_tick(
     assert server.state.ticks.count - ticks_before > 0.8 * elapsed * 1000 / 20
     # A tick that waited on a receiver would be late by a timeout or the slow receiver's 10 s.
     assert window["max_ms"] < 500, window
-    # Under one frame, unless other processes overload the machine (then two frames).
-    overloaded = os.getloadavg()[0] > (os.cpu_count() or 1)
+    # Under one frame, unless other processes loaded the machine meanwhile (then two frames):
+    # they took more than half a core on average over the run (this process and its server
+    # excluded). The load average lagged behind a short burst and missed it.
+    others = (busy_after[0] - busy_before[0]) - (busy_after[1] - busy_before[1])
+    overloaded = others / elapsed > 0.5 or os.getloadavg()[0] > (os.cpu_count() or 1)
     assert window["p99_ms"] < (40 if overloaded else 20), window
     assert window["late_ticks"] <= (0.05 if overloaded else 0.01) * window["ticks"], window
 

@@ -50,7 +50,8 @@ _FEW_FRAMES = 4
 class CallEngine:
     """A call model and its audio, rendered up to `now_ms` into `out_dir`.
 
-    Files: ``out_dir/listeners/<label>.wav`` (what each participant heard, from time 0) and
+    Files: ``out_dir/listeners/<label>.wav`` (what each participant heard, from time 0;
+    from its MPC's creation with ``listener_origin="mpc"``) and
     ``out_dir/recordings/<recording_id>.<format>``. `subtype` is ``PCM_16`` or ``FLOAT``.
 
     Measuring (mpcmix.measure, the who-heard-whom report): `tap` is called with every block's
@@ -73,6 +74,7 @@ class CallEngine:
         tap: Tap | None = None,
         silence_voices: Collection[str] = (),
         close_ended_listeners: bool = False,
+        listener_origin: str = "timeline",
         kernel: str = "numpy",
     ) -> None:
         self.model = model
@@ -89,6 +91,12 @@ class CallEngine:
         # server instead closes a listener's file once its MPC has ended, so participants that
         # come and go cost no open file and no memory.
         self.close_ended_listeners = close_ended_listeners
+        # Where a listener stream begins: at the timeline's 0 (a scenario: every stream lines up
+        # with every other), or at its MPC's creation (a server: the streams of one MPC line up,
+        # and a participant who joins after days of uptime costs no days of silence).
+        if listener_origin not in ("timeline", "mpc"):
+            raise ValueError(f"listener_origin must be 'timeline' or 'mpc', not {listener_origin!r}")
+        self.listener_origin = listener_origin
         # numpy by default (renders and the server alike): numba's import and set-up (~0.5-0.9 s)
         # outweigh its gain on one render, and a server's tick is bound by the call model's
         # per-tick work at its scale of calls, not by the kernel (docs/design.md).
@@ -106,6 +114,7 @@ class CallEngine:
         self.listeners_dir.mkdir(parents=True, exist_ok=True)
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
         self._listener_writers: dict[str, StreamWriter] = {}
+        self._listener_start: dict[str, int] = {}  # label -> timeline sample its stream begins at
         self._recording_writers: dict[tuple[str, str], StreamWriter] = {}
         self._recording_files: dict[tuple[str, str], Path] = {}
         self._closed_recordings: set[tuple[str, str]] = set()
@@ -175,8 +184,8 @@ class CallEngine:
         if self.closed:
             return
         try:
-            for w in self._listener_writers.values():
-                _write_silence(w, self.samples(self.now_ms) - w.frames)  # line every stream up
+            for label, w in self._listener_writers.items():
+                self._pad_listener(label, self.samples(self.now_ms))  # line every stream up
                 w.close()
             for key, w in self._recording_writers.items():
                 w.close()
@@ -200,7 +209,7 @@ class CallEngine:
         sources = {spec.name: self._source(spec) for spec in state.sources}
         if len(self._sources) > len(sources):  # sources no MPC names any more (ended, left)
             self._sources = {k: v for k, v in self._sources.items() if k in sources}
-        self._open_listeners(calls)
+        self._open_listeners(calls, state.mpc_created_ms)
         if self.close_ended_listeners:
             self._close_ended_listeners(calls)
         captures = self._open_recordings(state, calls)
@@ -290,7 +299,7 @@ class CallEngine:
             if writer is not None:
                 # A listener that left the matrix (its MPC ended) was not written meanwhile:
                 # its silence is written only when needed, at the latest by close().
-                _write_silence(writer, start - writer.frames)
+                self._pad_listener(label, start)
                 writer.write(row)
         voices: dict[str, np.ndarray] = {}
 
@@ -356,24 +365,33 @@ class CallEngine:
         self._sources[spec.name] = (key, source)
         return source
 
-    def _open_listeners(self, calls: tuple[CallState, ...]) -> None:
-        for call in calls:
+    def _open_listeners(self, calls: tuple[CallState, ...], created_ms: tuple[int, ...]) -> None:
+        for i, call in enumerate(calls):
             for p in call.participants:
                 if p.name not in self._listener_writers:
                     writer = StreamWriter(
                         self.listener_path(p.name), self.sample_rate, subtype=self.subtype,
                         background=self._io,
                     )
-                    _write_silence(writer, self.samples(self.now_ms))
+                    origin = 0
+                    if self.listener_origin == "mpc" and i < len(created_ms):
+                        origin = min(self.samples(created_ms[i]), self.samples(self.now_ms))
                     self._listener_writers[p.name] = writer
+                    self._listener_start[p.name] = origin
+                    self._pad_listener(p.name, self.samples(self.now_ms))
+
+    def _pad_listener(self, label: str, upto: int) -> None:
+        """Write silence to `label`'s stream up to timeline sample `upto` (exclusive)."""
+        writer = self._listener_writers[label]
+        _write_silence(writer, upto - self._listener_start[label] - writer.frames)
 
     def _close_ended_listeners(self, calls: tuple[CallState, ...]) -> None:
         """Close the files of listeners whose MPC has ended (they hear nothing from now on)."""
         present = {p.name for call in calls for p in call.participants}
         for label in [name for name in self._listener_writers if name not in present]:
-            writer = self._listener_writers.pop(label)
-            _write_silence(writer, self.samples(self.now_ms) - writer.frames)
-            writer.close()
+            self._pad_listener(label, self.samples(self.now_ms))
+            self._listener_writers.pop(label).close()
+            del self._listener_start[label]
 
     def _open_recordings(
         self, state: Any, calls: tuple[CallState, ...]

@@ -245,6 +245,7 @@ class CallModel:
         """The snapshot routing and the mixer need, at the model's current time."""
         calls: list[CallState] = []
         uuids: list[str] = []
+        created: list[int] = []
         sources: list[SourceSpec] = []
         for mpc in self._live.values():
             states: list[ParticipantState] = []
@@ -278,6 +279,7 @@ class CallModel:
             calls.append(CallState(mpc.status, tuple(states), tuple(overlays),
                                    mpc.recording_name))
             uuids.append(mpc.uuid)
+            created.append(mpc.created_ms)
         recordings = tuple(
             RecordingSpec(
                 recording_id=r.recording_id,
@@ -290,7 +292,7 @@ class CallModel:
             for r in self._recordings
             if r.state != "stopped"
         )
-        return MixState(tuple(calls), tuple(sources), recordings, tuple(uuids))
+        return MixState(tuple(calls), tuple(sources), recordings, tuple(uuids), tuple(created))
 
     def mpc_json(self, mpc_uuid: str) -> dict[str, Any]:
         """``{"mpc": <Get MPC object>, "participants": [<Get Participant object>, ...]}``.

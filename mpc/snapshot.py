@@ -91,13 +91,15 @@ class MixState:
 
     `calls` holds one `CallState` per MPC that has not ended (creation order), every participant
     included (ringing and exited ones too, so each listener row lives as long as its MPC);
-    `mpc_uuids[i]` is the uuid of `calls[i]`. `sources` describes every source the calls name.
+    `mpc_uuids[i]` is the uuid of `calls[i]`, `mpc_created_ms[i]` its creation time. `sources`
+    describes every source the calls name.
     """
 
     calls: tuple[CallState, ...]
     sources: tuple[SourceSpec, ...]
     recordings: tuple[RecordingSpec, ...]
     mpc_uuids: tuple[str, ...] = field(default=())
+    mpc_created_ms: tuple[int, ...] = field(default=())  # when each of `calls` was created
 
     def source(self, name: str) -> SourceSpec:
         """The source labelled `name` (KeyError if there is none)."""

@@ -464,7 +464,7 @@ def _add_download_routes(app: FastAPI, state: ServerState) -> None:
         MEMBER + "/Listener.wav", listener, methods=["GET"], tags=["Downloads"],
         summary="Download what a participant heard so far (emulator only)",
         operation_id="download_listener_stream",
-        responses={"200": {"description": "16-bit PCM (or float) WAV, from clock time 0",
+        responses={"200": {"description": "16-bit PCM (or float) WAV, from the MPC's creation",
                            "content": {"audio/wav": {}}}, **_ERRORS},
         response_class=Response,
     )

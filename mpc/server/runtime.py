@@ -502,4 +502,5 @@ def _default_engine(account: Account, config: ServerConfig, media: Any, out_dir:
         frame_ms=config.frame_ms,
         subtype=config.subtype,
         close_ended_listeners=True,  # a long-running server keeps no file open per past participant
+        listener_origin="mpc",  # a stream spans its MPC, not the server's uptime
     )

@@ -29,6 +29,27 @@ def _compiled():
     except ImportError:
         return None
 
+    @njit(cache=True, nogil=True, boundscheck=False, inline="always")
+    def base_sums(acc, x, c, base_parent, base_ptr, base_col, base_sign):
+        """Call `c`'s base sums into `acc`, in `acc`'s dtype (int16: wrapping, int32: exact)."""
+        n = x.shape[2]
+        for b in range(base_parent.shape[0]):
+            p = base_parent[b]
+            if p >= 0:
+                for t in range(n):
+                    acc[b, t] = acc[p, t]
+            else:
+                for t in range(n):
+                    acc[b, t] = 0
+            for k in range(base_ptr[b], base_ptr[b + 1]):
+                j = base_col[k]
+                if base_sign[k] > 0:
+                    for t in range(n):
+                        acc[b, t] = acc[b, t] + x[c, j, t]
+                else:
+                    for t in range(n):
+                        acc[b, t] = acc[b, t] - x[c, j, t]
+
     @njit(cache=True, nogil=True, boundscheck=False)
     def kernel(x, out, bad, base_parent, base_ptr, base_col, base_sign, row_base, row_ptr, row_col, row_sign):
         n_calls, n_cols, n = x.shape
@@ -63,22 +84,7 @@ def _compiled():
                 if s > 32767:
                     exact = False
             if not exact:  # int32, each row checked exactly
-                for b in range(n_bases):
-                    p = base_parent[b]
-                    if p >= 0:
-                        for t in range(n):
-                            acc[b, t] = acc[p, t]
-                    else:
-                        for t in range(n):
-                            acc[b, t] = 0
-                    for k in range(base_ptr[b], base_ptr[b + 1]):
-                        j = base_col[k]
-                        if base_sign[k] > 0:
-                            for t in range(n):
-                                acc[b, t] += x[c, j, t]
-                        else:
-                            for t in range(n):
-                                acc[b, t] -= x[c, j, t]
+                base_sums(acc, x, c, base_parent, base_ptr, base_col, base_sign)
                 for i in range(n_rows):
                     rb = row_base[i]
                     if rb >= 0:
@@ -103,22 +109,7 @@ def _compiled():
                     bad[c, i] = outside != 0
                 continue
             # wrapping int16 (exact modulo 2**16): every row ends inside int16, so it is the sum
-            for b in range(n_bases):
-                p = base_parent[b]
-                if p >= 0:
-                    for t in range(n):
-                        acc16[b, t] = acc16[p, t]
-                else:
-                    for t in range(n):
-                        acc16[b, t] = 0
-                for k in range(base_ptr[b], base_ptr[b + 1]):
-                    j = base_col[k]
-                    if base_sign[k] > 0:
-                        for t in range(n):
-                            acc16[b, t] = acc16[b, t] + x[c, j, t]
-                    else:
-                        for t in range(n):
-                            acc16[b, t] = acc16[b, t] - x[c, j, t]
+            base_sums(acc16, x, c, base_parent, base_ptr, base_col, base_sign)
             for i in range(n_rows):
                 rb = row_base[i]
                 k0 = row_ptr[i]

@@ -18,6 +18,7 @@ array([[  0,   0,  -7,  -7],
        [100, 100, 100, 100]], dtype=int16)
 """
 
+from . import wavfile
 from .audio_io import (
     AudioError,
     PcmFile,
@@ -59,4 +60,5 @@ __all__ = [
     "load_audio",
     "open_pcm",
     "to_audiosegment",
+    "wavfile",
 ]

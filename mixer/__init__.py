@@ -19,20 +19,13 @@ array([[  0,   0,  -7,  -7],
 """
 
 from . import wavfile
-from .audio_io import (
-    AudioError,
-    PcmFile,
-    StreamWriter,
-    WriteBehind,
-    beep,
-    default_music,
-    load_audio,
-    open_pcm,
-    to_audiosegment,
-)
+from .decode import AudioError, load_audio, to_audiosegment
 from .engine import Mixer
 from .limiter import Limiter
+from .pcmfile import PcmFile, open_pcm
+from .sounds import beep, default_music
 from .sources import SILENCE, Looped, OneShot, Source
+from .writer import StreamWriter, WriteBehind
 
 
 def __getattr__(name: str):  # PEP 562: the live mixer only for those who use it

@@ -32,7 +32,7 @@ class Source(Protocol):
 def _as_pcm(pcm: np.ndarray) -> np.ndarray:
     if not isinstance(pcm, np.ndarray) and hasattr(pcm, "__getitem__") and hasattr(pcm, "__len__"):
         if getattr(pcm, "dtype", None) == np.int16 and getattr(pcm, "ndim", None) == 1:
-            return pcm  # sequence-like int16 samples read by slices (audio_io.PcmFile)
+            return pcm  # sequence-like int16 samples read by slices (pcmfile.PcmFile)
     pcm = np.asarray(pcm)
     if pcm.dtype != np.int16 or pcm.ndim != 1:
         raise TypeError(f"pcm must be int16 of shape (n,), not {pcm.dtype} {pcm.shape}")
@@ -48,7 +48,7 @@ class OneShot:
     """`pcm` played once from timeline sample `start`, silence before and after.
 
     A participant's voice (from the moment its call is answered), a cue, a Play.
-    `pcm`: int16 (n,), kept by reference (not copied), or an `audio_io.PcmFile` (read from disk
+    `pcm`: int16 (n,), kept by reference (not copied), or an `pcmfile.PcmFile` (read from disk
     by slices as the timeline reaches it).
     """
 

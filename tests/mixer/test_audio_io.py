@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 from mpcmix.mixer import AudioError, beep, default_music, load_audio, to_audiosegment
-from mpcmix.mixer.audio_io import MAX_INPUT_RATE, MUSIC_KINDS, wav_data_size_ok
+from mpcmix.mixer.decode import MAX_INPUT_RATE, wav_data_size_ok
+from mpcmix.mixer.sounds import MUSIC_KINDS
 
 
 def tone(freq: float, seconds: float, rate: int, amplitude: float = 0.5) -> np.ndarray:
@@ -324,7 +325,7 @@ def test_each_kind_of_default_music_is_told_apart_by_its_spectrum(rate):
 
 
 def test_default_music_is_deterministic_and_refuses_unknown_kinds():
-    from mpcmix.mixer.audio_io import _default_music
+    from mpcmix.mixer.sounds import _default_music
 
     fresh = _default_music.__wrapped__("agent_hold", 16000)
     np.testing.assert_array_equal(fresh, default_music("agent_hold", 16000))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from mpcmix.mixer import default_music
-from mpcmix.mixer.audio_io import MUSIC_KINDS
+from mpcmix.mixer.sounds import MUSIC_KINDS
 
 from tests.audio_checks import (
     FIXTURES,

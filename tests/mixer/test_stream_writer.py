@@ -95,16 +95,16 @@ def test_close_fsyncs_the_file(tmp_path, monkeypatch):
 def test_long_writes_start_writeback_early_and_the_bytes_are_unchanged(tmp_path, monkeypatch):
     """Every WRITEBACK_BYTES the writer asks the kernel to start writing its file back (so the
     fsync at close has little left to do); the file is the same as one written without it."""
-    from mpcmix.mixer import audio_io
+    from mpcmix.mixer import writer
 
     started: list[str] = []
-    real = audio_io.start_writeback
-    monkeypatch.setattr(audio_io, "start_writeback",
+    real = writer.start_writeback
+    monkeypatch.setattr(writer, "start_writeback",
                         lambda fd: (started.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
     pcm = np.tile(PCM, 160)  # 3.2 MB of int16
     write_blocks(tmp_path / "x.wav", pcm, block=16000)
-    assert started == [str(tmp_path / "x.wav")] * (pcm.nbytes // audio_io.WRITEBACK_BYTES)
-    monkeypatch.setattr(audio_io, "start_writeback", lambda fd: None)
+    assert started == [str(tmp_path / "x.wav")] * (pcm.nbytes // writer.WRITEBACK_BYTES)
+    monkeypatch.setattr(writer, "start_writeback", lambda fd: None)
     write_blocks(tmp_path / "y.wav", pcm, block=16000)
     assert (tmp_path / "x.wav").read_bytes() == (tmp_path / "y.wav").read_bytes()
 

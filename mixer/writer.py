@@ -1,0 +1,325 @@
+"""Audio out: int16 blocks streamed to WAV (16-bit PCM or float32) or MP3 by libsndfile, in
+constant memory, optionally on a write-behind thread; durable (fsynced) on close.
+
+Everything this package does with libsndfile's private handle (``soundfile._snd.sf_command``)
+happens here, behind `StreamWriter`'s public methods.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from .decode import FULL_SCALE, check_rate
+
+__all__ = ["WRITEBACK_BYTES", "StreamWriter", "WriteBehind", "start_writeback"]
+
+_SUBTYPES = ("PCM_16", "FLOAT")
+_FILE_FORMATS = {"wav": "WAV", "mp3": "MP3"}
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile: its PEAK chunk carries a timestamp; ours must not
+_SFC_UPDATE_HEADER_NOW = 0x1060  # libsndfile: write the header's sizes for what is written so far
+#: A writer asks the kernel to start writing its file back to disk every this many bytes, so the
+#: fsync of `StreamWriter.close` finds little left to write (the disk works while we mix).
+WRITEBACK_BYTES = 1 << 20
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+@functools.cache
+def _sync_file_range() -> Any:
+    """Linux's ``sync_file_range`` from the C library, or None where there is none."""
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (AttributeError, OSError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def start_writeback(fd: int) -> None:
+    """Ask the kernel to start writing the dirty pages of `fd`'s file to disk, without waiting
+    (``sync_file_range(SYNC_FILE_RANGE_WRITE)``; nothing where the call does not exist). Durability
+    still comes from fsync: this only moves the disk's work earlier, so it overlaps computing."""
+    fn = _sync_file_range()
+    if fn is not None:
+        fn(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a failure here is not an error: fsync decides
+
+
+def _close_quietly(file: sf.SoundFile, fd: int) -> None:
+    """A writer dropped without `close`: its SoundFile first (it writes its header through
+    `fd`), then the descriptor."""
+    try:
+        file.close()
+    except Exception:  # a finaliser has nobody to tell
+        pass
+    os.close(fd)
+
+
+class StreamWriter:
+    """Streams int16 blocks to a WAV (16-bit PCM or float32) or MP3 file, in constant memory.
+
+    Parameters
+    ----------
+    path
+        The file to create (replaced if it exists).
+    sample_rate
+        In Hz.
+    channels
+        1 for a listener stream; 2 for a participant recording of ``record_track_type=all``.
+    subtype
+        ``"PCM_16"`` (default: int16 written as is) or ``"FLOAT"`` (float32, ``block / 32768``,
+        converted here: libsndfile's per-sample conversion is slow). WAV only.
+    file_format
+        ``"wav"`` or ``"mp3"`` (MPEG layer III; libsndfile records the encoder delay, so the file
+        decodes aligned with the WAV of the same samples).
+
+    background
+        A `WriteBehind` thread that does the writing, so the caller goes on mixing meanwhile
+        (libsndfile's write releases the GIL). A block handed to `write` must then not be
+        changed by the caller afterwards. `flush` and `close` wait for the pending writes.
+
+    Blocks go to libsndfile (or to `background`'s bounded queue) as they come; blocks shorter than
+    `GATHER_FRAMES` (a real-time tick's frame) are first gathered into one write of that many
+    frames, so a tick costs no system call; `flush` and `close` write what is gathered.
+    ``close()`` (or leaving the ``with`` block) flushes and fsyncs the file, so a caller that
+    then renames it knows it is on disk.
+    Output is deterministic: the same blocks give the same bytes (no PEAK timestamp).
+    """
+
+    #: Blocks shorter than this many frames are gathered into writes of this many.
+    GATHER_FRAMES = 1 << 13
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        sample_rate: int,
+        channels: int = 1,
+        subtype: str = "PCM_16",
+        file_format: str = "wav",
+        *,
+        background: WriteBehind | None = None,
+    ) -> None:
+        if subtype not in _SUBTYPES:
+            raise ValueError(f"subtype must be one of {', '.join(_SUBTYPES)}, not {subtype!r}")
+        if file_format not in _FILE_FORMATS:
+            raise ValueError(f"file_format must be 'wav' or 'mp3', not {file_format!r}")
+        if file_format == "mp3" and subtype != "PCM_16":
+            raise ValueError("an mp3 file is always encoded from int16 samples; use subtype PCM_16")
+        if file_format == "mp3" and channels not in (1, 2):
+            raise ValueError(f"an mp3 file holds 1 or 2 channels, not {channels}")
+        if not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"channels must be a whole number >= 1, not {channels!r}")
+        check_rate(sample_rate)
+        self.path = os.fspath(path)
+        self.sample_rate = int(sample_rate)
+        self.channels = channels
+        self.subtype = subtype
+        self.file_format = file_format
+        self.frames = 0  # frames written so far (handed to `background`, if any)
+        self._background = background
+        self._unsynced = 0  # bytes written since the last `start_writeback`
+        self._gathered: np.ndarray | None = None  # small blocks waiting to be written as one
+        self._n_gathered = 0
+        sf_subtype = "MPEG_LAYER_III" if file_format == "mp3" else subtype
+        # The file is opened here and handed to libsndfile, so its descriptor is ours to start
+        # writeback on and to fsync before closing.
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            self._file: sf.SoundFile | None = _system_call(
+                self.path, sf.SoundFile, self._fd, "w", self.sample_rate, channels,
+                subtype=sf_subtype, format=_FILE_FORMATS[file_format], closefd=False,
+            )
+        except BaseException:
+            os.close(self._fd)
+            raise
+        import weakref
+
+        self._finalizer = weakref.finalize(self, _close_quietly, self._file, self._fd)
+        if subtype == "FLOAT":
+            from soundfile import _ffi, _snd
+
+            _snd.sf_command(self._file._file, _SFC_SET_ADD_PEAK_CHUNK, _ffi.NULL, 0)
+
+    def write(self, block: np.ndarray) -> None:
+        """Append `block`: int16 (n,) for a mono file, or (channels, n)."""
+        if self._file is None:
+            raise ValueError(f"{self.path}: write after close")
+        block = np.asarray(block)
+        if block.dtype != np.int16:
+            raise TypeError(f"{self.path}: blocks must be int16, not {block.dtype}")
+        if block.ndim == 1 and self.channels == 1:
+            frames = block
+        elif block.ndim == 2 and block.shape[0] == self.channels:
+            frames = np.ascontiguousarray(block.T) if self.channels > 1 else block[0]
+        else:
+            raise ValueError(f"{self.path}: a block for {self.channels} channel(s) has shape "
+                             f"(n,) (mono) or ({self.channels}, n), not {block.shape}")
+        if self.subtype == "FLOAT":
+            frames = np.multiply(frames, 1.0 / FULL_SCALE, dtype=np.float32)
+        frames = np.ascontiguousarray(frames)
+        n = len(frames)
+        self.frames += n
+        if n >= self.GATHER_FRAMES:
+            self._push_gathered()
+            self._submit(frames)
+            return
+        if self._gathered is not None and self._n_gathered + n > len(self._gathered):
+            self._push_gathered()
+        if self._gathered is None:
+            self._gathered = np.empty((self.GATHER_FRAMES, *frames.shape[1:]), dtype=frames.dtype)
+        self._gathered[self._n_gathered:self._n_gathered + n] = frames
+        self._n_gathered += n
+        if self._n_gathered == len(self._gathered):
+            self._push_gathered()
+
+    def _push_gathered(self) -> None:
+        """Hand the gathered small blocks over as one write (a fresh buffer follows: the
+        write-behind thread may still be reading this one)."""
+        if self._n_gathered:
+            self._submit(self._gathered[:self._n_gathered])
+            self._gathered, self._n_gathered = None, 0
+
+    def _submit(self, frames: np.ndarray) -> None:
+        if self._background is not None:
+            self._background.submit(self._put, self._file, frames)
+        else:
+            self._put(self._file, frames)
+
+    def _put(self, file: sf.SoundFile, frames: np.ndarray) -> None:
+        """Write `frames` (on the write-behind thread, if any); start writeback every
+        `WRITEBACK_BYTES`."""
+        _system_call(self.path, file.write, frames)
+        self._unsynced += frames.nbytes
+        if self._unsynced >= WRITEBACK_BYTES:
+            self._unsynced = 0
+            start_writeback(self._fd)
+
+    def flush(self) -> None:
+        """Push what was written so far to the file (its header updated), without closing it.
+
+        libsndfile rewrites the WAV header sizes on every sync, so a reader opening the file now
+        sees every frame written so far (the server flushes about once a second)."""
+        if self._file is not None:
+            self._push_gathered()
+            if self._background is not None:
+                self._background.drain()
+            self._file.flush()
+            if self.file_format == "wav":  # sf_write_sync leaves a float WAV's header at 0 frames
+                from soundfile import _ffi, _snd
+
+                _snd.sf_command(self._file._file, _SFC_UPDATE_HEADER_NOW, _ffi.NULL, 0)
+
+    def close(self) -> None:
+        """Flush, close and fsync the file. Idempotent."""
+        if self._file is None:
+            return
+        try:
+            self._push_gathered()
+        finally:
+            if self._background is not None:
+                self._background.drain()
+        f, self._file = self._file, None
+        self._finalizer.detach()
+        try:
+            _system_call(self.path, f.close)  # soundfile flushes (sf_write_sync) before sf_close
+            os.fsync(self._fd)  # whatever sf_close wrote after its sync (header sizes) is on disk
+        finally:
+            os.close(self._fd)
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` has run."""
+        return self._file is None
+
+    def __enter__(self) -> StreamWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"StreamWriter({self.path!r}, {self.sample_rate}, channels={self.channels}, "
+                f"subtype={self.subtype!r}, file_format={self.file_format!r})")
+
+
+_SFE_SYSTEM = 2  # libsndfile's error code for a failed system call ("System error.")
+
+
+def _system_call(path: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, a libsndfile call on `path`, with its "System error." raised as
+    the `OSError` the system gave (a full disk, a file-size limit, a permission), so a caller can
+    tell the disk's refusal from a bug. Run it on the thread that makes the call: errno is
+    per thread."""
+    try:
+        return fn(*args, **kwargs)
+    except sf.LibsndfileError as exc:
+        from soundfile import _ffi
+
+        code = _ffi.errno
+        if exc.code != _SFE_SYSTEM or not code:
+            raise
+        raise OSError(code, f"{os.strerror(code)} (libsndfile: {exc.error_string})",
+                      path) from None
+
+
+class WriteBehind:
+    """One background thread that runs writes in the order they are submitted.
+
+    The queue is bounded (`depth` pending writes), so memory stays bounded whatever the length
+    of a render: `submit` waits when the writer falls behind. An exception raised by a write is
+    raised again by the next `submit` or `drain`.
+    """
+
+    def __init__(self, depth: int = 64) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="mpcmix-write-behind", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            task = self._queue.get()
+            try:
+                if task is None:
+                    return
+                if self._error is None:
+                    fn, args = task
+                    fn(*args)
+            except BaseException as exc:  # handed to the submitting thread
+                self._error = exc
+            finally:
+                self._queue.task_done()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def submit(self, fn: Any, *args: Any) -> None:
+        """Run ``fn(*args)`` on the thread, after every write submitted before."""
+        self._raise()
+        if not self._thread.is_alive():
+            raise RuntimeError("the write-behind thread is closed")
+        self._queue.put((fn, args))
+
+    def drain(self) -> None:
+        """Wait until every submitted write has run (raising its error, if one failed)."""
+        if self._thread.is_alive():
+            self._queue.join()
+        self._raise()
+
+    def close(self) -> None:
+        """Drain and stop the thread. Idempotent."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,11 +83,16 @@ class StreamWriter:
     background
         A `WriteBehind` thread that does the writing, so the caller goes on mixing meanwhile
         (libsndfile's write releases the GIL). A block handed to `write` must then not be
-        changed by the caller afterwards. `flush` and `close` wait for the pending writes.
+        changed by the caller afterwards. `flush`, `wait` and `close` wait for the pending writes.
 
     Blocks go to libsndfile (or to `background`'s bounded queue) as they come; blocks shorter than
     `GATHER_FRAMES` (a real-time tick's frame) are first gathered into one write of that many
-    frames, so a tick costs no system call; `flush` and `close` write what is gathered.
+    frames, so a tick costs no system call; `update_header`, `wait`, `flush` and `close` write
+    what is gathered.
+
+    Keeping a growing file readable: `update_header` makes the WAV header count every frame
+    written so far (queued behind the writes, no fsync: cheap enough for a real-time server once
+    a second), `wait` returns once the writes are in the file, `flush` does both and fsyncs.
     ``close()`` (or leaving the ``with`` block) flushes and fsyncs the file, so a caller that
     then renames it knows it is on disk.
     Output is deterministic: the same blocks give the same bytes (no PEAK timestamp).
@@ -105,23 +111,15 @@ class StreamWriter:
         *,
         background: WriteBehind | None = None,
     ) -> None:
-        if subtype not in _SUBTYPES:
-            raise ValueError(f"subtype must be one of {', '.join(_SUBTYPES)}, not {subtype!r}")
-        if file_format not in _FILE_FORMATS:
-            raise ValueError(f"file_format must be 'wav' or 'mp3', not {file_format!r}")
-        if file_format == "mp3" and subtype != "PCM_16":
-            raise ValueError("an mp3 file is always encoded from int16 samples; use subtype PCM_16")
-        if file_format == "mp3" and channels not in (1, 2):
-            raise ValueError(f"an mp3 file holds 1 or 2 channels, not {channels}")
-        if not isinstance(channels, int) or channels < 1:
-            raise ValueError(f"channels must be a whole number >= 1, not {channels!r}")
-        check_rate(sample_rate)
-        self.path = os.fspath(path)
-        self.sample_rate = int(sample_rate)
-        self.channels = channels
-        self.subtype = subtype
-        self.file_format = file_format
-        self.frames = 0  # frames written so far (handed to `background`, if any)
+        _check_settings(sample_rate, channels, subtype, file_format)
+        self._name = os.fspath(path)  # as given, for messages and OSError.filename
+        self._path = Path(self._name)
+        self._sample_rate = int(sample_rate)
+        self._channels = channels
+        self._subtype = subtype
+        self._file_format = file_format
+        self._frames = 0
+        # `_background` and `_file` keep these names while mpc/server/wavsnap.py reads them.
         self._background = background
         self._unsynced = 0  # bytes written since the last `start_writeback`
         self._gathered: np.ndarray | None = None  # small blocks waiting to be written as one
@@ -129,10 +127,10 @@ class StreamWriter:
         sf_subtype = "MPEG_LAYER_III" if file_format == "mp3" else subtype
         # The file is opened here and handed to libsndfile, so its descriptor is ours to start
         # writeback on and to fsync before closing.
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        self._fd = os.open(self._name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         try:
             self._file: sf.SoundFile | None = _system_call(
-                self.path, sf.SoundFile, self._fd, "w", self.sample_rate, channels,
+                self._name, sf.SoundFile, self._fd, "w", self._sample_rate, channels,
                 subtype=sf_subtype, format=_FILE_FORMATS[file_format], closefd=False,
             )
         except BaseException:
@@ -142,29 +140,58 @@ class StreamWriter:
 
         self._finalizer = weakref.finalize(self, _close_quietly, self._file, self._fd)
         if subtype == "FLOAT":
-            from soundfile import _ffi, _snd
+            _sf_command(self._file, _SFC_SET_ADD_PEAK_CHUNK)
 
-            _snd.sf_command(self._file._file, _SFC_SET_ADD_PEAK_CHUNK, _ffi.NULL, 0)
+    @property
+    def path(self) -> Path:
+        """The file being written."""
+        return self._path
+
+    @property
+    def sample_rate(self) -> int:
+        """In Hz."""
+        return self._sample_rate
+
+    @property
+    def channels(self) -> int:
+        """Channels per frame."""
+        return self._channels
+
+    @property
+    def subtype(self) -> str:
+        """``"PCM_16"`` or ``"FLOAT"``: how samples are stored (an MP3 is encoded from PCM_16)."""
+        return self._subtype
+
+    @property
+    def file_format(self) -> str:
+        """``"wav"`` or ``"mp3"``."""
+        return self._file_format
+
+    @property
+    def frames(self) -> int:
+        """Frames written so far: handed to `write`, whether or not they are in the file yet
+        (gathered, or queued on `background`)."""
+        return self._frames
 
     def write(self, block: np.ndarray) -> None:
         """Append `block`: int16 (n,) for a mono file, or (channels, n)."""
         if self._file is None:
-            raise ValueError(f"{self.path}: write after close")
+            raise ValueError(f"{self._name}: write after close")
         block = np.asarray(block)
         if block.dtype != np.int16:
-            raise TypeError(f"{self.path}: blocks must be int16, not {block.dtype}")
-        if block.ndim == 1 and self.channels == 1:
+            raise TypeError(f"{self._name}: blocks must be int16, not {block.dtype}")
+        if block.ndim == 1 and self._channels == 1:
             frames = block
-        elif block.ndim == 2 and block.shape[0] == self.channels:
-            frames = np.ascontiguousarray(block.T) if self.channels > 1 else block[0]
+        elif block.ndim == 2 and block.shape[0] == self._channels:
+            frames = np.ascontiguousarray(block.T) if self._channels > 1 else block[0]
         else:
-            raise ValueError(f"{self.path}: a block for {self.channels} channel(s) has shape "
-                             f"(n,) (mono) or ({self.channels}, n), not {block.shape}")
-        if self.subtype == "FLOAT":
+            raise ValueError(f"{self._name}: a block for {self._channels} channel(s) has shape "
+                             f"(n,) (mono) or ({self._channels}, n), not {block.shape}")
+        if self._subtype == "FLOAT":
             frames = np.multiply(frames, 1.0 / FULL_SCALE, dtype=np.float32)
         frames = np.ascontiguousarray(frames)
         n = len(frames)
-        self.frames += n
+        self._frames += n
         if n >= self.GATHER_FRAMES:
             self._push_gathered()
             self._submit(frames)
@@ -181,7 +208,7 @@ class StreamWriter:
     def _push_gathered(self) -> None:
         """Hand the gathered small blocks over as one write (a fresh buffer follows: the
         write-behind thread may still be reading this one)."""
-        if self._n_gathered:
+        if self._n_gathered and self._gathered is not None:
             self._submit(self._gathered[:self._n_gathered])
             self._gathered, self._n_gathered = None, 0
 
@@ -194,26 +221,51 @@ class StreamWriter:
     def _put(self, file: sf.SoundFile, frames: np.ndarray) -> None:
         """Write `frames` (on the write-behind thread, if any); start writeback every
         `WRITEBACK_BYTES`."""
-        _system_call(self.path, file.write, frames)
+        _system_call(self._name, file.write, frames)
         self._unsynced += frames.nbytes
         if self._unsynced >= WRITEBACK_BYTES:
             self._unsynced = 0
             start_writeback(self._fd)
 
+    def update_header(self) -> None:
+        """Make the file's header count every frame written so far, without fsync.
+
+        What gathered blocks there are are handed over first; with `background`, the header
+        update is queued behind the writes before it (libsndfile seeks to rewrite the header on
+        the thread that writes), so it has happened once `wait` returns. The kernel keeps what
+        was written whatever happens to this process, so a reader, or a restart after
+        ``kill -9``, finds every frame counted; only a power cut needs the fsync of `flush`.
+        MP3 files have no size in a header: a no-op for them, as after `close`.
+        """
+        if self._file is None or self._file_format != "wav":
+            return
+        self._push_gathered()
+        if self._background is not None:
+            self._background.submit(_update_header_now, self._file)
+        else:
+            _update_header_now(self._file)
+
+    def wait(self) -> None:
+        """Return once every frame written so far is in the file (not fsynced): gathered blocks
+        are handed over, then `background`'s queue is drained (its writes, and any header update
+        queued by `update_header`). Raises the error of a write that failed."""
+        if self._file is None:
+            return
+        self._push_gathered()
+        if self._background is not None:
+            self._background.drain()
+
     def flush(self) -> None:
         """Push what was written so far to the file (its header updated), without closing it.
 
         libsndfile rewrites the WAV header sizes on every sync, so a reader opening the file now
-        sees every frame written so far (the server flushes about once a second)."""
+        sees every frame written so far. The sync is an fsync: milliseconds per file once data
+        is dirty; `update_header` and `wait` give a reader the same without it."""
         if self._file is not None:
-            self._push_gathered()
-            if self._background is not None:
-                self._background.drain()
+            self.wait()
             self._file.flush()
-            if self.file_format == "wav":  # sf_write_sync leaves a float WAV's header at 0 frames
-                from soundfile import _ffi, _snd
-
-                _snd.sf_command(self._file._file, _SFC_UPDATE_HEADER_NOW, _ffi.NULL, 0)
+            if self._file_format == "wav":  # sf_write_sync leaves a float WAV's header at 0 frames
+                _update_header_now(self._file)
 
     def close(self) -> None:
         """Flush, close and fsync the file. Idempotent."""
@@ -227,7 +279,7 @@ class StreamWriter:
         f, self._file = self._file, None
         self._finalizer.detach()
         try:
-            _system_call(self.path, f.close)  # soundfile flushes (sf_write_sync) before sf_close
+            _system_call(self._name, f.close)  # soundfile flushes (sf_write_sync) before sf_close
             os.fsync(self._fd)  # whatever sf_close wrote after its sync (header sizes) is on disk
         finally:
             os.close(self._fd)
@@ -244,8 +296,35 @@ class StreamWriter:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"StreamWriter({self.path!r}, {self.sample_rate}, channels={self.channels}, "
-                f"subtype={self.subtype!r}, file_format={self.file_format!r})")
+        return (f"StreamWriter({self._name!r}, {self._sample_rate}, channels={self._channels}, "
+                f"subtype={self._subtype!r}, file_format={self._file_format!r})")
+
+
+def _check_settings(sample_rate: int, channels: int, subtype: str, file_format: str) -> None:
+    if subtype not in _SUBTYPES:
+        raise ValueError(f"subtype must be one of {', '.join(_SUBTYPES)}, not {subtype!r}")
+    if file_format not in _FILE_FORMATS:
+        raise ValueError(f"file_format must be 'wav' or 'mp3', not {file_format!r}")
+    if file_format == "mp3" and subtype != "PCM_16":
+        raise ValueError("an mp3 file is always encoded from int16 samples; use subtype PCM_16")
+    if file_format == "mp3" and channels not in (1, 2):
+        raise ValueError(f"an mp3 file holds 1 or 2 channels, not {channels}")
+    if not isinstance(channels, int) or channels < 1:
+        raise ValueError(f"channels must be a whole number >= 1, not {channels!r}")
+    check_rate(sample_rate)
+
+
+def _sf_command(file: sf.SoundFile, command: int) -> None:
+    """libsndfile's ``sf_command(file, command, NULL, 0)``, for the commands that take no data
+    (soundfile has no public way to send them)."""
+    from soundfile import _ffi, _snd
+
+    _snd.sf_command(file._file, command, _ffi.NULL, 0)
+
+
+def _update_header_now(file: sf.SoundFile) -> None:
+    """SFC_UPDATE_HEADER_NOW: libsndfile writes the header's sizes for what is written so far."""
+    _sf_command(file, _SFC_UPDATE_HEADER_NOW)
 
 
 _SFE_SYSTEM = 2  # libsndfile's error code for a failed system call ("System error.")

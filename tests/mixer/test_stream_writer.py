@@ -185,3 +185,79 @@ def test_bad_blocks_and_settings_are_refused(tmp_path):
         StreamWriter(tmp_path / "y.mp3", 16000, subtype="FLOAT", file_format="mp3")
     with pytest.raises(ValueError, match="file_format"):
         StreamWriter(tmp_path / "y.ogg", 16000, file_format="ogg")
+
+
+def test_the_public_attributes_describe_the_file(tmp_path):
+    with StreamWriter(str(tmp_path / "x.wav"), 8000, channels=2, subtype="FLOAT") as writer:
+        assert writer.path == tmp_path / "x.wav" and isinstance(writer.path, os.PathLike)
+        assert (writer.sample_rate, writer.channels, writer.subtype, writer.file_format) == (8000, 2, "FLOAT", "wav")
+        writer.write(np.zeros((2, 100), np.int16))
+        assert writer.frames == 100
+    name = str(tmp_path / "x.wav")
+    assert repr(writer) == f"StreamWriter({name!r}, 8000, channels=2, subtype='FLOAT', file_format='wav')"
+
+
+@pytest.mark.parametrize("background", [False, True])
+@pytest.mark.parametrize("subtype,channels", [("PCM_16", 1), ("FLOAT", 1), ("PCM_16", 2), ("FLOAT", 2)])
+def test_update_header_then_wait_shows_every_frame_without_fsync(tmp_path, monkeypatch, background, subtype, channels):
+    """What a server does once a second: the header counts every frame written so far (gathered
+    ones too), the file is consistent as it stands, and nothing was fsynced."""
+    from mpcmix.mixer import WriteBehind, wavfile
+
+    io = WriteBehind() if background else None
+    path = tmp_path / "x.wav"
+    data = np.stack([PCM, PCM[::-1]]) if channels == 2 else PCM
+    writer = StreamWriter(path, 16000, channels=channels, subtype=subtype, background=io)
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    for lo in range(0, 3210, 321):  # tick-sized blocks: all gathered, none written yet
+        writer.write(data[..., lo:lo + 321])
+        writer.update_header()
+        writer.wait()
+        assert sf.info(path).frames == writer.frames == lo + 321
+        assert wavfile.snapshot(path) == path.read_bytes()  # the header counts what is there
+    assert synced == []
+    monkeypatch.undo()
+    writer.close()
+    if io is not None:
+        io.close()
+    write_blocks(tmp_path / "y.wav", data[..., :3210], block=3210, channels=channels, subtype=subtype)
+    assert path.read_bytes() == (tmp_path / "y.wav").read_bytes()
+
+
+def test_wait_puts_the_gathered_frames_in_the_file(tmp_path):
+    from mpcmix.mixer import WriteBehind, wavfile
+
+    io = WriteBehind()
+    with StreamWriter(tmp_path / "x.wav", 16000, background=io) as writer:
+        writer.write(PCM[:320])
+        assert wavfile.read_layout(writer.path).data_present == 0  # gathered, not written
+        writer.wait()
+        layout = wavfile.read_layout(writer.path)
+        assert layout.data_present == 640 and layout.data_size in wavfile.PLACEHOLDER_SIZES
+    io.close()
+
+
+def test_update_header_and_wait_are_no_ops_for_mp3_and_after_close(tmp_path):
+    writer = StreamWriter(tmp_path / "x.mp3", 16000, file_format="mp3")
+    writer.write(PCM)
+    writer.update_header()
+    writer.wait()
+    writer.close()
+    before = (tmp_path / "x.mp3").read_bytes()
+    writer.update_header()
+    writer.wait()
+    assert (tmp_path / "x.mp3").read_bytes() == before
+    assert sf.info(tmp_path / "x.mp3").format == "MP3"
+
+
+def test_a_failed_background_write_is_raised_by_wait(tmp_path):
+    from mpcmix.mixer import WriteBehind
+
+    io = WriteBehind()
+    writer = StreamWriter(tmp_path / "x.wav", 16000, background=io)
+    io.submit(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        writer.wait()
+    writer.close()
+    io.close()

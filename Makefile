@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # and chromium (the report page is tested in a headless browser). Installed when missing.
 SYSTEM_DEPS := ffmpeg sox chromium
 
-.PHONY: demo test fuzz lint bench load soak serve clean system-deps
+.PHONY: demo test fuzz lint docs bench load soak serve clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ fuzz: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Generated documentation: the parameter list of docs/server.md, from the parameter table.
+docs: $(STAMP)
+	$(BIN)/python -c 'import pathlib; from mpcmix.model.params import with_generated_docs as g; \
+	  p = pathlib.Path("docs/server.md"); p.write_text(g(p.read_text()))'
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

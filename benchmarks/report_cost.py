@@ -16,17 +16,21 @@ SCENARIO = ROOT / "fixtures" / "scenarios" / "coaching.yaml"
 
 def measure(rounds: int) -> tuple[float, float]:
     """(median seconds without the report, median seconds with it) over `rounds` alternations."""
-    from mpcmix.render import render_scenario
+    from mpcmix.analysis.report import render_with_report
+    from mpcmix.scenario import load_scenario, render_scenario
+
+    scenario = load_scenario(SCENARIO)
 
     plain: list[float] = []
     reported: list[float] = []
     scratch = Path(tempfile.mkdtemp(prefix="mpcmix-report-cost-"))
     try:
-        render_scenario(SCENARIO, scratch / "warm", report=True)  # imports and caches once
+        render_with_report(scenario, scratch / "warm")  # imports and caches once
         for i in range(rounds):
             for report, times in ((False, plain), (True, reported)):
                 start = time.perf_counter()
-                render_scenario(SCENARIO, scratch / f"{i}-{report}", report=report)
+                render = render_with_report if report else render_scenario
+                render(scenario, scratch / f"{i}-{report}")
                 times.append(time.perf_counter() - start)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -19,12 +19,11 @@ _LAZY = {
     "ScenarioError": "mpcmix.errors",
     "Scenario": "mpcmix.api",
     "Render": "mpcmix.api",
+    "render": "mpcmix.api",
+    "LoadedScenario": "mpcmix.scenario",
     "load_scenario": "mpcmix.scenario",
-    "render_scenario": "mpcmix.render",
-    # `mpcmix.render(scenario, out=None)`: the module mpcmix.render, which can be called
-    # (it calls mpcmix.api.render), so that `from mpcmix.render import ...` keeps working.
-    "render": "mpcmix.render",
-    "state_timeline": "mpcmix.timeline",
+    "render_scenario": "mpcmix.scenario",
+    "state_timeline": "mpcmix.analysis.timeline",
     "CallModel": "mpcmix.model",
     "CallEngine": "mpcmix.engine",
 }
@@ -36,7 +35,6 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'mpcmix' has no attribute {name!r}")
-    imported = importlib.import_module(module)
-    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -11,7 +11,7 @@
 >>> r.listeners["customer"].shape                 # doctest: +SKIP
 (80000,)
 
-`render(scenario, out=None)` takes a path, a dict in the SPEC §4 shape, a `Scenario` built here
+`render(scenario, out=None)` takes a path, a dict in the scenario-file shape (docs/scenarios.md), a `Scenario` built here
 (or a loaded `mpcmix.scenario.Scenario`) and returns a `Render`: every stream as a float32 array,
 the events, the MPC, the routing matrix at any time, and (measured on demand) who heard whom.
 With ``out=None`` it renders into a temporary folder, keeps the arrays and removes the folder.
@@ -30,23 +30,22 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+from mpcmix import scenario as _scenario
+from mpcmix.analysis.measure import Pair, measure, tape_render
+from mpcmix.analysis.report import WHO_HEARD_WHOM, render_with_report
+from mpcmix.analysis.timeline import StateTimeline, state_timeline
+from mpcmix.errors import ScenarioError
 from mpcmix.routing import RoutingMatrix
-
-from . import scenario as _scenario
-from .errors import ScenarioError
-from .measure import Pair, measure, tape_render
-from .render import render_scenario
-from .report import WHO_HEARD_WHOM
-from .scenario_json import MEDIA_PARAMS
-from .timeline import StateTimeline, state_timeline
+from mpcmix.scenario import render_scenario
+from mpcmix.scenario.stored import MEDIA_PARAMS
 
 __all__ = ["Render", "Scenario", "render"]
 
 
 class Scenario:
-    """A scenario built in Python, operation by operation, in the SPEC §4 shape.
+    """A scenario built in Python, operation by operation, in the scenario-file shape (docs/scenarios.md).
 
-    Every operation of SPEC §4 is a method named as the op (`add_participant`,
+    Every operation of a scenario (docs/scenarios.md) is a method named as the op (`add_participant`,
     `update_participant`, `hangup`, `end`, ...) taking the time `at` in seconds and the API's
     parameters by their API names; Python keywords take a trailing underscore (``as_=``,
     ``from_=``). Each method returns the scenario, so calls chain. Relative audio paths are
@@ -102,12 +101,107 @@ class Scenario:
         self._events.append(event)
         return self
 
+    # -- the operations, as the plivo SDK names them (docs/scenarios.md, Events) ----------
+
+    def add_participant(self, at: float | str, **params: Any) -> Scenario:
+        """Add a participant (``as_=`` its name; ``role``, ``from_``, ``to``, ...), creating the
+        MPC. Returns the scenario."""
+        return self.op("add_participant", at, **params)
+
+    def update_participant(self, at: float | str, **params: Any) -> Scenario:
+        """Mute/unmute, hold/unhold or set coach_mode of ``member``. Returns the scenario."""
+        return self.op("update_participant", at, **params)
+
+    def kick_participant(self, at: float | str, **params: Any) -> Scenario:
+        """Kick ``member`` (one, a comma-separated list, or ``all``). Returns the scenario."""
+        return self.op("kick_participant", at, **params)
+
+    def get_participant(self, at: float | str, **params: Any) -> Scenario:
+        """Look up ``member`` (its response goes to ``responses.jsonl``). Returns the scenario."""
+        return self.op("get_participant", at, **params)
+
+    def list_participants(self, at: float | str, **params: Any) -> Scenario:
+        """List the participants (its response goes to ``responses.jsonl``). Returns the scenario."""
+        return self.op("list_participants", at, **params)
+
+    def start(self, at: float | str, **params: Any) -> Scenario:
+        """Activate the MPC (``status`` defaults to active). Returns the scenario."""
+        return self.op("start", at, **params)
+
+    def end(self, at: float | str, **params: Any) -> Scenario:
+        """End the MPC (the SDK's ``stop``). Returns the scenario."""
+        return self.op("end", at, **params)
+
+    def stop(self, at: float | str, **params: Any) -> Scenario:
+        """End the MPC (the SDK's name for ``end``). Returns the scenario."""
+        return self.op("stop", at, **params)
+
+    def get(self, at: float | str, **params: Any) -> Scenario:
+        """Look up the MPC (its response goes to ``responses.jsonl``). Returns the scenario."""
+        return self.op("get", at, **params)
+
+    def list(self, at: float | str, **params: Any) -> Scenario:
+        """List MPCs (its response goes to ``responses.jsonl``). Returns the scenario."""
+        return self.op("list", at, **params)
+
+    def start_recording(self, at: float | str, **params: Any) -> Scenario:
+        """Start the MPC's recording (``file_format`` mp3 or wav). Returns the scenario."""
+        return self.op("start_recording", at, **params)
+
+    def stop_recording(self, at: float | str, **params: Any) -> Scenario:
+        """Stop the MPC's recording. Returns the scenario."""
+        return self.op("stop_recording", at, **params)
+
+    def pause_recording(self, at: float | str, **params: Any) -> Scenario:
+        """Pause the MPC's recording. Returns the scenario."""
+        return self.op("pause_recording", at, **params)
+
+    def resume_recording(self, at: float | str, **params: Any) -> Scenario:
+        """Resume the MPC's recording. Returns the scenario."""
+        return self.op("resume_recording", at, **params)
+
+    def start_participant_recording(self, at: float | str, **params: Any) -> Scenario:
+        """Record ``member`` (``record_track_type`` participant, all or both). Returns the scenario."""
+        return self.op("start_participant_recording", at, **params)
+
+    def stop_participant_recording(self, at: float | str, **params: Any) -> Scenario:
+        """Stop recording ``member``. Returns the scenario."""
+        return self.op("stop_participant_recording", at, **params)
+
+    def pause_participant_recording(self, at: float | str, **params: Any) -> Scenario:
+        """Pause ``member``'s recording. Returns the scenario."""
+        return self.op("pause_participant_recording", at, **params)
+
+    def resume_participant_recording(self, at: float | str, **params: Any) -> Scenario:
+        """Resume ``member``'s recording. Returns the scenario."""
+        return self.op("resume_participant_recording", at, **params)
+
+    def start_play_audio(self, at: float | str, **params: Any) -> Scenario:
+        """Play ``url`` to ``member`` (one, a list, or ``all``). Returns the scenario."""
+        return self.op("start_play_audio", at, **params)
+
+    def stop_play_audio(self, at: float | str, **params: Any) -> Scenario:
+        """Stop the Play started with the same ``member`` form. Returns the scenario."""
+        return self.op("stop_play_audio", at, **params)
+
+    def hangup(self, at: float | str, **params: Any) -> Scenario:
+        """The far end: ``member``'s phone hangs up. Returns the scenario."""
+        return self.op("hangup", at, **params)
+
+    def answer(self, at: float | str, **params: Any) -> Scenario:
+        """The far end: ``member``'s phone answers now. Returns the scenario."""
+        return self.op("answer", at, **params)
+
+    def dtmf(self, at: float | str, **params: Any) -> Scenario:
+        """The far end: ``member``'s phone presses ``digits``. Returns the scenario."""
+        return self.op("dtmf", at, **params)
+
     def to_dict(self) -> dict[str, Any]:
-        """The scenario as a dict in the SPEC §4 shape (relative paths as given)."""
+        """The scenario as a dict in the scenario-file shape (docs/scenarios.md) (relative paths as given)."""
         return {**self._data, "lines": {k: dict(v) for k, v in self._lines.items()},
                 "events": [dict(e) for e in self._events]}
 
-    def build(self) -> _scenario.Scenario:
+    def build(self) -> _scenario.LoadedScenario:
         """The checked scenario (ScenarioError naming the problem)."""
         return _scenario.scenario_from_dict(self.to_dict(), base_dir=self.base_dir,
                                             source=f"<Scenario {self._data['mpc']!r}>")
@@ -144,20 +238,6 @@ class Scenario:
         return str(path)
 
 
-def _make_op(op: str) -> Any:
-    def method(self: Scenario, at: float | str, **params: Any) -> Scenario:
-        return self.op(op, at, **params)
-
-    method.__name__ = method.__qualname__ = op
-    method.__doc__ = (f"Add a `{op}` operation at `at` seconds; the API's parameters by name "
-                      "(``as_=``, ``from_=`` for Python keywords). Returns the scenario.")
-    return method
-
-
-for _op in sorted(_scenario.API_OPS | _scenario.FAR_END_OPS):
-    setattr(Scenario, _op, _make_op(_op))
-
-
 class Render:
     """A rendered scenario, in memory.
 
@@ -169,7 +249,7 @@ class Render:
     one), `warnings`.
     """
 
-    def __init__(self, scenario: _scenario.Scenario, folder: Path, out: Path | None,
+    def __init__(self, scenario: _scenario.LoadedScenario, folder: Path, out: Path | None,
                  subtype: str) -> None:
         self.scenario = scenario
         self.out = out
@@ -224,8 +304,7 @@ class Render:
         first use (the scenario rendered once more, then once per voice), and kept.
         """
         if self._pairs is None:
-            with tempfile.TemporaryDirectory(prefix="mpcmix-measure-") as tmp:
-                tape = tape_render(self.scenario, Path(tmp))
+            tape = tape_render(self.scenario)
             try:
                 self._pairs = measure(self.scenario, tape, self.timeline)
             finally:
@@ -245,11 +324,9 @@ class Render:
 
     def save(self, out_dir: str | os.PathLike[str], *, force: bool = False, report: bool = False
              ) -> Path:
-        """Write the SPEC §4 folder to `out_dir` (by rendering again: renders are deterministic,
+        """Write the render folder (docs/scenarios.md, Output) to `out_dir` (by rendering again: renders are deterministic,
         so the files are the ones this render made); its path."""
-        summary = render_scenario(self.scenario, out_dir, subtype=self.subtype, force=force,
-                                  report=report)
-        return summary.out_dir
+        return _render_folder(self.scenario, Path(out_dir), self.subtype, force, report).out_dir
 
     def to_audiosegment(self, name: str) -> Any:
         """A listener stream (by ``as`` name) or a recording (by file name) as a pydub
@@ -272,7 +349,7 @@ class Render:
 
 
 def render(
-    scenario: Scenario | _scenario.Scenario | str | os.PathLike[str] | Mapping[str, Any],
+    scenario: Scenario | _scenario.LoadedScenario | str | os.PathLike[str] | Mapping[str, Any],
     out: str | os.PathLike[str] | None = None,
     *,
     subtype: str = "PCM_16",
@@ -281,32 +358,40 @@ def render(
 ) -> Render:
     """Render `scenario` and return it as a `Render` (arrays in memory).
 
-    `scenario`: a scenario file, a dict in the SPEC §4 shape (relative paths against the working
+    `scenario`: a scenario file, a dict in the scenario-file shape (docs/scenarios.md) (relative paths against the working
     folder), a `Scenario` built in Python or a loaded `mpcmix.scenario.Scenario`. `out`: the
-    folder to write (SPEC §4 layout, complete or absent), or None for a temporary folder removed
+    folder to write (the render folder's layout, complete or absent), or None for a temporary folder removed
     once the arrays are read. `report`: also measure who heard whom and write the report page
     (into `out`), one extra render per voice. ScenarioError if the scenario breaks a rule.
     """
     checked = as_scenario(scenario)
     if out is not None:
-        summary = render_scenario(checked, out, subtype=subtype, force=force, report=report)
+        summary = _render_folder(checked, Path(out), subtype, force, report)
         return Render(checked, summary.out_dir, summary.out_dir, subtype)
     with tempfile.TemporaryDirectory(prefix="mpcmix-render-") as tmp:
         folder = Path(tmp) / "render"
-        render_scenario(checked, folder, subtype=subtype, report=report)
+        _render_folder(checked, folder, subtype, False, report)
         return Render(checked, folder, None, subtype)
 
 
-def as_scenario(scenario: Any) -> _scenario.Scenario:
-    """Any form `render` takes, as a checked `mpcmix.scenario.Scenario`."""
+def _render_folder(scenario: _scenario.LoadedScenario, out: Path, subtype: str, force: bool,
+                   report: bool) -> _scenario.RenderSummary:
+    """The render folder, with the report page when `report`."""
+    if report:
+        return render_with_report(scenario, out, subtype=subtype, force=force)
+    return render_scenario(scenario, out, subtype=subtype, force=force)
+
+
+def as_scenario(scenario: Any) -> _scenario.LoadedScenario:
+    """Any form `render` takes, as a checked `mpcmix.scenario.LoadedScenario`."""
     if isinstance(scenario, Scenario):
         return scenario.build()
-    if isinstance(scenario, _scenario.Scenario):
+    if isinstance(scenario, _scenario.LoadedScenario):
         return scenario
     if isinstance(scenario, Mapping):
         return _scenario.scenario_from_dict(dict(scenario), base_dir=Path.cwd())
     if isinstance(scenario, str | os.PathLike):
-        return _scenario.load_scenario(scenario)
+        return _scenario.load_scenario(os.fspath(scenario))
     raise TypeError(f"a scenario is a path, a dict or a mpcmix.Scenario, not {type(scenario).__name__}")
 
 

@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mpcmix {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    render = sub.add_parser("render", help="render a scenario file into a folder (SPEC §4)")
+    render = sub.add_parser("render", help="render a scenario file into a folder (docs/scenarios.md)")
     render.add_argument("scenario", type=Path, help="the scenario file (YAML or JSON)")
     render.add_argument("--out", type=Path, required=True, help="the folder to write")
     render.add_argument(
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--source", metavar="Y", help="a participant's name (its voice) or a "
                                                        "source label")
 
-    serve = sub.add_parser("serve", help="answer the Multiparty Call REST API on HTTP (SPEC §5)",
+    serve = sub.add_parser("serve", help="answer the Multiparty Call REST API on HTTP (docs/server.md)",
                            add_help=False)
     serve.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _report(args)
         if args.command == "inspect":
-            from .inspection import inspect_main
+            from .analysis.inspect import inspect_main
 
             sys.stdout.write(inspect_main(args.scenario, args.at, args.listener, args.source))
             return 0
@@ -95,8 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from .render import render_scenario
-    from .scenario import load_scenario
+    from .analysis.report import render_with_report
+    from .scenario import load_scenario, render_scenario
 
     scenario = load_scenario(args.scenario)
     progress = None
@@ -105,8 +105,9 @@ def _render(args: argparse.Namespace) -> int:
     for warning in scenario.warnings:
         print(f"mpcmix: warning: {warning}", file=sys.stderr)
     try:
-        summary = render_scenario(scenario, args.out, subtype=args.subtype, force=args.force,
-                                  on_progress=progress, report=args.report)
+        render = render_with_report if args.report else render_scenario
+        summary = render(scenario, args.out, subtype=args.subtype, force=args.force,
+                         on_progress=progress)
     finally:
         if progress is not None:
             progress.done()
@@ -126,7 +127,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from .analysis.report import write_report
 
     result = write_report(args.dir)
     for warning in result.warnings:
@@ -139,8 +140,8 @@ def _report(args: argparse.Namespace) -> int:
 def _print_report(out_dir: Path) -> None:
     import json
 
-    from .measure import Pair
-    from .report import REPORT_HTML, WHO_HEARD_WHOM
+    from .analysis.measure import Pair
+    from .analysis.report import REPORT_HTML, WHO_HEARD_WHOM
 
     with open(out_dir / WHO_HEARD_WHOM, encoding="utf-8") as f:
         pairs = [Pair.from_dict(d) for d in json.load(f)]

@@ -2,7 +2,7 @@
 a call flow.
 
 - ``render_scenario(scenario, **options) -> mpcmix.Render``: renders a scenario file, a dict in
-  the SPEC §4 shape or an ``mpcmix.Scenario`` into a fresh folder under pytest's tmp_path
+  the scenario-file shape (docs/scenarios.md) or an ``mpcmix.Scenario`` into a fresh folder under pytest's tmp_path
   (kept for a look after a failure); options as ``mpcmix.render`` takes them.
 - ``mpc_server``: ``mpcmix serve`` with a virtual clock on a free loopback port, stopped after the
   test; ``.url``, ``.api_url``, ``.auth_id``, ``.auth_token``, ``.data_dir``,

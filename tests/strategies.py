@@ -1,4 +1,4 @@
-"""Hypothesis strategies shared by the test suite (one place, as STYLE.md asks)."""
+"""Hypothesis strategies shared by the test suite (one place, tests/README.md)."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def block_splits(draw, total: int, max_blocks: int = 8) -> list[tuple[int, int]]
 
 # --- scenario files, valid and broken, and broken audio files (tests/reliability) -------------
 #
-# The scenario strategies draw plain dicts in the SPEC §4 shape. Audio is named through the
+# The scenario strategies draw plain dicts in the scenario-file shape (docs/scenarios.md). Audio is named through the
 # `FuzzMedia` a test passes in (files it wrote once per session), so the strategies stay pure.
 
 #: The lines a fuzzed scenario calls.

@@ -1,4 +1,4 @@
-"""The HTTP server: Plivo's Multiparty Call API, answered by mpcmix's call engine (SPEC §5).
+"""The HTTP server: Plivo's Multiparty Call API, answered by mpcmix's call engine (docs/server.md).
 
 `serve_main(argv) -> int` runs `mpcmix serve`; `build_app(config) -> FastAPI` gives the ASGI app
 for a `ServerConfig` (see `load_config`). Imported lazily so that `import mpcmix.server` alone does

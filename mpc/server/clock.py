@@ -1,7 +1,7 @@
 """The server's clocks: virtual (moved only by `POST /emulator/advance`) or real time.
 
 Both give `now_ms()` on a frame boundary: an operation takes effect at the first boundary at or
-after the moment it arrives (SPEC §3), so a request's time is rounded up.
+after the moment it arrives (docs/semantics.md, Time), so a request's time is rounded up.
 """
 
 from __future__ import annotations

@@ -9,11 +9,14 @@ links from the operations that create things to those that use them (stateful te
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from mpcmix.model import params as P
+from mpcmix.model.serialize import MPC_LIST_FIELDS, PARTICIPANT_LIST_FIELDS
 
 #: The SDK accepts only these auth ids (plivo.utils), and so does the server's configuration.
 AUTH_ID_PATTERN = r"^(MA|SA)[A-Za-z0-9]{18}$"
@@ -76,9 +79,6 @@ _MPC_FIELDS: dict[str, Any] = {
                                          "Max Duration Reached", "Hangup API Triggered"]}),
     "termination_cause_code": _null({"enum": [1000, 1010, 2000, 3000]}),
 }
-_MPC_LIST_FIELDS = ("billed_amount", "billed_duration", "creation_time", "duration", "end_time",
-                    "friendly_name", "mpc_uuid", "status", "termination_cause",
-                    "termination_cause_code")
 _ROLE = {"enum": ["agent", "supervisor", "customer", "ai-agent"]}
 _PARTICIPANT_FIELDS: dict[str, Any] = {
     "billed_amount": _null(_AMOUNT),
@@ -99,15 +99,13 @@ _PARTICIPANT_FIELDS: dict[str, Any] = {
     "role": _ROLE,
     "start_mpc_on_enter": _BOOL,
 }
-_PARTICIPANT_LIST_FIELDS = ("call_uuid", "coach_mode", "hold", "member_id", "mpc_uuid", "mute",
-                            "role")
 
 SCHEMAS: dict[str, Any] = {
     "Error": _object({"api_id": _API_ID, "error": _TEXT},
                      description="Every refusal: what was refused and which rule"),
     "MultiPartyCall": _object({"api_id": _API_ID, **_MPC_FIELDS},
                               description="The MPC object: every attribute of the API text"),
-    "MultiPartyCallListItem": _object({k: _MPC_FIELDS[k] for k in _MPC_LIST_FIELDS}),
+    "MultiPartyCallListItem": _object({k: _MPC_FIELDS[k] for k in MPC_LIST_FIELDS}),
     "MultiPartyCallList": _object({
         "api_id": _API_ID,
         "meta": _object({"count": {"type": "integer", "minimum": 0},
@@ -119,7 +117,7 @@ SCHEMAS: dict[str, Any] = {
     }),
     "Participant": _object({"api_id": _API_ID, **_PARTICIPANT_FIELDS},
                            description="The participant object of the API text"),
-    "ParticipantListItem": _object({k: _PARTICIPANT_FIELDS[k] for k in _PARTICIPANT_LIST_FIELDS}),
+    "ParticipantListItem": _object({k: _PARTICIPANT_FIELDS[k] for k in PARTICIPANT_LIST_FIELDS}),
     "ParticipantList": _object({
         "api_id": _API_ID,
         "meta": _object({"count": {"type": "integer", "minimum": 0},
@@ -188,27 +186,31 @@ SCHEMAS: dict[str, Any] = {
     "Health": _object({"status": {"enum": ["ok"]}, "version": _TEXT}),
 }
 
-#: operationId -> (success status, its body schema; None: no body; a media type: a file)
-SUCCESS: dict[str, tuple[int, str | None]] = {
-    "list": (200, "MultiPartyCallList"),
-    "get": (200, "MultiPartyCall"),
-    "start": (200, "Started"),
-    "stop": (204, None),
-    "list_participants": (200, "ParticipantList"),
-    "add_participant": (201, "ParticipantAdded"),
-    "start_recording": (200, "RecordingStarted"),
-    "stop_recording": (204, None),
-    "pause_recording": (204, None),
-    "resume_recording": (204, None),
-    "get_participant": (200, "Participant"),
-    "update_participant": (200, "ParticipantUpdated"),
-    "kick_participant": (204, None),
-    "start_participant_recording": (200, "RecordingStarted"),
-    "stop_participant_recording": (204, None),
-    "pause_participant_recording": (204, None),
-    "resume_participant_recording": (204, None),
-    "start_play_audio": (202, "PlayQueued"),
-    "stop_play_audio": (204, None),
+#: The body schema of each API operation's success (None: no body, 204).
+BODIES: dict[str, str | None] = {
+    "list": "MultiPartyCallList",
+    "get": "MultiPartyCall",
+    "start": "Started",
+    "end": None,
+    "list_participants": "ParticipantList",
+    "add_participant": "ParticipantAdded",
+    "start_recording": "RecordingStarted",
+    "stop_recording": None,
+    "pause_recording": None,
+    "resume_recording": None,
+    "get_participant": "Participant",
+    "update_participant": "ParticipantUpdated",
+    "kick_participant": None,
+    "start_participant_recording": "RecordingStarted",
+    "stop_participant_recording": None,
+    "pause_participant_recording": None,
+    "resume_participant_recording": None,
+    "start_play_audio": "PlayQueued",
+    "stop_play_audio": None,
+}
+#: operationId -> (success status, its body schema; None: no body; a media type: a file), for the
+#: endpoints that are not API operations.
+_OTHER_SUCCESS: dict[str, tuple[int, str | None]] = {
     "download_recording": (200, "audio/mpeg audio/wav"),
     "download_listener_stream": (200, "audio/wav"),
     "emulator_advance": (200, "Advanced"),
@@ -220,12 +222,22 @@ SUCCESS: dict[str, tuple[int, str | None]] = {
     "emulator_dtmf": (200, "FarEnd"),
     "emulator_health": (200, "Health"),
 }
-#: Operations that take a list of members or `all` (the others take one member id).
-_MEMBER_LISTS = {"update_participant", "kick_participant", "start_play_audio", "stop_play_audio"}
-#: Operations whose MPC may be named without the name_/uuid_ prefix (the API text's form).
-_PREFIXLESS = {"start_participant_recording", "stop_participant_recording",
-               "pause_participant_recording", "resume_participant_recording"}
 _OPEN = {"emulator_health"}
+
+
+def _api_operation(operation_id: str) -> P.Operation | None:
+    """The table's operation behind an operationId (the SDK's `stop` is the table's `end`)."""
+    op = P.OPERATIONS.get(P.ALIASES.get(operation_id, operation_id))
+    return None if op is None or op.emulator else op
+
+
+def success_of(operation_id: str) -> tuple[int, str | None] | None:
+    """(status, body) of an endpoint's success, or None for an endpoint not documented here."""
+    op = _api_operation(operation_id)
+    if op is not None:
+        return op.status, BODIES[op.name]
+    return _OTHER_SUCCESS.get(operation_id)
+
 
 _ERROR_WHEN = {
     "400": "a parameter is missing, malformed, out of range or not supported, or a rule of the "
@@ -254,7 +266,9 @@ def _error(status: str) -> dict[str, Any]:
 
 
 def _success(operation_id: str, summary: str) -> tuple[str, dict[str, Any]]:
-    status, body = SUCCESS[operation_id]
+    found = success_of(operation_id)
+    assert found is not None
+    status, body = found
     response: dict[str, Any] = {"description": summary or "success"}
     if body is not None and "/" in body:
         response["content"] = {media: {"schema": {"type": "string", "format": "binary"}}
@@ -268,14 +282,15 @@ def _path_parameter(operation_id: str, name: str) -> dict[str, Any] | None:
     if name == "auth_id":
         return {"type": "string", "pattern": AUTH_ID_PATTERN,
                 "description": "the account (MA...) or subaccount (SA...) auth id"}
+    op = _api_operation(operation_id)
     if name == "mpc_id":
-        if operation_id in _PREFIXLESS:
+        if op is not None and op.bare_name:
             return {"type": "string", "minLength": 1,
                     "description": "name_<friendly_name>, uuid_<mpc_uuid>, or the bare name"}
         return {"type": "string", "pattern": MPC_ID_PATTERN,
                 "description": "name_<friendly_name> (a live MPC) or uuid_<mpc_uuid>"}
     if name == "member_id":
-        if operation_id in _MEMBER_LISTS:
+        if op is not None and op.members == "many":
             return {"type": "string", "pattern": MEMBERS_PATTERN,
                     "description": "a member id, a comma-separated list of them, or all"}
         return {"type": "string", "pattern": MEMBER_PATTERN, "description": "a member id"}
@@ -362,8 +377,11 @@ def build_document(app: FastAPI) -> dict[str, Any]:
     for item in document["paths"].values():
         for method, operation in item.items():
             operation_id = operation.get("operationId")
-            if operation_id not in SUCCESS:
+            if success_of(operation_id) is None:
                 continue
+            api_op = _api_operation(operation_id)
+            if api_op is not None:
+                _document_arguments(operation, api_op)
             status, success = _success(operation_id, operation.get("summary", ""))
             if (operation_id, status) in links:
                 success["links"] = links[(operation_id, status)]
@@ -393,3 +411,89 @@ def install(app: FastAPI) -> None:
         return cache["document"]
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# --- the arguments, from the parameter table ----------------------------------------------------
+
+
+def _document_arguments(operation: dict[str, Any], op: P.Operation) -> None:
+    """An API operation's query parameters (GET) or request body (JSON or form), as the server
+    reads them: every parameter of the table, with every form the server takes for its value."""
+    if not op.params:
+        return
+    if op.http == "GET":
+        path = [p for p in operation.get("parameters", []) if p.get("in") == "path"]
+        operation["parameters"] = path + [
+            {"name": p.name, "in": "query", "required": False, "schema": value_schema(p, query=True)}
+            for p in op.params]
+        return
+    needed = set(op.required) | set(op.one_of)
+    properties = {}
+    for p in op.params:
+        for name in (p.name, *p.aliases):
+            properties[name] = value_schema(p, required=name in needed)
+    schema: dict[str, Any] = {"type": "object", "properties": properties,
+                              "additionalProperties": True}
+    if op.required:
+        schema["required"] = list(op.required)
+    if op.one_of:
+        schema["anyOf"] = [{"required": [name]} for name in op.one_of]
+    operation["requestBody"] = {
+        "required": bool(op.required or op.one_of),
+        "content": {media: {"schema": schema}
+                    for media in ("application/json", "application/x-www-form-urlencoded")},
+    }
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def _words(words: tuple[str, ...]) -> dict[str, Any]:
+    return {"type": "string", "pattern": r"^\s*(" + "|".join(_any_case(w) for w in words) + r")\s*$"}
+
+
+#: A list filter's time as the table takes it (seconds and a fraction optional).
+_TIME = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?\s*$"
+
+
+def _forms(p: P.Param, required: bool) -> list[dict[str, Any]]:
+    """Every form the server takes for a value of `p` (text for booleans and numbers, as forms
+    send them)."""
+    limits = {k: v for k, v in (("minimum", p.low), ("maximum", p.high)) if v is not None}
+    if p.kind == P.BOOL:
+        return [{"type": "boolean"}, _words(("true", "false"))]
+    if p.kind == P.INT:
+        return [{"type": "integer", **limits}, {"type": "string", "pattern": r"^\s*-?[0-9]+\s*$"}]
+    if p.kind == P.INTS:
+        return [{"type": "integer"}, {"type": "string", "pattern": r"^\s*[0-9]+\s*(<\s*[0-9]+\s*)*$"}]
+    if p.kind == P.METHOD:
+        return [_words(("GET", "POST"))]
+    if p.kind in (P.CHOICE, P.TIME):
+        # An empty value (a form's empty field) is the same as leaving the parameter out.
+        main = _words(p.choices) if p.kind == P.CHOICE else {"type": "string", "pattern": _TIME}
+        return [main] if required else [main, {"type": "string", "maxLength": 0}]
+    text: dict[str, Any] = {"type": "string"}
+    if required:
+        text["pattern"] = r"\S"
+    if p.max_len is not None:
+        text["maxLength"] = p.max_len
+    return [text, {"type": "number"}, {"type": "boolean"}]  # text; numbers taken as their text
+
+
+def value_schema(p: P.Param, *, query: bool = False, required: bool = False) -> dict[str, Any]:
+    """A JSON Schema for parameter `p`: the API's type and range, and the forms the server also
+    takes for it (a one-element list, as the SDK's `start` sends; null, the same as leaving it
+    out). Query values are text on the wire."""
+    forms = _forms(p, required)
+    if query:
+        schema: dict[str, Any] = forms[0] if len(forms) == 1 else {"anyOf": forms}
+    else:
+        one = forms if required else [*forms, {"type": "null"}]
+        schema = {"anyOf": [*one, {"type": "array", "minItems": 1, "maxItems": 1,
+                                   "items": {"anyOf": one}}]}
+    if p.default is not None:
+        schema["default"] = p.default
+    if p.description:
+        schema["description"] = p.description
+    return schema

@@ -14,21 +14,25 @@ import logging
 import os
 import re
 import threading
-import uuid as uuidlib
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from mpcmix.errors import MpcError, NotFoundError, ValidationError
+from mpcmix.engine import CallEngine, Engine
+from mpcmix.errors import NotFoundError, ValidationError
+from mpcmix.media import MediaLibrary
+from mpcmix.mixer import wavfile
+from mpcmix.model import CallModel, Event
+from mpcmix.model.events import recording_failed_at_restart
+from mpcmix.model.params import destinations, operation
+from mpcmix.scenario import to_model_lines
 
-from . import params as P
 from .callbacks import CallbackDispatcher, Delivery, form_params
 from .clock import Clock
 from .config import Account, ServerConfig, default_epoch
 from .eventlog import EventLog
-from .wavsnap import repair_wav, update_headers
 
 log = logging.getLogger("mpcmix.server")
 
@@ -42,10 +46,6 @@ def account_seed(seed: int, auth_id: str) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def new_api_id() -> str:
-    return str(uuidlib.uuid4())
-
-
 class AccountRuntime:
     """The call model, engine and event log of one account (or subaccount)."""
 
@@ -55,11 +55,10 @@ class AccountRuntime:
         config: ServerConfig,
         *,
         clock: Clock,
-        media: Any,
+        media: MediaLibrary,
         dispatcher: CallbackDispatcher,
         main_auth_token: str,
         data_dir: Path,
-        engine_factory: Callable[..., Any] | None = None,
     ) -> None:
         self.account = account
         self.config = config
@@ -77,13 +76,9 @@ class AccountRuntime:
         # A restart on the same data folder must not hand out the ids of the previous run (its
         # recordings are still on disk and downloadable): each start draws ids from its own seed.
         self.generation = _count_start(self.dir)
-        factory = engine_factory or _default_engine
-        if factory is _default_engine:
-            self.engine = _default_engine(account, config, media, self.dir / "out",
-                                          generation=self.generation)
-        else:
-            self.engine = factory(account, config, media, self.dir / "out")
-        self.model = self.engine.model
+        self.engine: Engine = account_engine(account, config, media, self.dir / "out",
+                                             generation=self.generation)
+        self.model: CallModel = self.engine.model
         self._last_error: str | None = None
         self._recovered: dict[str, Path] = {}  # file name -> a recording of an earlier run
         self._recover_recordings()
@@ -98,27 +93,26 @@ class AccountRuntime:
     def tick(self, target_ms: int) -> None:
         """Render up to `target_ms` (the real-time ticker, or a virtual advance)."""
         with self.lock:
-            if target_ms <= self.engine.now_ms or getattr(self.engine, "closed", False):
+            if target_ms <= self.engine.now_ms or self.engine.closed:
                 return
             try:
                 events = self.engine.advance_to(target_ms)
             except Exception as exc:
                 self._log_once(f"rendering to {target_ms} ms failed: {exc!r}")
-                events = _drain(self.engine)
+                events = self.engine.drain_events()
             self._publish(events)
 
     def flush(self, *, wait: bool = False) -> None:
-        """Make every open WAV file's header count what has been written (no fsync: see
-        `wavsnap.update_headers`), so a reader, or a restart after kill -9, finds it all.
+        """Make every open WAV file's header count what has been written (no fsync: a fsync
+        takes milliseconds per file once data is dirty, long enough to make the real-time
+        ticker miss frames, and crash safety against kill -9 needs only the header to count
+        what the kernel already holds), so a reader, or a restart after kill -9, finds it all.
         `wait`: until it is all in the files (before a download)."""
         with self.lock:
-            if getattr(self.engine, "closed", False):
+            if self.engine.closed:
                 return
             try:
-                if not update_headers(self.engine, wait=wait):
-                    flush = getattr(self.engine, "flush", None)
-                    if flush is not None:
-                        flush()
+                self.engine.update_headers(wait=wait)
             except Exception as exc:
                 self._log_once(f"flush failed: {exc!r}")
 
@@ -132,45 +126,44 @@ class AccountRuntime:
     def apply(
         self,
         op: str,
-        table: Mapping[str, P.Param],
         args: Mapping[str, Any],
         *,
         target: Mapping[str, str] | None = None,
         member: str | None = None,
     ) -> Any:
-        """Run model operation `op` now; returns the model's response body (None for 204)."""
-        method = getattr(self.model, op, None)
-        if method is None:
-            raise ValidationError(f"{op}: this operation is not implemented by the call model")
-        accepted = P.accepted_names(method)
-        args = _rename_play_url(dict(args), accepted)
-        passed = P.split_supported(table, args, accepted, op)
+        """Run model operation `op` now with a request's arguments; the model's response body
+        (None for 204). Every parameter of the operation's table is passed (absent ones as
+        None: the request's own, not the model's Python defaults); other keys are dropped."""
+        spec = operation(op)
+        passed = {p.name: None for p in spec.params} | spec.known(args)
+        method: Callable[..., Any] = getattr(self.model, spec.name)
         positional = () if member is None else (member,)
         result = self._now_run(lambda now: method(now, *positional, **(target or {}), **passed))
-        if op == "add_participant":
-            self._warn_unknown_lines(args.get("to"))
+        if spec.name == "add_participant":
+            self._warn_unknown_lines(passed.get("to") or passed.get("to_"))
         return self.rewrite_urls(result)
 
     def _warn_unknown_lines(self, to: Any) -> None:
-        known = getattr(self.model, "is_line_known", None)
-        if not to or known is None:
+        if not to:
             return
-        for number in str(to).split("<"):
-            if number.strip() and not known(number.strip()):
+        for number in destinations(str(to)):
+            if number and not self.model.is_line_known(number):
                 log.warning("account %s: %s is not in the lines file: it answers at once, silent",
-                            self.account.auth_id, number.strip())
+                            self.account.auth_id, number)
 
     def far_end(self, action: str, call_uuid: str, digits: str | None = None) -> Any:
         """The participant's phone: `hangup`, `answer` or `dtmf` (with `digits`)."""
-        method = getattr(self.model, action)
-        extra = (digits,) if action == "dtmf" else ()
-        return self.rewrite_urls(self._now_run(lambda now: method(now, call_uuid, *extra)))
+        model = self.model
+        if action == "dtmf":
+            return self._now_run(lambda now: model.dtmf(now, call_uuid, digits))
+        act: Callable[[int, str], Any] = model.hangup if action == "hangup" else model.answer
+        return self._now_run(lambda now: act(now, call_uuid))
 
     def _now_run(self, operation: Callable[[int], Any]) -> Any:
         """Run `operation(now_ms)` at the clock's current frame: the engine is brought to now
         first, the ending rules are judged after, and every event produced is published."""
         with self.lock:
-            if getattr(self.engine, "closed", False):
+            if self.engine.closed:
                 raise ValidationError("the server is shutting down")
             now = self._now()
             events = self.engine.advance_to(now) if now > self.engine.now_ms else []
@@ -183,16 +176,9 @@ class AccountRuntime:
                     self._publish(events)
 
     def knows_call(self, call_uuid: str) -> bool:
+        """Whether `call_uuid` is (or was) a call of this account."""
         with self.lock:
-            for name in ("has_call", "knows_call"):
-                check = getattr(self.model, name, None)
-                if check is not None:
-                    return bool(check(call_uuid))
-            try:
-                self.model.member_of_call(call_uuid)
-            except (AttributeError, MpcError):
-                return False
-            return True
+            return self.model.has_call(call_uuid)
 
     # -- files ---------------------------------------------------------------------------------
 
@@ -200,12 +186,11 @@ class AccountRuntime:
         """The listener stream of a participant of the MPC `target` (NotFoundError if none)."""
         with self.lock:
             now = self._now()
-            if now > self.engine.now_ms and not getattr(self.engine, "closed", False):
+            if now > self.engine.now_ms and not self.engine.closed:
                 self._publish(self.engine.advance_to(now))
             # get_participant raises NotFoundError unless the member belongs to that MPC.
             self.model.get_participant(now, member_id, **target)
-            label = _label_of(self.model, member_id)
-            path = Path(self.engine.listener_path(label))
+            path = self.engine.listener_path(self.model.member_label(member_id))
             self.flush(wait=True)
         if not path.is_file():
             raise NotFoundError(f"participant {member_id} has no listener stream yet (its call "
@@ -221,19 +206,17 @@ class AccountRuntime:
                 candidates.append(stem[: -len(track) - 1])
         with self.lock:
             now = self._now()
-            if now > self.engine.now_ms and not getattr(self.engine, "closed", False):
+            if now > self.engine.now_ms and not self.engine.closed:
                 self._publish(self.engine.advance_to(now))
             self.flush(wait=True)
-            complete_fn = getattr(self.engine, "is_recording_complete", None)
             for recording_id in candidates:
-                paths = [p for p in _recording_paths(self.engine, recording_id)
+                paths = [p for p in self.engine.recording_paths(recording_id)
                          if p.suffix == f".{ext}" and ext in ("mp3", "wav")]
                 # A recording of track type `both` is two files behind one recording_url: that
                 # URL serves the first (the participant's own voice), each file its own name.
                 for path in sorted(paths, key=lambda p: p.name != filename):
                     if path.name == filename or recording_id == stem:
-                        complete = bool(complete_fn(recording_id)) if complete_fn else True
-                        return path, complete
+                        return path, self.engine.is_recording_complete(recording_id)
         recovered = self._recovered.get(filename)
         if recovered is not None and recovered.is_file():
             return recovered, True
@@ -241,17 +224,17 @@ class AccountRuntime:
 
     # -- events --------------------------------------------------------------------------------
 
-    def _publish(self, events: Iterable[Any]) -> None:
+    def _publish(self, events: Iterable[Event]) -> None:
         for event in events:
             try:
                 self._publish_one(event)
             except Exception as exc:  # an odd event must never break a request or the ticker
                 self._log_once(f"publishing event failed: {exc!r}")
 
-    def _publish_one(self, event: Any) -> None:
-        params = self.rewrite_urls(dict(getattr(event, "params", {}) or {}))
-        url = getattr(event, "url", None)
-        method = (getattr(event, "method", None) or "POST").upper()
+    def _publish_one(self, event: Event) -> None:
+        params = self.rewrite_urls(dict(event.params))
+        url = event.url
+        method = (event.method or "POST").upper()
         self._journal_recording(event.name, params, url, method)
         self._log_and_send(event.name, event.at_ms, params, url, method)
 
@@ -326,21 +309,16 @@ class AccountRuntime:
             for path in files:
                 try:
                     if fmt == "wav":
-                        repair_wav(path)
+                        wavfile.repair(path)
                     seconds = max(seconds, _duration_s(path))
                 except (OSError, RuntimeError) as exc:
                     log.warning("recovering %s: %r", path, exc)
                 self._recovered[path.name] = path
                 if path.stem != recording_id and f"{recording_id}.{fmt}" not in self._recovered:
                     self._recovered[f"{recording_id}.{fmt}"] = path  # the recording_url
-            failed = {
-                **params,
-                "EventName": "MPCRecordingFailed",
-                "EventTimestamp": self._wall_timestamp(),
-                "RecordingDuration": str(round(seconds)),
-                "RecordingEndTime": _plus_seconds(params.get("RecordingStartTime"), seconds),
-                "SequenceNumber": str(self._next_sequence(params.get("MPCUUID"))),
-            }
+            failed = recording_failed_at_restart(
+                params, seconds, self._wall_timestamp(),
+                self._next_sequence(params.get("MPCUUID")))
             reason = ("the server stopped while this recording was in progress; its file keeps "
                       "what was written up to then" if files else
                       "the server stopped while this recording was in progress, before its file "
@@ -391,7 +369,7 @@ class AccountRuntime:
         with self.lock:
             try:
                 now = self._now()
-                if now > self.engine.now_ms and not getattr(self.engine, "closed", False):
+                if now > self.engine.now_ms and not self.engine.closed:
                     self._publish(self.engine.advance_to(now))
             except Exception as exc:
                 self._log_once(f"final render failed: {exc!r}")
@@ -399,43 +377,6 @@ class AccountRuntime:
                 self.engine.close()
             finally:
                 self.events.close()
-
-
-def _drain(engine: Any) -> list[Any]:
-    drain = getattr(engine, "drain_events", None)
-    try:
-        return list(drain()) if drain is not None else []
-    except Exception:
-        return []
-
-
-def _label_of(model: Any, member_id: str) -> str:
-    label_of = getattr(model, "label_of", None)
-    if label_of is not None:
-        try:
-            return str(label_of(member_id))
-        except (MpcError, KeyError):
-            pass
-    return member_id
-
-
-def _recording_paths(engine: Any, recording_id: str) -> list[Path]:
-    paths_fn = getattr(engine, "recording_paths", None)
-    if paths_fn is not None:
-        return [Path(p) for p in paths_fn(recording_id)]
-    path = engine.recording_path(recording_id)
-    return [Path(path)] if path is not None else []
-
-
-def _rename_play_url(args: dict[str, Any], accepted: set[str] | None) -> dict[str, Any]:
-    # The API text names Play's parameter `urls`, the SDK `url`: give the model the one it takes.
-    if accepted is None:
-        return args
-    if "url" in args and "url" not in accepted and "urls" in accepted and "urls" not in args:
-        args["urls"] = args.pop("url")
-    elif "urls" in args and "urls" not in accepted and "url" in accepted and "url" not in args:
-        args["url"] = args.pop("urls")
-    return args
 
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
@@ -462,23 +403,11 @@ def _duration_s(path: Path) -> float:
     return info.frames / info.samplerate if info.samplerate else 0.0
 
 
-def _plus_seconds(timestamp: Any, seconds: float) -> Any:
-    if not isinstance(timestamp, str):
-        return timestamp
-    try:
-        start = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return timestamp
-    return (start + timedelta(seconds=int(seconds))).isoformat(sep=" ", timespec="seconds")
-
-
-def _default_engine(account: Account, config: ServerConfig, media: Any, out_dir: Path,
-                    generation: int = 0) -> Any:
-    from mpcmix.engine import CallEngine
-    from mpcmix.model import CallModel
-    from mpcmix.scenario import to_model_lines
-
-    lines = to_model_lines(config.lines, config.frame_ms)
+def account_engine(account: Account, config: ServerConfig, media: MediaLibrary, out_dir: Path,
+                   generation: int = 0) -> CallEngine:
+    """The call model and engine of one account: its ids from the server's seed (and how many
+    times the server started on this folder before), listener streams from each MPC's creation,
+    files of ended MPCs closed, broken media reported rather than refused."""
     kwargs: dict[str, Any] = {}
     if config.rate_per_minute is not None:
         kwargs["rate_per_minute"] = Decimal(config.rate_per_minute)
@@ -488,7 +417,7 @@ def _default_engine(account: Account, config: ServerConfig, media: Any, out_dir:
         seed=account_seed(config.seed, account.auth_id if generation == 0
                           else f"{account.auth_id}/{generation}"),
         epoch=config.epoch or default_epoch(),
-        lines=lines,
+        lines=to_model_lines(config.lines, config.frame_ms),
         media=media,
         recording_url_base=config.base_url() + "/v1/Account/{auth_id}/Recording/",
         strict_media=False,  # a bad medium is reported as an event, the request still accepted

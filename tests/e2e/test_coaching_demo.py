@@ -50,7 +50,7 @@ def test_the_folder_has_exactly_the_spec_layout(render: Path):
     names = {p.name for p in render.iterdir()}
     required = {"events.jsonl", "listeners", "mpc.json", "mpcs", "recordings", "responses.jsonl"}
     assert required <= names
-    # Besides SPEC §4's layout a render keeps only the scenario it ran (for `mpcmix report`).
+    # Besides the documented layout (docs/scenarios.md) a render keeps only the scenario it ran (for `mpcmix report`).
     assert names - required <= {"scenario.json"}
     assert sorted(p.name for p in (render / "listeners").iterdir()) == [
         "agent.wav", "boss.wav", "customer.wav"
@@ -152,7 +152,7 @@ def test_the_lookup_is_in_responses(render: Path):
 
 
 def test_rendering_twice_gives_the_same_bytes(render: Path, tmp_path: Path):
-    from mpcmix.render import render_scenario
+    from mpcmix.scenario import render_scenario
 
     again = render_scenario(SCENARIO, tmp_path / "again").out_dir
     for path in sorted(render.rglob("*")):

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 import pytest
-from mpcmix.render import render_scenario
+from mpcmix.scenario import render_scenario
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -41,7 +41,7 @@ def _one_ended_one_live(engine: CallEngine) -> None:
 def test_a_server_engine_closes_the_files_of_ended_mpcs(tmp_path):
     engine = _engine(tmp_path, close_ended_listeners=True)
     _one_ended_one_live(engine)
-    assert sorted(engine._listener_writers) == ["a-two", "c-two"]
+    assert sorted(engine.outputs.open_streams()) == ["a-two", "c-two"]
     assert sf.info(engine.listener_path("c-one")).frames == SR  # complete up to the end
     engine.close()
     assert sf.info(engine.listener_path("c-two")).frames == 3 * SR

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from mpcmix import engine as engine_module
-from mpcmix.render import render_scenario
+from mpcmix.scenario import render_scenario
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 

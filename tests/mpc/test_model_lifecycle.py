@@ -1,4 +1,4 @@
-"""The MPC lifecycle (SPEC §2): creation, activation, every termination cause and exit cause."""
+"""The MPC lifecycle (docs/lifecycle.md): creation, activation, every termination cause and exit cause."""
 
 from __future__ import annotations
 

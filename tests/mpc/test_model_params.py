@@ -1,4 +1,4 @@
-"""add_participant's parameters: types, ranges, and the ones mpcmix cannot honour (SPEC §2, §5)."""
+"""add_participant's parameters: types, ranges, and the ones mpcmix cannot honour (docs/lifecycle.md, docs/server.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Serialisation against the API text's examples (shared/seed): keys, types, nulls, timestamps,
+"""Serialisation against the API text's examples (the API's documentation pages): keys, types, nulls, timestamps,
 billing, list filters and pagination."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from ._model_support import AUTH_ID, add, at, make_model, participant, two_party
 
-# The API text's examples, verbatim (shared/seed).
+# The API text's examples, verbatim (the API's documentation pages).
 SEED_MPC = {
     "billed_amount": None, "billed_duration": None, "creation_time": "2020-12-24 09:20:03+00:00",
     "duration": None, "end_time": None, "friendly_name": "test_mpc",

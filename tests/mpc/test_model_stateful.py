@@ -1,7 +1,7 @@
 """The call model under random operations (hypothesis stateful testing).
 
 Random adds, updates, kicks, far-end hangups/answers/digits, starts, ends, recording and Play
-operations and time steps drive one account; after every step the invariants of SPEC §2 must
+operations and time steps drive one account; after every step the invariants of docs/lifecycle.md must
 hold: status never goes back, no MPC holds more live participants than its max_participants,
 every participant of an ended MPC has exited with a cause, durations agree with the timestamps,
 the routing matrix of every live call keeps a coaching supervisor away from every customer, and a

@@ -1,4 +1,4 @@
-"""SPEC §2 rules as whole renders: short scenarios, checked through mpc.json, events.jsonl,
+"""The lifecycle rules (docs/lifecycle.md) as whole renders: short scenarios, checked through mpc.json, events.jsonl,
 responses.jsonl and the audio itself."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from mpcmix.errors import ScenarioError
-from mpcmix.render import render_scenario
+from mpcmix.scenario import render_scenario
 
 from ..audio_checks import FIXTURES, is_present, load_fixture, pilots_heard, placed
 

@@ -1,4 +1,4 @@
-"""Speech detection (mpc/engine.py `_SpeechTracker`): the same speak start/stop samples however
+"""Speech detection (mpc/engine.py `SpeechTracker`): the same speak start/stop samples however
 the voice is cut into blocks (a render's long blocks, the server's one-frame ticks), equal to
 exact integer frame energies with the hangover rule."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mpcmix.engine import SPEAK_HANGOVER_MS, _SpeechTracker
+from mpcmix.engine import SPEAK_HANGOVER_MS, SpeechTracker
 
 RATE, FRAME_MS = 8000, 10
 FRAME = RATE * FRAME_MS // 1000
@@ -58,7 +58,7 @@ def _squares(rest: int, k: int, top: int) -> list[int] | None:
 def voices(draw):
     """Frames of silence, noise floor, speech, full scale, and frames within a hair of the
     threshold (where float32 energies alone could decide wrongly)."""
-    threshold = _SpeechTracker(RATE, FRAME_MS).threshold
+    threshold = SpeechTracker(RATE, FRAME_MS).threshold
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     frames = []
     for kind in draw(st.lists(st.sampled_from(["zero", "floor", "speech", "full", "edge"]),
@@ -80,7 +80,7 @@ def voices(draw):
 @settings(max_examples=150, deadline=None)
 @given(voices(), st.lists(st.integers(1, 40), min_size=1, max_size=30), st.booleans())
 def test_speak_transitions_do_not_depend_on_the_blocks(voice, cuts, with_peaks):
-    tracker = _SpeechTracker(RATE, FRAME_MS)
+    tracker = SpeechTracker(RATE, FRAME_MS)
     found, start, k = [], 0, 0
     total = len(voice)
     while start < total:
@@ -94,7 +94,7 @@ def test_speak_transitions_do_not_depend_on_the_blocks(voice, cuts, with_peaks):
 
 
 def test_a_muted_voice_block_counts_as_silence_for_the_hangover():
-    tracker = _SpeechTracker(RATE, FRAME_MS)
+    tracker = SpeechTracker(RATE, FRAME_MS)
     loud = np.full(FRAME, 10000, np.int16)
     assert tracker.feed(loud, 0, FRAME) == [(0, True)]
     assert tracker.feed(None, FRAME, HANGOVER * FRAME) == [(HANGOVER * FRAME, False)]

@@ -45,7 +45,7 @@ def test_an_internal_error_is_one_line_exit_3_and_leaves_no_folder(tmp_path):
     scenario.write_text(f"mpc: x\nlines: {{'+2': {{audio: '{voice}'}}}}\nevents:\n"
                         "  - {at: 0, op: add_participant, as: a, role: agent, from: '+1', to: '+2'}\n")
     program = (
-        "import sys, mpcmix.render as r, mpcmix.engine as e\n"
+        "import sys, mpcmix.scenario as r, mpcmix.engine as e\n"
         "def boom(*a, **k): raise ZeroDivisionError('injected')\n"
         "e.CallEngine.advance_to = boom\n"
         "from mpcmix.cli import main\n"

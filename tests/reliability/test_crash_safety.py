@@ -1,4 +1,4 @@
-"""Crash safety (SPEC §4): a render killed at any moment (`kill -9`) leaves its output folder
+"""Crash safety (docs/scenarios.md): a render killed at any moment (`kill -9`) leaves its output folder
 either absent or complete, never partial; the next render of the same folder removes what the
 killed one left beside it (`.NAME.<pid>.<random>.partial`, `.NAME.old-<pid>`).
 

@@ -1,4 +1,4 @@
-"""Non-interference on whole renders (SPEC §1): replacing a voice that a listener may not hear by
+"""Non-interference on whole renders (docs/routing.md): replacing a voice that a listener may not hear by
 other noise, everything else equal, leaves that listener's stream unchanged, bit for bit.
 
 Fuzzed over valid scenarios with one participant that no customer may hear throughout: a

@@ -11,7 +11,6 @@ not foresee).
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -19,8 +18,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import strategies as st
-from mpcmix.model import CallModel
-from mpcmix.server import params as P
+from mpcmix.model.params import operation
 from schemathesis import Case, CheckContext, Response
 from schemathesis.engine import Status, events
 
@@ -31,8 +29,7 @@ AUTH = (MAIN.auth_id, MAIN.auth_token)
 #: Parameters the emulator accepts only at their default (docs/server.md): random values are
 #: refused with 400, so stateful scenarios would never get past add_participant. Also the
 #: callback URLs: a random URL would send callbacks off the machine.
-_MODEL_TAKES = set(inspect.signature(CallModel.add_participant).parameters)
-_LEFT_OUT = {name for name in P.ADD_PARTICIPANT if name not in _MODEL_TAKES} | {
+_LEFT_OUT = {p.name for p in operation("add_participant").params if not p.supported} | {
     "dial_music", "status_callback_url", "recording_callback_url", "on_exit_action_url",
     "call_uuid", "confirm_key", "callback_url", "wait_music_url", "agent_hold_music_url",
     "customer_hold_music_url", "enter_sound", "exit_sound", "confirm_key_sound_url",

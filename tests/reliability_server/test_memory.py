@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from mpcmix.records import MpcRecord, ParticipantRecord, PlayRecord, RecordingRecord
+from mpcmix.model.records import MpcRecord, ParticipantRecord, PlayRecord, RecordingRecord
 
 from tests.server.conftest import AGENT, CUSTOMER, FROM, SUPERVISOR, virtual_config
 from tests.server.harness import MAIN, RunningServer, serve
@@ -117,7 +117,7 @@ def test_ended_mpcs_keep_a_compact_record_and_stay_retrievable(server: RunningSe
             # ...nor in the engine: no source, speech tracker, routed call or open file is
             # left for a participant of an ended MPC (none is live now)
             engine = server.state.runtimes[MAIN.auth_id].engine
-            assert (engine._sources, engine._speech, engine._routed, engine._listener_writers) == ({}, {}, {}, {})
+            assert engine.retained() == {"sources": 0, "speech": 0, "routed": 0, "files": 0}
             assert engine.mixer.calls == ()
     finally:
         gc.enable()

@@ -12,7 +12,7 @@ import mpcmix
 import numpy as np
 import pytest
 import soundfile as sf
-from mpcmix.render import render_scenario
+from mpcmix.scenario import render_scenario
 
 from ._support import COACHING, FIXTURES, FROM, NUMBERS, add, three_party
 
@@ -141,19 +141,18 @@ def test_a_render_folder_keeps_its_scenario_resolved_and_re_renderable(tmp_path)
         assert (again / rel).read_bytes() == (out / rel).read_bytes(), rel
 
 
-def test_mpcmix_render_is_the_function_and_mpcmix_render_the_module_in_either_import_order():
+def test_mpcmix_render_is_the_function_in_either_import_order():
     script = """
 import mpcmix{first}
-from mpcmix.render import render_scenario, RenderSummary
-import mpcmix.render as module
+from mpcmix.scenario import RenderSummary, render_scenario
 r = mpcmix.render({scenario!r})
 assert type(r).__name__ == "Render", r
 from mpcmix import render
 assert render({scenario!r}).listeners.keys() == r.listeners.keys()
-assert module.render_scenario is render_scenario and module is mpcmix.render
+assert mpcmix.render_scenario is render_scenario and callable(mpcmix.render)
 print("ok")
 """
-    for first in ("", "\nimport mpcmix.render", "\nfrom mpcmix.render import render_scenario",
+    for first in ("", "\nimport mpcmix.scenario", "\nfrom mpcmix.scenario import render_scenario",
                   "\nmpcmix.render"):
         code = script.format(first=first, scenario=str(COACHING))
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

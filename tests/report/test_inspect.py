@@ -1,4 +1,4 @@
-"""`mpcmix inspect` on the bundled coaching scenario, held against SPEC §1 cell by cell."""
+"""`mpcmix inspect` on the bundled coaching scenario, held against docs/routing.md cell by cell."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from mpcmix.cli import main
 
 from ._support import COACHING
 
-# SPEC §1, "Who hears whom", written out again here (not imported from routing): speaker row ->
+# docs/routing.md, "Who hears whom", written out again here (not imported from routing): speaker row ->
 # listener column -> allowed.
 SPEC_TABLE = {
     "customer": {"customer": True, "agent": True, "supervisor": True, "recording": True},

@@ -15,9 +15,9 @@ import pytest
 import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mpcmix import render as render_module
-from mpcmix.measure import outside
-from mpcmix.render import render_scenario
+from mpcmix.analysis.report import render_with_report
+from mpcmix.analysis.measure import outside
+from mpcmix.scenario import ScenarioDriver, load_scenario, render_scenario
 
 from ._support import COACHING, FIXTURES, NUMBERS, add, three_party
 
@@ -98,17 +98,19 @@ def test_a_limiters_recovery_after_a_voice_stops_reaching_a_listener_is_not_hear
 
 def test_render_with_report_costs_one_extra_render_per_participant_voice(tmp_path, monkeypatch):
     runs = []
-    original = render_module._Run.run
+    original = ScenarioDriver.run
 
     def counted(self):
-        runs.append(self.scenario.mpc)
+        runs.append((self.scenario.mpc, self.engine.mixes))
         return original(self)
 
-    monkeypatch.setattr(render_module._Run, "run", counted)
+    monkeypatch.setattr(ScenarioDriver, "run", counted)
     render_scenario(COACHING, tmp_path / "plain")
     assert len(runs) == 1
-    render_scenario(COACHING, tmp_path / "report", report=True)
-    assert len(runs) == 1 + 1 + 3  # the render itself, then one per voice (customer, agent, boss)
+    render_with_report(load_scenario(COACHING), tmp_path / "report")
+    # the render itself, the states alone (no audio), then one per voice (customer, agent, boss)
+    assert len(runs) == 1 + (1 + 1 + 3)
+    assert [mixes for _, mixes in runs[1:]] == [True, False, True, True, True]
 
 
 def test_mpcmix_report_on_a_render_folder_measures_the_same_as_render_report(coaching_report, tmp_path):

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mpcmix.measure import Pair
-from mpcmix.report import write_page
-from mpcmix.scenario_json import load_stored_scenario
-from mpcmix.timeline import state_timeline
+from mpcmix.analysis.measure import Pair
+from mpcmix.analysis.report import write_page
+from mpcmix.scenario import load_stored_scenario
+from mpcmix.analysis.timeline import state_timeline
 
 from ._support import ROOT
 

@@ -1,4 +1,4 @@
-"""Scenario files (SPEC §4): loading and validation, before anything is rendered.
+"""Scenario files: loading and validation, before anything is rendered (docs/scenarios.md).
 
 A scenario names the MPC, the audio settings, what each called line says, and a timed list of
 operations using the API's own names. Loading checks the shape of the file (types, times, known
@@ -17,7 +17,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .errors import ScenarioError
+from mpcmix.errors import ScenarioError
+from mpcmix.model.params import ALIASES, OPERATIONS
 
 SAMPLE_RATES = (8000, 16000, 24000, 48000)
 FRAME_MS = (10, 20, 40, 60)
@@ -28,52 +29,17 @@ LATEST_EPOCH = datetime(9000, 1, 1)
 #: The highest rate_per_minute: billed amounts are decimals of 28 digits, five after the point.
 MAX_RATE_PER_MINUTE = 10**6
 
-#: Operations that act on one MPC through the API, named as the plivo SDK names its methods.
-API_OPS = frozenset(
-    {
-        "add_participant",
-        "update_participant",
-        "kick_participant",
-        "start",
-        "end",
-        "stop",
-        "get",
-        "list",
-        "get_participant",
-        "list_participants",
-        "start_recording",
-        "stop_recording",
-        "pause_recording",
-        "resume_recording",
-        "start_participant_recording",
-        "stop_participant_recording",
-        "pause_participant_recording",
-        "resume_participant_recording",
-        "start_play_audio",
-        "stop_play_audio",
-    }
-)
+#: Operations that act on one MPC through the API, named as the plivo SDK names its methods
+#: (the table of mpcmix.model.params, and the SDK's `stop` for `end`).
+API_OPS = frozenset({name for name, op in OPERATIONS.items() if not op.emulator} | set(ALIASES))
 #: The far end's actions (the participant's phone), not API calls.
-FAR_END_OPS = frozenset({"hangup", "dtmf", "answer"})
+FAR_END_OPS = frozenset(name for name, op in OPERATIONS.items() if op.emulator)
 #: Operations whose response is written to responses.jsonl even when they succeed.
 LOOKUP_OPS = frozenset({"get", "list", "get_participant", "list_participants"})
-#: Operations that name a participant with `member`.
-MEMBER_OPS = frozenset(
-    {
-        "update_participant",
-        "kick_participant",
-        "get_participant",
-        "start_participant_recording",
-        "stop_participant_recording",
-        "pause_participant_recording",
-        "resume_participant_recording",
-        "start_play_audio",
-        "stop_play_audio",
-        "hangup",
-        "dtmf",
-        "answer",
-    }
-)
+#: Operations that name a participant with `member`: those whose path names members, and the
+#: far end's (which act on the member's call).
+MEMBER_OPS = frozenset(name for name, op in OPERATIONS.items()
+                       if "{member_id}" in op.path or op.emulator)
 _EVENT_KEYS = frozenset({"at", "op", "as", "member", "expect_error", "friendly_name", "uuid"})
 #: The longest `as` name in UTF-8 bytes: `listeners/<as>.wav` must fit a file name's 255 bytes.
 MAX_NAME_BYTES = 251
@@ -113,7 +79,7 @@ class ScenarioEvent:
 
 
 @dataclass(frozen=True)
-class Scenario:
+class LoadedScenario:
     """A loaded, shape-checked scenario. Paths in it are resolved against `base_dir`."""
 
     mpc: str
@@ -130,7 +96,7 @@ class Scenario:
     warnings: tuple[str, ...] = ()
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path) -> LoadedScenario:
     """Read a YAML or JSON scenario file and check its shape (ScenarioError naming the problem)."""
     path = Path(path)
     try:
@@ -172,8 +138,8 @@ def _parse(text: str, path: Path) -> Any:
 
 def scenario_from_dict(
     data: Any, *, base_dir: str | Path = ".", source: str = "<scenario>"
-) -> Scenario:
-    """Check a scenario given as a dict (the SPEC §4 shape) and return it as a `Scenario`."""
+) -> LoadedScenario:
+    """Check a scenario given as a dict (the scenario-file shape (docs/scenarios.md)) and return it as a `LoadedScenario`."""
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario is a mapping with `mpc`, `lines` and `events`")
     _check_document(data, source)
@@ -203,7 +169,7 @@ def scenario_from_dict(
                             f"{MAX_RATE_PER_MINUTE}, not {rate!r}") from None
     lines = parse_lines(data.get("lines", {}), source)
     events = _events(data.get("events"), source)
-    return Scenario(
+    return LoadedScenario(
         mpc=mpc,
         base_dir=Path(base_dir),
         events=events,
@@ -347,7 +313,7 @@ def parse_lines(value: Any, source: str) -> dict[str, LineSpec]:
 
 def to_model_lines(lines: Mapping[str, LineSpec], frame_ms: int) -> dict[str, Any]:
     """The call model's `Line`s: answer times rounded up to frame boundaries."""
-    from .snapshot import Line
+    from mpcmix.model import Line
 
     return {
         number: Line(

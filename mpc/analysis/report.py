@@ -30,11 +30,16 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+from mpcmix.errors import ScenarioError
+from mpcmix.scenario import (
+    LoadedScenario,
+    RenderSummary,
+    frame_boundary_ms,
+    load_stored_scenario,
+    render_scenario,
+)
 
-from .errors import ScenarioError
 from .measure import MixTape, Pair, measure, tape_render
-from .scenario import Scenario, frame_boundary_ms
-from .scenario_json import load_stored_scenario
 from .timeline import (
     EXITED,
     HELD,
@@ -80,7 +85,7 @@ class ReportSummary:
 
 def write_report(
     render_dir: str | Path,
-    scenario: Scenario | None = None,
+    scenario: LoadedScenario | None = None,
     *,
     baseline: MixTape | None = None,
 ) -> ReportSummary:
@@ -120,7 +125,24 @@ def write_report(
     return ReportSummary(html=html_path, who_heard_whom=json_path, pairs=pairs, warnings=warnings)
 
 
-def write_page(render_dir: str | Path, scenario: Scenario, timeline: StateTimeline,
+def render_with_report(scenario: LoadedScenario, out_dir: str | Path, **options: Any
+                       ) -> RenderSummary:
+    """`render_scenario` (mpcmix.scenario) with the report written into the folder before it is
+    put in place: the render is tapped as it runs (its pre-limiter mix is the measure's
+    baseline), then who heard whom is measured (one render per voice) and the page written.
+    `options` go to `render_scenario`."""
+    require_matplotlib()  # before rendering, not after
+    with MixTape(scenario.sample_rate, scenario.frame_ms) as tape:
+        return render_scenario(
+            scenario, out_dir, tap=tape.record,
+            finish=lambda folder, rendered: _finish_report(folder, rendered, tape), **options)
+
+
+def _finish_report(folder: Path, scenario: LoadedScenario, tape: MixTape) -> None:
+    write_report(folder, scenario, baseline=tape)
+
+
+def write_page(render_dir: str | Path, scenario: LoadedScenario, timeline: StateTimeline,
                pairs: Sequence[Pair]) -> Path:
     """Write ``report.html`` and its images (``report/``) for the render at `render_dir`, showing
     `pairs` as who heard whom; its path. (`write_report` measures the pairs, then calls this.)"""
@@ -160,7 +182,7 @@ def fmt_level(level: float | None) -> str:
 
 
 class _Page:
-    def __init__(self, out: Path, scenario: Scenario, timeline: StateTimeline, pairs: list[Pair],
+    def __init__(self, out: Path, scenario: LoadedScenario, timeline: StateTimeline, pairs: list[Pair],
                  assets: Path) -> None:
         self.out = out
         self.scenario = scenario
@@ -355,7 +377,7 @@ def _draw_timeline(timeline: StateTimeline, path: Path) -> None:
                 ax.broken_barh([(x0, w)], (y - 0.3, 0.15), color=_MUTED)
             if p.is_coaching and state == IN_CONFERENCE:
                 ax.broken_barh([(x0, w)], (y + 0.15, 0.15), color=_COACHING)
-    ops = {}
+    ops: dict[float, list[str]] = {}
     for e in timeline.scenario.events:
         t = frame_boundary_ms(e.at_s, timeline.frame_ms) / 1000
         ops.setdefault(t, []).append(_short(e))

@@ -13,6 +13,7 @@ A few events are mpcmix's own report of what happened, with no real callback beh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 # mpc-state-changes
@@ -114,3 +115,28 @@ def callback_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def recording_failed_at_restart(initiated: dict[str, Any], seconds: float, timestamp: str,
+                                sequence: int) -> dict[str, Any]:
+    """The failure callback of a recording a server's stop cut short, from its Initiated
+    callback's parameters: `seconds` on disk (its duration and end time), sent at `timestamp`
+    (the restart's wall time) with `sequence` as its SequenceNumber."""
+    return {
+        **initiated,
+        "EventName": RECORDING_FAILED,
+        "EventTimestamp": timestamp,
+        "RecordingDuration": str(round(seconds)),
+        "RecordingEndTime": _plus_seconds(initiated.get("RecordingStartTime"), seconds),
+        "SequenceNumber": str(sequence),
+    }
+
+
+def _plus_seconds(timestamp: Any, seconds: float) -> Any:
+    if not isinstance(timestamp, str):
+        return timestamp
+    try:
+        start = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return timestamp
+    return (start + timedelta(seconds=int(seconds))).isoformat(sep=" ", timespec="seconds")

@@ -1,4 +1,4 @@
-"""Reading API parameters as the real API accepts them, refusing the rest with a 400 that teaches.
+"""Reading one API value as the real API accepts it, refusing the rest with a 400 that teaches.
 
 Values arrive from JSON bodies (booleans and integers as JSON types), from form bodies and query
 strings (everything a string) and from scenario files (YAML types). So a boolean is a JSON bool or
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import ValidationError
+from mpcmix.errors import ValidationError
 
 _INT = re.compile(r"^[+-]?\d+$")
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2})(:\d{2}(\.\d{1,6})?)?$")
@@ -106,13 +106,12 @@ def read(params: Mapping[str, Any], name: str, default: Any = None) -> Any:
     return value if is_given(value) else default
 
 
-def refuse_unless_default(params: Mapping[str, Any], name: str, default: Any, why: str) -> None:
-    """Refuse (400) a parameter mpcmix cannot honour when it differs from the API's default.
+def refuse_unless_default(name: str, value: Any, default: Any, why: str) -> None:
+    """Refuse (400) a value mpcmix cannot honour when it differs from the API's default.
 
     The emulator accepts such a parameter at its default so that SDK calls work, and refuses any
     other value, so that a test never passes on a feature that was silently skipped.
     """
-    value = params.get(name)
     if not is_given(value):
         return
     if isinstance(default, bool):
@@ -126,7 +125,7 @@ def refuse_unless_default(params: Mapping[str, Any], name: str, default: Any, wh
 
 
 def parse_filter_time(name: str, value: Any, tz: Any) -> datetime:
-    """A list filter's time, 'YYYY-MM-DD HH:MM[:ss[.ffffff]]', in the timestamps' zone `tz`."""
+    """A list filter's time, 'YYYY-MM-DD HH:MM[:ss[.ffffff]]', in the zone `tz` (None: naive)."""
     text = as_str(name, value).strip()
     match = _DATE.match(text)
     if not match:

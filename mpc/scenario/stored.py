@@ -1,6 +1,6 @@
 """A render's own copy of its scenario: ``DIR/scenario.json``, resolved, so DIR can be re-rendered.
 
-`mpcmix render` stores the scenario it rendered beside the output, in the SPEC §4 shape, with
+`mpcmix render` stores the scenario it rendered beside the output, in the scenario-file shape (docs/scenarios.md), with
 every audio reference made absolute (a line's `audio`, the music, sound and Play URLs): `mpcmix
 report DIR` re-renders it to measure who heard whom, and ``mpcmix render DIR/scenario.json``
 works from anywhere. Built-in references (``beep:1``, ``none``, ``default:wait``), URLs and
@@ -16,21 +16,22 @@ from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ScenarioError
-from .scenario import Scenario, ScenarioEvent, load_scenario
+from mpcmix.errors import ScenarioError
+
+from .load import LoadedScenario, ScenarioEvent, load_scenario
 
 #: The file name of a render's stored scenario.
 SCENARIO_FILE = "scenario.json"
 
-#: Event parameters that name audio (SPEC §4: music and enter/exit sound URLs, Play's urls).
+#: Event parameters that name audio (docs/scenarios.md: music and enter/exit sound URLs, Play's urls).
 MEDIA_PARAMS = frozenset({
     "wait_music_url", "agent_hold_music_url", "customer_hold_music_url", "enter_sound",
     "exit_sound", "confirm_key_sound_url", "url", "urls",
 })
 
 
-def scenario_to_json(scenario: Scenario) -> dict[str, Any]:
-    """`scenario` as a JSON-ready dict in the SPEC §4 shape, audio references made absolute."""
+def scenario_to_json(scenario: LoadedScenario) -> dict[str, Any]:
+    """`scenario` as a JSON-ready dict in the scenario-file shape (docs/scenarios.md), audio references made absolute."""
     base = scenario.base_dir.absolute()
     lines: dict[str, Any] = {}
     for number, line in scenario.lines.items():
@@ -53,7 +54,7 @@ def scenario_to_json(scenario: Scenario) -> dict[str, Any]:
     }
 
 
-def write_scenario_json(scenario: Scenario, out_dir: str | Path) -> Path:
+def write_scenario_json(scenario: LoadedScenario, out_dir: str | Path) -> Path:
     """Write ``out_dir/scenario.json`` (see the module docstring); its path."""
     path = Path(out_dir) / SCENARIO_FILE
     with open(path, "w", encoding="utf-8") as f:
@@ -62,7 +63,7 @@ def write_scenario_json(scenario: Scenario, out_dir: str | Path) -> Path:
     return path
 
 
-def load_stored_scenario(render_dir: str | Path) -> Scenario:
+def load_stored_scenario(render_dir: str | Path) -> LoadedScenario:
     """The scenario stored in a render folder (ScenarioError if the folder has none)."""
     path = Path(render_dir) / SCENARIO_FILE
     if not path.is_file():

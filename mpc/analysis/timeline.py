@@ -1,8 +1,8 @@
 """A scenario's call states over time, from the call model alone (no audio is mixed).
 
 `state_timeline(scenario)` runs the scenario exactly as `mpcmix render` does, through the same
-driver and the same engine timing, but where the engine would mix a span it only records the
-model's `MixState`. The result, a `StateTimeline`, answers what routing decided at any time:
+driver and the same engine timing, with an engine that mixes nothing: its `on_span` hook records
+the model's `MixState` of every span. The result, a `StateTimeline`, answers what routing decided at any time:
 `matrix_at(t)`, `explain_at(t)`, the spans in which a listener may hear a source
 (`allowed_spans`), and what began and ended each of them (`hearing_spans`). `mpcmix inspect`
 prints it; the who-heard-whom report takes its allowed spans from it.
@@ -14,7 +14,6 @@ changes, the state after the change.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -22,6 +21,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from mpcmix.errors import MpcError
+from mpcmix.model import MixState
 from mpcmix.routing import (
     CallPhase,
     CallState,
@@ -32,12 +33,15 @@ from mpcmix.routing import (
     stack,
     voice_source,
 )
-
-from .engine import CallEngine
-from .errors import MpcError
-from .render import _Run
-from .scenario import Scenario, frame_boundary_ms, load_scenario, scenario_from_dict
-from .snapshot import MixState
+from mpcmix.scenario import (
+    CollectingSink,
+    LoadedScenario,
+    ScenarioDriver,
+    frame_boundary_ms,
+    load_scenario,
+    scenario_engine,
+    scenario_from_dict,
+)
 
 #: The lane states of a participant, in the report's timeline and `participant_state`.
 RINGING, WAITING, IN_CONFERENCE, HELD, EXITED = "ringing", "waiting", "in conference", "held", "exited"
@@ -103,7 +107,7 @@ class HearingSpan:
 class StateTimeline:
     """The routing states of one scenario, span by span (see the module docstring)."""
 
-    scenario: Scenario
+    scenario: LoadedScenario
     spans: tuple[Span, ...]
     end_ms: int
     final_state: MixState
@@ -349,72 +353,49 @@ def _join(a: str, b: str) -> str:
 # -- running the model alone ---------------------------------------------------------------------
 
 
-class _StateRecorder(CallEngine):
-    """The call engine's timing, without audio: each span it would mix, it records instead."""
+class _SpanRecorder:
+    """The engine's `on_span` hook: the spans of constant state, joined where nothing changed."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["detect_speech"] = False
-        super().__init__(*args, **kwargs)
+    def __init__(self) -> None:
         self.spans: list[Span] = []
 
-    def _render_until(self, t_ms: int) -> None:
-        if t_ms <= self.now_ms:
-            return
-        state = self.model.mix_state()
-        if self.spans and self.spans[-1].state == state and self.spans[-1].end_ms == self.now_ms:
-            self.spans[-1] = Span(self.spans[-1].start_ms, t_ms, state)
+    def __call__(self, start_ms: int, end_ms: int, state: MixState) -> None:
+        if self.spans and self.spans[-1].state == state and self.spans[-1].end_ms == start_ms:
+            self.spans[-1] = Span(self.spans[-1].start_ms, end_ms, state)
         else:
-            self.spans.append(Span(self.now_ms, t_ms, state))
-        self.now_ms = t_ms
+            self.spans.append(Span(start_ms, end_ms, state))
 
 
-class _TimelineRun(_Run):
-    """The scenario driver of `mpcmix render`, with the recording engine, keeping the callbacks."""
-
-    _engine_class = _StateRecorder
-
-    def __init__(self, scenario: Scenario, out: Path) -> None:
-        super().__init__(scenario, out, "PCM_16", None)
-        self.callbacks: list[Any] = []
-
-    def _log(self, events: list[Any]) -> None:
-        self.callbacks.extend(events)
-
-    def timeline(self) -> StateTimeline:
-        try:
-            self._run_events()
-            self._run_out()
-        finally:
-            self.events_file.close()
-        engine: _StateRecorder = self.engine  # type: ignore[assignment]
-        labels = {}
-        for e in self.callbacks:
-            member = e.params.get("MemberID")
-            if member and member not in labels:
-                try:
-                    labels[member] = self.model.member_label(member)
-                except MpcError:  # a member the model no longer knows keeps its id
-                    labels[member] = member
-        return StateTimeline(
-            scenario=self.scenario,
-            spans=tuple(engine.spans),
-            end_ms=engine.now_ms,
-            final_state=self.model.mix_state(),
-            callbacks=tuple(self.callbacks),
-            member_labels=labels,
-        )
-
-
-def state_timeline(scenario: Scenario | str | Path | dict[str, Any]) -> StateTimeline:
+def state_timeline(scenario: LoadedScenario | str | Path | dict[str, Any]) -> StateTimeline:
     """Run `scenario` through the call model alone and return its states over time.
 
-    The scenario's rules are judged as in a render (a broken rule raises `ScenarioError`); media
-    are read for their durations only.
+    The scenario is driven exactly as `mpcmix render` drives it (the same driver and engine
+    timing), with an engine that mixes nothing and records each span's state. Its rules are
+    judged as in a render (a broken rule raises `ScenarioError`); media are read for their
+    durations only.
     """
     if isinstance(scenario, dict):
         scenario = scenario_from_dict(scenario)
-    elif not isinstance(scenario, Scenario):
+    elif not isinstance(scenario, LoadedScenario):
         scenario = load_scenario(scenario)
-    with tempfile.TemporaryDirectory(prefix="mpcmix-timeline-") as tmp:
-        return _TimelineRun(scenario, Path(tmp)).timeline()
-
+    recorder = _SpanRecorder()
+    engine = scenario_engine(scenario, None, mix=False, on_span=recorder, detect_speech=False)
+    sink = CollectingSink()
+    ScenarioDriver(scenario, engine, sink).run()
+    model = engine.model
+    labels = {}
+    for e in sink.events:
+        member = e.params.get("MemberID")
+        if member and member not in labels:
+            try:
+                labels[member] = model.member_label(member)
+            except MpcError:  # a member the model no longer knows keeps its id
+                labels[member] = member
+    return StateTimeline(
+        scenario=scenario,
+        spans=tuple(recorder.spans),
+        end_ms=engine.now_ms,
+        final_state=model.mix_state(),
+        callbacks=tuple(sink.events),
+        member_labels=labels,
+    )

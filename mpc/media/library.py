@@ -17,9 +17,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
+from mpcmix.errors import MediaError
 from mpcmix.mixer import AudioError, PcmFile, beep, default_music, load_audio, open_pcm
-
-from .errors import MediaError
 
 BUILTIN_MUSIC = {
     "default:wait": "wait",

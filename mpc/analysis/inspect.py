@@ -11,15 +11,14 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+from mpcmix.errors import ScenarioError
 from mpcmix.routing import RoutingMatrix
+from mpcmix.scenario import SCENARIO_FILE, LoadedScenario, load_scenario, load_stored_scenario
 
-from .errors import ScenarioError
-from .scenario import Scenario, load_scenario
-from .scenario_json import SCENARIO_FILE, load_stored_scenario
 from .timeline import VOICE, StateTimeline, state_timeline
 
 
-def load_any(path: str | Path) -> Scenario:
+def load_any(path: str | Path) -> LoadedScenario:
     """A scenario file, or the scenario stored in a render folder."""
     path = Path(path)
     if path.is_dir():

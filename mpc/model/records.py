@@ -110,7 +110,7 @@ class ParticipantRecord:
     on_exit_action_method: str
     confirm_key: str | None
     confirm_sound: str | None
-    line_audio: dict[str, str | None]  # voice of each leg's line, by call_uuid
+    line_audio: dict[str, tuple[str | None, int]]  # (voice, its length ms) of each leg's line
     added_ms: int
     request_uuid: str
     voice: str | None = None

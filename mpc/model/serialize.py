@@ -1,6 +1,6 @@
 """The API's JSON objects, exactly as the API text's examples show them.
 
-Field names, `null`s and types follow `shared/seed/` (the MPC object, the participant object, the
+Field names, `null`s and types follow the API's documented objects (the MPC object, the participant object, the
 list items); timestamps are ``YYYY-MM-DD HH:MM:SS+hh:mm``, the epoch plus the timeline time,
 truncated to the second. Durations are whole seconds between those truncated timestamps, so a
 serialised `duration` always equals `end_time - start_time` as a reader computes it.

@@ -6,7 +6,7 @@ is compared with the mix of the original render. The mixer is exact (integers in
 difference is exactly what the voice added to that listener, and it is zero wherever the voice
 did not reach it. Comparing before the limiter matters: a listener whose limiter is recovering
 from an overload caused by that voice would otherwise show a difference after the voice has
-stopped reaching it, and that is not hearing (SPEC §1, non-interference).
+stopped reaching it, and that is not hearing (docs/routing.md, Non-interference).
 
 The comparison is made per frame (`frame_ms`): a frame in which the difference has any non-zero
 sample is a frame in which the listener heard the voice. Heard frames are joined into spans;
@@ -18,8 +18,9 @@ The allowed spans come from the routing rules (`StateTimeline.allowed_spans`). F
 recording's row, both the allowed and the heard spans are limited to the spans in which the
 recording captures: what its files hold.
 
-Cost: one extra render per participant whose line has audio; the original render is tapped as
-it runs (`MixTape`), so `mpcmix render --report` renders N + 1 times for N voices.
+Cost: one extra render per participant whose line has audio, which writes no file (its mix is
+compared with the baseline's as it is tapped); the original render is tapped as it runs
+(`MixTape`), so `mpcmix render --report` renders N + 1 times for N voices.
 """
 
 from __future__ import annotations
@@ -33,12 +34,11 @@ from typing import IO, Any
 
 import numpy as np
 from mpcmix.routing import RoutingMatrix
+from mpcmix.scenario import LoadedScenario, ScenarioDriver, scenario_engine
 
-from .render import _Run
-from .scenario import Scenario
 from .timeline import StateTimeline, merge_spans
 
-#: JSON and report name of a conference recording's row (SPEC §1: the listener "recording").
+#: JSON and report name of a conference recording's row (docs/routing.md: the listener "recording").
 RECORDING = "recording"
 _FULL_SCALE = 32768.0
 
@@ -164,18 +164,21 @@ class Pair:
         )
 
 
-def tape_render(scenario: Scenario, out: Path, subtype: str = "PCM_16") -> MixTape:
-    """Render `scenario` into `out` (a scratch folder), keeping every row's pre-limiter mix."""
+def tape_render(scenario: LoadedScenario, out: Path | None = None,
+                subtype: str = "PCM_16") -> MixTape:
+    """Render `scenario`, keeping every row's pre-limiter mix (its files into `out`, a scratch
+    folder, or none at all when `out` is None)."""
     tape = MixTape(scenario.sample_rate, scenario.frame_ms)
     try:
-        _Run(scenario, out, subtype, None, engine_options={"tap": tape.record}).run()
+        engine = scenario_engine(scenario, out, subtype=subtype, tap=tape.record)
+        ScenarioDriver(scenario, engine).run()
     except BaseException:
         tape.close()
         raise
     return tape
 
 
-def measure(scenario: Scenario, baseline: MixTape, timeline: StateTimeline) -> list[Pair]:
+def measure(scenario: LoadedScenario, baseline: MixTape, timeline: StateTimeline) -> list[Pair]:
     """Who heard whom in `scenario`, whose original render is `baseline` (see the module doc).
 
     One pair per listener row (each participant, then each conference recording, named
@@ -188,9 +191,10 @@ def measure(scenario: Scenario, baseline: MixTape, timeline: StateTimeline) -> l
         difference = differences[voice] = _Difference(baseline, frame)
         if not _has_audio(timeline, voice):
             continue  # a silent line contributes nothing: no render needed
-        with tempfile.TemporaryDirectory(prefix="mpcmix-measure-") as tmp:
-            _Run(scenario, Path(tmp), "PCM_16", None,
-                 engine_options={"tap": difference.record, "silence_voices": {voice}}).run()
+        # The voice's own render writes no file: only its tap, compared as it goes.
+        engine = scenario_engine(scenario, None, tap=difference.record, silence_voices={voice},
+                                 detect_speech=False)
+        ScenarioDriver(scenario, engine).run()
     total_frames = -(-timeline.end_ms // scenario.frame_ms)
     pairs = []
     for listener in timeline.listeners():

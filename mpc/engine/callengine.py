@@ -1,0 +1,340 @@
+"""The call engine: a call model, the routing matrix and the mixer, advanced through time.
+
+`CallEngine` is the one place where the data flow of docs/design.md is wired together. The
+scenario driver and the HTTP server both drive it the same way: apply operations to
+`engine.model` at a frame boundary, `settle()`, then `advance_to()` the next moment something
+happens. Between two such moments the routing matrix is constant, so the span is mixed in a few
+large blocks, written to the listener files and recordings (`Outputs`).
+
+The mixing is `LiveMixer`'s: each MPC is a call of it (its routing matrix set when it changes),
+every call is advanced in one vectorised step, by long blocks offline and by one frame per tick
+on the server's real-time clock. The samples do not depend on the cut (tested against
+`Mixer.render`).
+
+Hooks, for what watches a render rather than writes it: `tap` sees every block's pre-limiter mix
+(the who-heard-whom measure), `on_span` every span of constant state (the timeline, which runs
+with ``mix=False``: the call model alone, no audio at all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mpcmix.media import MediaLibrary
+from mpcmix.mixer import SILENCE, LiveMixer, Looped, Mixer, OneShot, Source
+from mpcmix.model import CallModel, Event, MixState, SourceSpec
+from mpcmix.routing import (
+    CallState,
+    RoutingMatrix,
+    build_matrix,
+    is_heard_by_conference,
+    stack,
+    voice_source,
+)
+
+from .outputs import Capture, Outputs
+from .speech import Speech
+
+#: A tap sees every block's pre-limiter mix: ``tap(start_sample, matrix, mix float32 (L, n))``,
+#: row ``i`` being listener ``matrix.listeners[i]`` (see `CallEngine`).
+Tap = Callable[[int, RoutingMatrix, np.ndarray], None]
+#: `on_span(start_ms, end_ms, state)`: the model's state held over ``[start_ms, end_ms)``.
+SpanHook = Callable[[int, int, MixState], None]
+
+#: Mixing block: bounds memory whatever the call's length (samples per block at any rate).
+BLOCK_SAMPLES = 1 << 17
+
+
+class CallEngine:
+    """A call model and its audio, rendered up to `now_ms` (see the module docstring).
+
+    Files (when `out_dir` is not None): ``out_dir/listeners/<label>.wav`` (what each participant
+    heard, from time 0; from its MPC's creation with ``listener_origin="mpc"``) and
+    ``out_dir/recordings/<recording_id>.<format>``; `subtype` is ``PCM_16`` or ``FLOAT``. With
+    `out_dir` None nothing is written: the mix goes to `tap` and the speech detection only.
+
+    Measuring: `tap` is called with every block's pre-limiter mix, exact integers in float32
+    ``(L, n)``, before the block is limited and written; `silence_voices` names participants
+    (labels) whose voice is replaced by silence, everything else (the call model, its timers
+    and events) unchanged. `mix` False runs the call model alone: spans go to `on_span`, no
+    audio is decoded or mixed.
+    """
+
+    def __init__(
+        self,
+        model: CallModel,
+        media: MediaLibrary,
+        out_dir: str | Path | None,
+        *,
+        sample_rate: int = 16000,
+        frame_ms: int = 20,
+        subtype: str = "PCM_16",
+        detect_speech: bool = True,
+        on_progress: Callable[[int], None] | None = None,
+        tap: Tap | None = None,
+        on_span: SpanHook | None = None,
+        mix: bool = True,
+        silence_voices: Collection[str] = (),
+        close_ended_listeners: bool = False,
+        listener_origin: str = "timeline",
+        kernel: str = "numpy",
+    ) -> None:
+        self.model = model
+        self.media = media
+        self.sample_rate = sample_rate
+        self.frame_ms = frame_ms
+        self.detect_speech = detect_speech and mix
+        self.on_progress = on_progress
+        self.tap = tap
+        self.on_span = on_span
+        self.mixes = mix
+        self._silenced = frozenset(voice_source(label) for label in silence_voices)
+        self.outputs: Outputs | None = None
+        if out_dir is not None and mix:
+            self.outputs = Outputs(Path(out_dir), sample_rate, subtype=subtype,
+                                   listener_origin=listener_origin,
+                                   close_ended_listeners=close_ended_listeners)
+        # numpy by default (renders and the server alike): numba's import and set-up (~0.5-0.9 s)
+        # outweigh its gain on one render (docs/performance.md).
+        self.mixer = LiveMixer(sample_rate, frame_ms, kernel=kernel)
+        # MPC uuid -> (its state, the matrix the mixer has), so an unchanged state is not re-routed
+        self._routed: dict[str, tuple[CallState, RoutingMatrix]] = {}
+        self._tap_mixer: Mixer | None = None  # the pre-limiter mix for `tap` (matrix products)
+        self._frames = np.empty((0, 0), dtype=np.int16)  # the inputs of a block, reused
+        frame = sample_rate * frame_ms // 1000
+        self.block = max(frame, BLOCK_SAMPLES // frame * frame)  # whole frames, for speech frames
+        self.now_ms = 0
+        self._sources: dict[str, tuple[tuple[str | None, int, bool], Source]] = {}
+        self._speech = Speech(sample_rate, frame_ms)
+        self._pending: list[Event] = []
+        self.closed = False
+
+    # -- time --------------------------------------------------------------------------------
+
+    def samples(self, ms: int) -> int:
+        """The timeline sample at `ms` (exact: frame boundaries are whole samples)."""
+        return ms * self.sample_rate // 1000
+
+    def settle(self, now_ms: int) -> list[Event]:
+        """Judge the ending rules after operations at `now_ms`; the events produced so far."""
+        self.model.settle(now_ms)
+        return self.drain_events()
+
+    def advance_to(self, target_ms: int) -> list[Event]:
+        """Fire the model's timers up to `target_ms` and render the audio up to it."""
+        if target_ms < self.now_ms:
+            raise ValueError(f"time goes forward only: {target_ms} ms < {self.now_ms} ms")
+        while True:
+            due = self.model.next_timer_ms()
+            if due is None or due > target_ms:
+                break
+            self._render_until(due)
+            self.model.advance(due)
+            self.model.settle(due)
+        self._render_until(target_ms)
+        return self.drain_events()
+
+    def drain_events(self) -> list[Event]:
+        """The events (callbacks) produced since the last call, in order."""
+        self._pending.extend(self.model.drain_events())
+        out, self._pending = self._pending, []
+        return out
+
+    # -- files -------------------------------------------------------------------------------
+
+    def listener_path(self, label: str) -> Path:
+        """The WAV file of what participant `label` heard."""
+        return self._files().listener_path(label)
+
+    def recording_paths(self, recording_id: str) -> list[Path]:
+        """The files of a recording (two for a participant recording of track type `both`)."""
+        return self._files().recording_paths(recording_id)
+
+    def is_recording_complete(self, recording_id: str) -> bool:
+        """Whether every file of the recording is closed (safe to download in full)."""
+        return self._files().is_recording_complete(recording_id)
+
+    def flush(self) -> None:
+        """Flush every open file to disk (fsync)."""
+        if self.outputs is not None:
+            self.outputs.flush()
+
+    def update_headers(self, *, wait: bool = False) -> None:
+        """Make every open WAV file's header count the samples written so far (no fsync: what a
+        reader, or a restart after kill -9, needs); `wait` until they are in the files."""
+        if self.outputs is not None and not self.closed:
+            self.outputs.update_headers(wait=wait)
+
+    def close(self) -> None:
+        """Close every file (fsynced). The engine renders nothing after this."""
+        if self.closed:
+            return
+        try:
+            if self.outputs is not None:
+                self.outputs.close(self.samples(self.now_ms))
+        finally:
+            self.closed = True
+
+    def retained(self) -> dict[str, int]:
+        """What the engine holds for live MPCs, counted (a long-running server's memory): decoded
+        sources, speech trackers, routed calls, open files. All 0 once no MPC is live."""
+        files = 0 if self.outputs is None else len(self.outputs.writers())
+        return {"sources": len(self._sources), "speech": len(self._speech),
+                "routed": len(self._routed), "files": files}
+
+    def _files(self) -> Outputs:
+        if self.outputs is None:
+            raise RuntimeError("this engine writes no files (out_dir is None)")
+        return self.outputs
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _render_until(self, t_ms: int) -> None:
+        if t_ms <= self.now_ms:
+            return
+        if self.closed:
+            raise RuntimeError("the engine is closed")
+        state = self.model.mix_state()
+        if self.on_span is not None:
+            self.on_span(self.now_ms, t_ms, state)
+        if self.mixes:
+            self._mix_span(state, t_ms)
+        self.now_ms = t_ms
+        if self.on_progress is not None:
+            self.on_progress(t_ms)
+
+    def _mix_span(self, state: MixState, t_ms: int) -> None:
+        """Mix, write and listen to ``[now_ms, t_ms)``, over which `state` holds."""
+        calls = state.calls
+        matrices = self._route(state.mpc_uuids, calls)
+        matrix = stack(matrices) if self.tap is not None else None
+        sources = {spec.name: self._source(spec) for spec in state.sources}
+        if len(self._sources) > len(sources):  # sources no MPC names any more (ended, left)
+            self._sources = {k: v for k, v in self._sources.items() if k in sources}
+        now = self.samples(self.now_ms)
+        captures: list[Capture] = []
+        if self.outputs is not None:
+            self.outputs.open_listeners(calls, [self.samples(ms) for ms in state.mpc_created_ms],
+                                        now)
+            captures = self.outputs.open_recordings(state)
+        gates = {p.name: is_heard_by_conference(p, c.status)
+                 for c in calls for p in c.participants}
+        self._speech.forget_all_but(gates)  # participants of no live MPC: nothing more to hear
+        end = self.samples(t_ms)
+        for s in range(now, end, self.block):
+            self._mix_block(matrix, sources, gates, captures, s, min(self.block, end - s))
+
+    def _route(self, uuids: tuple[str, ...], calls: tuple[CallState, ...]) -> list[RoutingMatrix]:
+        """Give the mixer each MPC's routing matrix (where it changed) and forget ended MPCs."""
+        if len(uuids) != len(calls):  # a model without uuids: its calls in order
+            uuids = tuple(f"call-{i}" for i in range(len(calls)))
+        matrices = []
+        for key, call in zip(uuids, calls, strict=True):
+            routed = self._routed.get(key)
+            if routed is not None and (routed[0] is call or routed[0] == call):
+                matrices.append(routed[1])  # unchanged state: the same matrix (the usual tick)
+                continue
+            m = build_matrix(call)
+            matrices.append(m)
+            if routed is None or routed[1] != m:
+                self.mixer.set_call(key, m)
+            self._routed[key] = (call, m)
+        if len(self._routed) > len(calls):
+            live = set(uuids)
+            for key in [k for k in self._routed if k not in live]:
+                del self._routed[key]
+                self.mixer.remove_call(key)
+        return matrices
+
+    def _mix_inputs(self, sources: Mapping[str, Source], start: int, n: int
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
+        """Every MPC's block ``[start, start + n)``: (listener -> int16 (n,) output, source label
+        -> int16 (n,) input as mixed, source label -> its peak when the mixer measured it)."""
+        live = self.mixer
+        if self._frames.shape[0] < live.n_inputs or self._frames.shape[1] < n:
+            self._frames = np.empty((live.n_inputs, n), dtype=np.int16)
+        frames = self._frames[:live.n_inputs, :n]
+        where: dict[str, int] = {}  # source label -> its (first) input row
+        for key in live.calls:
+            rows = live.input_rows(key)
+            for k, label in enumerate(live.sources(key)):
+                row = frames[rows.start + k]
+                where.setdefault(label, rows.start + k)
+                source = sources.get(label, SILENCE)
+                read_into = getattr(source, "read_into", None)
+                if source is SILENCE:
+                    row[...] = 0
+                elif read_into is not None:
+                    read_into(row, start)
+                else:
+                    row[...] = source.read(start, n)
+        out = live.advance(frames)
+        rows_out: dict[str, np.ndarray] = {}
+        for key in live.calls:
+            lo = live.output_rows(key).start
+            for i, name in enumerate(live.listeners(key)):
+                rows_out[name] = out[lo + i]
+        inputs = {label: frames[i] for label, i in where.items()}
+        measured = live.last_peaks
+        peaks = {label: int(measured[i]) for label, i in where.items()} if measured is not None else {}
+        return rows_out, inputs, peaks
+
+    def _mix_block(self, matrix: RoutingMatrix | None, sources: Mapping[str, Source],
+                   gates: Mapping[str, bool], captures: list[Capture], start: int, n: int) -> None:
+        if self.tap is not None and matrix is not None:
+            # The mixer keeps its pre-limiter mix to itself, so a tapped block is mixed twice.
+            if self._tap_mixer is None:
+                self._tap_mixer = Mixer(self.sample_rate)
+            self.tap(start, matrix, self._tap_mixer.mix(matrix, sources, start, n))
+        rows, mixed, peaks = self._mix_inputs(sources, start, n)
+        if self.outputs is not None:
+            self.outputs.write_listeners(rows, start)
+        voices: dict[str, np.ndarray] = {}
+
+        def voice(label: str) -> np.ndarray:
+            """The participant's voice as its conference receives it in this block."""
+            if label not in voices:
+                if not gates.get(label):
+                    voices[label] = np.zeros(n, np.int16)
+                elif (got := mixed.get(voice_source(label))) is not None:
+                    voices[label] = got
+                else:
+                    voices[label] = sources.get(voice_source(label), SILENCE).read(start, n)
+            return voices[label]
+
+        for writer, row_name, member in captures:
+            if member is None:
+                row = rows.get(row_name)
+                writer.write(row if row is not None else np.zeros(n, np.int16))
+            elif row_name == "":
+                writer.write(voice(member).copy())  # written later, by the write-behind thread
+            else:
+                heard = rows.get(member)
+                if heard is None:
+                    heard = np.zeros(n, np.int16)
+                writer.write(np.stack([voice(member), heard]))
+        if self.detect_speech:
+            voice_peaks = {label: peaks[voice_source(label)] for label in gates
+                           if voice_source(label) in peaks}
+            for label, at_sample, speaking in self._speech.feed(gates, voice, voice_peaks, start,
+                                                                n):
+                self.model.emit_speak_event(at_sample * 1000 // self.sample_rate, label, speaking)
+
+    def _source(self, spec: SourceSpec) -> Source:
+        key = (spec.media, spec.start_ms, spec.loop)
+        cached = self._sources.get(spec.name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        source: Source
+        if spec.media is None or spec.media == "none" or spec.name in self._silenced:
+            source = SILENCE
+        else:
+            # a voice or a Play plays once: streamed from disk where its file allows
+            pcm: Any = self.media.load(spec.media) if spec.loop else self.media.open(spec.media)
+            start = self.samples(spec.start_ms)
+            source = Looped(pcm, start) if spec.loop and len(pcm) else OneShot(pcm, start)
+        self._sources[spec.name] = (key, source)
+        return source

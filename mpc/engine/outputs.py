@@ -1,0 +1,197 @@
+"""The files a call engine writes: one listener stream per participant, and the recordings.
+
+`Outputs` owns every open `StreamWriter` of one engine: listener streams (what each participant
+heard, ``listeners/<label>.wav``) and recordings (``recordings/<recording_id>[-<track>].<fmt>``),
+written by one write-behind thread while the engine mixes the next block. It decides where a
+listener stream begins (the timeline's 0, or its MPC's creation), pads what a listener missed
+with silence, and knows which recording files are complete. Nothing here mixes or decides who
+hears what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from mpcmix.mixer import StreamWriter, WriteBehind
+from mpcmix.model import MixState
+from mpcmix.routing import CallState
+
+#: Silence is written in blocks of at most this many samples.
+SILENCE_BLOCK = 1 << 17
+
+#: One recording capturing now: (its writer, the listener row it records, its member or None).
+#: Row "" is the member's own voice (track ``participant``), "all" its voice and what it hears.
+Capture = tuple[StreamWriter, str, str | None]
+
+
+class Outputs:
+    """The listener streams and recordings of one engine, under `out_dir`.
+
+    `subtype` (``PCM_16`` or ``FLOAT``) is the listener streams' and WAV recordings' sample
+    format (MP3 is always encoded from 16-bit samples). `listener_origin` is where a stream
+    begins: ``timeline`` (0: every stream of a render lines up with every other) or ``mpc`` (its
+    MPC's creation: the server, where a participant who joins after days of uptime costs no days
+    of silence). `close_ended_listeners`: close a listener's file once its MPC has ended (a
+    long-running server keeps no file open per past participant).
+    """
+
+    def __init__(self, out_dir: Path, sample_rate: int, *, subtype: str = "PCM_16",
+                 listener_origin: str = "timeline", close_ended_listeners: bool = False) -> None:
+        if listener_origin not in ("timeline", "mpc"):
+            raise ValueError(f"listener_origin must be 'timeline' or 'mpc', not {listener_origin!r}")
+        self.sample_rate = sample_rate
+        self.subtype = subtype
+        self.listener_origin = listener_origin
+        self.close_ended_listeners = close_ended_listeners
+        self.listeners_dir = out_dir / "listeners"
+        self.recordings_dir = out_dir / "recordings"
+        self.listeners_dir.mkdir(parents=True, exist_ok=True)
+        self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        self._io = WriteBehind()  # files are written on a thread while the next block is mixed
+        self._listeners: dict[str, StreamWriter] = {}
+        self._listener_start: dict[str, int] = {}  # label -> timeline sample its stream begins at
+        self._recordings: dict[tuple[str, str], StreamWriter] = {}
+        self._recording_files: dict[tuple[str, str], Path] = {}
+        self._closed_recordings: set[tuple[str, str]] = set()
+
+    # -- paths -------------------------------------------------------------------------------
+
+    def listener_path(self, label: str) -> Path:
+        """The WAV file of what participant `label` heard."""
+        return self.listeners_dir / f"{label}.wav"
+
+    def recording_paths(self, recording_id: str) -> list[Path]:
+        """The files of a recording (two for a participant recording of track type `both`)."""
+        return [p for (rid, _), p in self._recording_files.items() if rid == recording_id]
+
+    def is_recording_complete(self, recording_id: str) -> bool:
+        """Whether every file of the recording is closed (safe to download in full)."""
+        keys = [k for k in self._recording_files if k[0] == recording_id]
+        return bool(keys) and all(k in self._closed_recordings for k in keys)
+
+    # -- listener streams ----------------------------------------------------------------------
+
+    def open_listeners(self, calls: Sequence[CallState], created: Sequence[int], now: int) -> None:
+        """Open a stream for every participant that has none; `created[i]` is the sample at
+        which `calls[i]`'s MPC was created, `now` the current sample."""
+        for i, call in enumerate(calls):
+            for p in call.participants:
+                if p.name in self._listeners:
+                    continue
+                writer = StreamWriter(self.listener_path(p.name), self.sample_rate,
+                                      subtype=self.subtype, background=self._io)
+                origin = 0
+                if self.listener_origin == "mpc" and i < len(created):
+                    origin = min(created[i], now)
+                self._listeners[p.name] = writer
+                self._listener_start[p.name] = origin
+                self.pad_listener(p.name, now)
+        if self.close_ended_listeners:
+            present = {p.name for call in calls for p in call.participants}
+            for label in [name for name in self._listeners if name not in present]:
+                self.pad_listener(label, now)
+                self._listeners.pop(label).close()
+                del self._listener_start[label]
+
+    def pad_listener(self, label: str, upto: int) -> None:
+        """Write silence to `label`'s stream up to timeline sample `upto` (exclusive)."""
+        writer = self._listeners[label]
+        write_silence(writer, upto - self._listener_start[label] - writer.frames)
+
+    def write_listeners(self, rows: Mapping[str, np.ndarray], start: int) -> None:
+        """Append each listener's block (int16 (n,)) starting at timeline sample `start`."""
+        for label, row in rows.items():
+            writer = self._listeners.get(label)
+            if writer is not None:
+                # A listener that left the matrix (its MPC ended) was not written meanwhile:
+                # its silence is written only when needed, at the latest by close().
+                self.pad_listener(label, start)
+                writer.write(row)
+
+    # -- recordings ----------------------------------------------------------------------------
+
+    def open_recordings(self, state: MixState) -> list[Capture]:
+        """Writers for the recordings capturing now; files of finished recordings are closed."""
+        live = {(r.recording_id, r.track) for r in state.recordings}
+        for key in list(self._recordings):
+            if key not in live:  # stopped, or its MPC ended: the file is complete
+                self._recordings.pop(key).close()
+                self._closed_recordings.add(key)
+        ids = [r.recording_id for r in state.recordings]
+        rows = {u: c.recording_name for u, c in zip(state.mpc_uuids, state.calls, strict=True)}
+        captures: list[Capture] = []
+        for r in state.recordings:
+            key = (r.recording_id, r.track)
+            if not r.capturing or key in self._closed_recordings:
+                continue
+            writer = self._recordings.get(key)
+            if writer is None:
+                name = r.recording_id if ids.count(r.recording_id) == 1 else (
+                    f"{r.recording_id}-{r.track}")
+                path = self.recordings_dir / f"{name}.{r.file_format}"
+                writer = StreamWriter(
+                    path, self.sample_rate, channels=2 if r.track == "all" else 1,
+                    subtype=self.subtype if r.file_format == "wav" else "PCM_16",
+                    file_format=r.file_format, background=self._io,
+                )
+                self._recordings[key] = writer
+                self._recording_files[key] = path
+            if r.track == "conference":
+                captures.append((writer, rows[r.mpc_uuid], None))
+            else:
+                captures.append((writer, "" if r.track == "participant" else "all", r.member))
+        return captures
+
+    # -- flushing and closing ------------------------------------------------------------------
+
+    def open_streams(self) -> list[str]:
+        """The labels of the participants whose listener stream is open."""
+        return list(self._listeners)
+
+    def writers(self) -> list[StreamWriter]:
+        """Every open writer."""
+        return [*self._listeners.values(), *self._recordings.values()]
+
+    def flush(self) -> None:
+        """Flush every open file to disk (fsync)."""
+        for w in self.writers():
+            w.flush()
+
+    def update_headers(self, *, wait: bool = False) -> None:
+        """Make every open WAV file's header count what has been written (no fsync), so a
+        reader, or a restart after kill -9, finds it all. `wait`: every frame written so far is
+        in the files first (a download reads them next)."""
+        writers = self.writers()
+        if wait:
+            for w in writers:
+                w.wait()
+        for w in writers:
+            w.update_header()
+        if wait:
+            self._io.drain()
+
+    def close(self, now: int) -> None:
+        """Close every file (fsynced), each listener stream padded with silence up to `now`."""
+        try:
+            for label, w in self._listeners.items():
+                self.pad_listener(label, now)  # line every stream up
+                w.close()
+            for key, w in self._recordings.items():
+                w.close()
+                self._closed_recordings.add(key)
+            self._recordings.clear()
+        finally:
+            self._io.close()  # the write-behind thread stops even when a file failed
+
+
+def write_silence(writer: StreamWriter, n: int) -> None:
+    """Append `n` samples of silence (nothing when `n` <= 0)."""
+    if n <= 0:
+        return
+    block = np.zeros(min(n, SILENCE_BLOCK), dtype=np.int16)
+    while n > 0:
+        k = min(n, len(block))
+        writer.write(block[:k])
+        n -= k

@@ -1,0 +1,247 @@
+"""The call model: one account's Multiparty Calls, their lifecycle and rules.
+
+Pure logic: no audio, no files, no wall clock. Every operation takes the timeline time `now_ms`
+(an integer on a frame boundary) first; media durations come from an injected `MediaCatalog`.
+Operations are named as the `plivo` SDK names them, take the MPC as `friendly_name=` or `uuid=`
+and the API's parameters by their API names (parsed with the one table, mpcmix.model.params),
+return the response body the API sends (None for a 204) and raise an `MpcError` subclass carrying
+the API's status when the API would refuse. A refused operation changes nothing.
+
+Time, at one frame boundary: `advance(now_ms)` fires the timers due (answers, ring timeouts,
+max_duration, the end of a cue or a Play, in the order they were set), then the operations of that
+boundary apply in order, then `settle(now_ms)` judges the ending rules (1000 / 1010), starts the
+recordings whose condition is met and restarts music episodes. A time that moves forward settles
+the previous boundary by itself, so forgetting `settle` only delays it.
+
+Out: `drain_events()` (every callback, in order), `mix_state()` (what routing and the mixer
+need), `mpc_json(uuid)` (the MPC and all its participants, as Get returns them).
+
+The class is assembled from layers, each in its own module (docs/design.md, The call model):
+`state` (records, timers, look-ups), `notify` (callbacks), `lifecycle` (what happens by itself,
+and the ending rules), and the operations: `mpc_ops`, `adding`, `recording_ops`, `play_ops`,
+`farend`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from mpcmix.errors import NotFoundError
+from mpcmix.routing import (
+    CallState,
+    Overlay,
+    OverlayKind,
+    ParticipantState,
+    hold_music_source,
+    voice_source,
+    wait_music_source,
+)
+
+from . import events as ev
+from .adding import AddParticipant
+from .events import Event
+from .farend import FarEnd
+from .mpc_ops import MpcOperations
+from .play_ops import PlayOperations
+from .recording_ops import RecordingOperations
+from .records import EndedMpc, EndedParticipant
+from .serialize import coach_mode
+from .snapshot import MixState, RecordingSpec, SourceSpec
+
+
+class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperations, FarEnd):
+    """One account's MPCs: the API's operations, the far end's actions, and time.
+
+    `lines` maps a dialled number to what its phone does (`default_line` for any other number:
+    answers at once, silent). `media` gives media durations (None: only ``beep:1``/``beep:2``
+    are known). `strict_media` decides what a broken medium does: raise `MediaError` (scenarios:
+    a bad file stops the render) or, when false, accept the request, report an `MPCMediaFailed`
+    or `MPCPlayFailed` event and play silence (or the built-in music) instead (the server).
+    """
+
+    def next_timer_ms(self) -> int | None:
+        """When the model next changes by itself (an answer, a timeout, a cue's end...), or None."""
+        while self._timers and not self._timer_is_live(self._timers[0]):
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    def advance(self, now_ms: int) -> None:
+        """Fire every timer due at or before `now_ms`, in time order then in the order set.
+
+        Boundaries before `now_ms` are settled as they pass; `now_ms` itself is left for the
+        operations of this boundary and `settle(now_ms)`. Time never goes back (ValueError).
+        """
+        self._begin(now_ms)
+
+    def settle(self, now_ms: int) -> None:
+        """Judge the ending rules after the changes of boundary `now_ms`, start recordings whose
+        condition is now met, and begin new music episodes."""
+        self._begin(now_ms)
+        self._settle_at(now_ms)
+
+    @property
+    def now_ms(self) -> int:
+        """The latest time the model has been brought to."""
+        return self._now
+
+    def drain_events(self) -> list[Event]:
+        """Every callback produced since the last call, in time order."""
+        out, self._events = self._events, []
+        return out
+
+    def emit_speak_event(self, now_ms: int, member_label: str, speaking: bool) -> None:
+        """Queue ParticipantSpeakStart (speaking) or ParticipantSpeakStop for a participant.
+
+        The renderer detects speech from audio energy and reports it here; the event goes to the
+        participant's status_callback_url if it subscribed to ``participant-speak-events``. An
+        unknown label is ignored (the renderer may report a participant of an MPC that ended).
+        """
+        p = self._labels.get(member_label) or self._participants.get(member_label)
+        if p is None or isinstance(p, EndedParticipant):
+            return
+        name = ev.PARTICIPANT_SPEAK_START if speaking else ev.PARTICIPANT_SPEAK_STOP
+        self._status_event(name, p, now_ms)
+
+    def mix_state(self) -> MixState:
+        """The snapshot routing and the mixer need, at the model's current time."""
+        calls: list[CallState] = []
+        uuids: list[str] = []
+        created: list[int] = []
+        sources: list[SourceSpec] = []
+        for mpc in self._live.values():
+            states: list[ParticipantState] = []
+            for p in mpc.participants:
+                states.append(ParticipantState(
+                    name=p.label, role=p.role, phase=p.phase, mute=p.mute,
+                    # A participant waiting for its confirm_key hears only the confirm sound and
+                    # is heard by nobody: routing's "held" state, with that sound as its music.
+                    hold=p.hold or p.is_awaiting_confirm,
+                    coach_mode=coach_mode(p),
+                ))
+                if p.voice_start_ms is not None:
+                    sources.append(SourceSpec(voice_source(p.label), p.voice, p.voice_start_ms,
+                                              False))
+                music = self._music_of(p)
+                if music is not None:
+                    start = p.music_start_ms if music == p.music else self._now
+                    label = (wait_music_source(p.label) if music[0] == "wait"
+                             else hold_music_source(p.label))
+                    sources.append(SourceSpec(label, music[1], start, True))
+            overlays: list[Overlay] = []
+            for cue in mpc.cues:
+                if cue.end_ms > self._now:
+                    overlays.append(Overlay(cue.name, OverlayKind.CUE))
+                    sources.append(SourceSpec(cue.name, cue.media, cue.start_ms, False))
+            for play in mpc.plays:
+                if play.active and play.end_ms > self._now:
+                    overlays.append(Overlay(play.name, OverlayKind.PLAY,
+                                            tuple(t.label for t in play.targets)))
+                    sources.append(SourceSpec(play.name, play.url, play.start_ms, False))
+            calls.append(CallState(mpc.status, tuple(states), tuple(overlays),
+                                   mpc.recording_name))
+            uuids.append(mpc.uuid)
+            created.append(mpc.created_ms)
+        recordings = tuple(
+            RecordingSpec(
+                recording_id=r.recording_id,
+                mpc_uuid=r.mpc.uuid,
+                member=None if r.member is None else r.member.label,
+                track=r.track,  # type: ignore[arg-type]
+                file_format=r.file_format,  # type: ignore[arg-type]
+                capturing=r.is_capturing and r.mpc.is_live,
+            )
+            for r in self._recordings
+            if r.state != "stopped"
+        )
+        return MixState(tuple(calls), tuple(sources), recordings, tuple(uuids), tuple(created))
+
+    def mpc_json(self, mpc_uuid: str) -> dict[str, Any]:
+        """``{"mpc": <Get MPC object>, "participants": [<Get Participant object>, ...]}``.
+
+        Every participant the MPC ever had (exited ones included), in the order they were added;
+        no api_id (that belongs to a response, not to the objects).
+        """
+        mpc = self._by_uuid.get(mpc_uuid)
+        if mpc is None:
+            raise NotFoundError(f"no MPC with uuid {mpc_uuid!r}")
+        if isinstance(mpc, EndedMpc):
+            mpc_object, participants = mpc.objects()
+            return {"mpc": mpc_object, "participants": participants}
+        return {
+            "mpc": self._fmt.mpc_object(mpc),
+            "participants": [self._fmt.participant_object(p) for p in mpc.participants],
+        }
+
+    def mpcs(self) -> list[str]:
+        """Every MPC's uuid, in creation order."""
+        return [m.uuid for m in self._mpcs]
+
+    def live_mpcs(self) -> list[str]:
+        """The uuids of the MPCs that have not ended, in creation order."""
+        return list(self._live)
+
+    def mpc_uuid_of(self, friendly_name: str) -> str:
+        """The uuid of the live MPC named `friendly_name` (NotFoundError if none)."""
+        return self._find(friendly_name, None).uuid
+
+    def recording_name(self, mpc_uuid: str) -> str:
+        """The listener row of the MPC's conference recording in its `CallState`.
+
+        ``recording`` for the account's first MPC, ``recording:<mpc_uuid>`` for every later one,
+        so rows stay unique when calls are stacked and never change name during a render.
+        """
+        mpc = self._by_uuid.get(mpc_uuid)
+        if mpc is None:
+            raise NotFoundError(f"no MPC with uuid {mpc_uuid!r}")
+        return mpc.recording_name
+
+    def resolve_member(self, member: str) -> str:
+        """The member_id of a participant named by its label or its member_id."""
+        return self._participant(member).member_id
+
+    def member_label(self, member_id: str) -> str:
+        """The label (routing name) of member `member_id`."""
+        return self._participant(member_id).label
+
+    def member_id_of(self, label: str) -> str:
+        """The member_id of the participant labelled `label`."""
+        return self._participant(label).member_id
+
+    def call_uuid_of(self, member: str) -> str:
+        """The call_uuid of a participant (by label or member_id), for far-end actions."""
+        return self._participant(member).call_uuid
+
+    def has_call(self, call_uuid: str) -> bool:
+        """Whether `call_uuid` is (or was) a call of this account (any leg of any participant)."""
+        return str(call_uuid) in self._all_calls
+
+    def member_of_call(self, call_uuid: str) -> str:
+        """The member_id of the participant `call_uuid` belongs to (its latest, after a
+        transfer); NotFoundError if the call is unknown."""
+        return self._far_end_call(call_uuid).member_id
+
+    def mpc_uuid_of_member(self, member: str) -> str:
+        """The uuid of the MPC a participant (by label or member_id) belongs to."""
+        return self._participant(member).mpc.uuid
+
+    def last_voice_end_ms(self) -> int | None:
+        """When the last voice of an answered participant ends (answer time + its line's audio).
+
+        None when no call has been answered. A scenario with nothing else to do ends here.
+        """
+        ends = [p.voice_start_ms + p.voice_duration_ms for p in self._participants.values()
+                if p.voice_start_ms is not None]
+        return max(ends) if ends else None
+
+    def is_line_known(self, number: str) -> bool:
+        """Whether `number` is in the lines (the server warns when it is not)."""
+        return number in self._lines
+
+    def timestamp(self, ms: int) -> str:
+        """The API's timestamp (`YYYY-MM-DD HH:mm:ss+hh:mm`, whole seconds) of model time `ms`."""
+        return self._fmt.timestamp(ms)  # type: ignore[return-value]
+
+    def new_api_id(self) -> str:
+        """A fresh api_id, for responses the caller builds itself (e.g. error bodies)."""
+        return self._ids.uuid("api")

@@ -1,0 +1,244 @@
+"""The API's operations on an MPC and its participants (get, list, start, end, update, kick).
+
+Each parses its parameters with the table (mpcmix.model.params), finds the MPC and members, and
+calls the lifecycle for what changes; none decides a rule of its own beyond the operation's own
+refusals (coach_mode only for supervisors, not with ``all``; a role is fixed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from mpcmix.errors import NotFoundError, ValidationError
+from mpcmix.routing import MpcStatus
+
+from . import events as ev
+from .lifecycle import Lifecycle
+from .params import parse
+from .records import EXIT_KICKED, HANGUP_API_TRIGGERED, EndedMpc, EndedParticipant, MpcRecord
+from .serialize import MPC_LIST_FIELDS, PARTICIPANT_LIST_FIELDS
+from .state import who
+from .values import is_given, unwrap
+
+
+class MpcOperations(Lifecycle):
+    """Get, List, Start and End an MPC; Get, List, Update and Kick its participants."""
+
+    def get(self, now_ms: int, *, friendly_name: str | None = None, uuid: str | None = None,
+            **params: Any) -> dict[str, Any]:
+        """Get MPC: every attribute of the MPC object, plus api_id."""
+        self._begin(now_ms)
+        parse("get", params)
+        mpc = self._find(friendly_name, uuid)
+        return {"api_id": self._ids.uuid("api"), **self._mpc_object(mpc)}
+
+    def list(self, now_ms: int, **filters: Any) -> dict[str, Any]:
+        """List MPCs, newest first: friendly_name, status, termination_cause_code, sub_account,
+        end_time__gt/gte/lt/lte, creation_time__gt/gte/lt/lte, limit (1..20, default 20),
+        offset (default 0). ``meta.next``/``meta.previous`` are page URIs or null."""
+        self._begin(now_ms)
+        args = parse("list", filters)
+        limit, offset = args["limit"], args["offset"]
+        tests: list[Callable[[MpcRecord | EndedMpc], bool]] = []
+        name = args["friendly_name"]
+        if name is not None:
+            tests.append(lambda m: m.name == name)
+        wanted = args["status"]
+        if wanted is not None:
+            tests.append(lambda m: m.status.value.lower() == wanted)
+        wanted_code = args["termination_cause_code"]
+        if wanted_code is not None:
+            tests.append(lambda m: m.termination_cause_code == wanted_code)
+        if args["sub_account"] is not None:
+            tests.append(lambda m: False)  # no MPC of an emulated account has a subaccount
+        for field in ("end_time", "creation_time"):
+            for op in ("gt", "gte", "lt", "lte"):
+                bound = args[f"{field}__{op}"]
+                if bound is not None:
+                    tests.append(self._time_test(field, op, bound.replace(tzinfo=self.epoch.tzinfo)))
+        matched = [m for m in reversed(self._mpcs) if all(test(m) for test in tests)]
+        count = len(matched)
+        meta = {
+            "count": count,
+            "limit": limit,
+            "next": self._fmt.list_uri(limit, offset + limit) if offset + limit < count else None,
+            "offset": offset,
+            "previous": self._fmt.list_uri(limit, max(0, offset - limit)) if offset > 0 else None,
+        }
+        objects = [self._mpc_list_item(m) for m in matched[offset:offset + limit]]
+        return {"api_id": self._ids.uuid("api"), "meta": meta, "objects": objects}
+
+    def start(self, now_ms: int, *, friendly_name: str | None = None, uuid: str | None = None,
+              status: Any = "active", **params: Any) -> dict[str, Any]:
+        """Activate an Initialized MPC (``status=active``, any case, or ``["active"]`` as the SDK
+        sends it). No enter sound plays. An MPC already Active is refused (400).
+
+        The API requires `status` (the server passes what the request gave); a Python caller
+        (a scenario's ``op: start``) may leave it at its default here."""
+        self._begin(now_ms)
+        mpc = self._find(friendly_name, uuid, live=True)
+        if not is_given(status):
+            raise ValidationError("status is required: set it to active to start the MPC")
+        parse("start", {**params, "status": status})
+        if mpc.status is MpcStatus.ACTIVE:
+            raise ValidationError(
+                f"MPC {mpc.name!r} is already Active (started at "
+                f"{self._fmt.timestamp(mpc.start_ms)}); only an Initialized MPC can be started")
+        self._activate(mpc, now_ms)
+        self._changed(now_ms)
+        return {"api_id": self._ids.uuid("api"), "message": f"MPC: {mpc.name} started",
+                "request_uuid": self._ids.uuid("request")}
+
+    def end(self, now_ms: int, *, friendly_name: str | None = None, uuid: str | None = None,
+            **params: Any) -> None:
+        """End the MPC now (Hangup API Triggered, 3000); the API answers 204."""
+        self._begin(now_ms)
+        parse("end", params)
+        mpc = self._find(friendly_name, uuid, live=True)
+        self._end_mpc(mpc, now_ms, *HANGUP_API_TRIGGERED)
+        self._changed(now_ms)
+
+    def stop(self, now_ms: int, *, friendly_name: str | None = None, uuid: str | None = None,
+             **params: Any) -> None:
+        """The SDK's name for `end`."""
+        self.end(now_ms, friendly_name=friendly_name, uuid=uuid, **params)
+
+    def get_participant(self, now_ms: int, member_id: str, *, friendly_name: str | None = None,
+                        uuid: str | None = None, **params: Any) -> dict[str, Any]:
+        """Get Participant: every attribute of the participant object, plus api_id."""
+        self._begin(now_ms)
+        parse("get_participant", params)
+        mpc = self._find(friendly_name, uuid)
+        if isinstance(mpc, EndedMpc):
+            return {"api_id": self._ids.uuid("api"), **self._ended_participant(mpc, member_id)}
+        _, (p,) = self._members(mpc, member_id, "get_participant", live_only=False)
+        return {"api_id": self._ids.uuid("api"), **self._fmt.participant_object(p)}
+
+    def list_participants(self, now_ms: int, *, friendly_name: str | None = None,
+                          uuid: str | None = None, **params: Any) -> dict[str, Any]:
+        """List the MPC's participants (exited ones included, in the order added), optionally
+        those of one call_uuid; ``meta`` is ``{count, limit, offset}``."""
+        self._begin(now_ms)
+        args = parse("list_participants", params)
+        mpc = self._find(friendly_name, uuid)
+        limit, offset, call_uuid = args["limit"], args["offset"], args["call_uuid"]
+        if isinstance(mpc, EndedMpc):
+            items = [{key: o[key] for key in PARTICIPANT_LIST_FIELDS} for o in mpc.objects()[1]]
+            matched_items = [o for o in items
+                             if not is_given(call_uuid) or o["call_uuid"] == str(call_uuid)]
+            page = matched_items[offset:offset + limit]
+            count = len(matched_items)
+        else:
+            matched = [p for p in mpc.participants
+                       if not is_given(call_uuid) or p.call_uuid == str(call_uuid)]
+            page = [self._fmt.participant_list_item(p) for p in matched[offset:offset + limit]]
+            count = len(matched)
+        return {
+            "api_id": self._ids.uuid("api"),
+            "meta": {"count": count, "limit": limit, "offset": offset},
+            "objects": page,
+        }
+
+    def update_participant(self, now_ms: int, member_id: str, *,
+                           friendly_name: str | None = None, uuid: str | None = None,
+                           **params: Any) -> dict[str, Any]:
+        """Mute/unmute, hold/unhold, or set coach_mode for one member, a comma list or ``all``.
+
+        coach_mode applies to supervisors only and not with ``all`` (400). The response names
+        each setting given, as the API's does.
+        """
+        self._begin(now_ms)
+        t = now_ms
+        if is_given(params.get("role")):
+            raise ValidationError("role cannot be changed once set (update_participant takes "
+                                  "mute, hold and coach_mode)")
+        args = parse("update_participant", params)
+        mpc = self._find(friendly_name, uuid, live=True)
+        new_mute, new_hold, new_coach = args["mute"], args["hold"], args["coach_mode"]
+        if new_mute is None and new_hold is None and new_coach is None:
+            raise ValidationError("update_participant needs at least one of mute, hold or "
+                                  "coach_mode")
+        form, members = self._members(mpc, member_id, "update_participant")
+        if new_coach is not None:
+            if form == "all":
+                raise ValidationError("coach_mode can only be updated for individual "
+                                      "participants, not with member 'all'")
+            for p in members:
+                if not p.is_supervisor:
+                    raise ValidationError(f"coach_mode applies only to supervisors (member "
+                                          f"{who(p)} is a {p.role.value})")
+        for p in members:
+            if new_mute is not None and p.mute != new_mute:
+                p.mute = new_mute
+                self._status_event(ev.PARTICIPANT_MUTE if new_mute else ev.PARTICIPANT_UNMUTE,
+                                   p, t)
+            if new_hold is not None and p.hold != new_hold:
+                p.hold = new_hold
+                self._status_event(ev.PARTICIPANT_HOLD if new_hold else ev.PARTICIPANT_UNHOLD,
+                                   p, t)
+            if new_coach is not None and p.coach_mode != new_coach:
+                p.coach_mode = new_coach
+                self._status_event(ev.PARTICIPANT_COACH_MODE_START if new_coach
+                                   else ev.PARTICIPANT_COACH_MODE_STOP, p, t)
+        self._changed(t)
+        response: dict[str, Any] = {"api_id": self._ids.uuid("api")}
+        if new_mute is not None:
+            response["mute"] = f"MPC: {mpc.name} mute/unmute member(s) succeeded"
+        if new_hold is not None:
+            response["hold"] = f"MPC: {mpc.name} hold/unhold member(s) succeeded"
+        if new_coach is not None:
+            response["coach_mode"] = f"MPC: {mpc.name} coach_mode enable/disable succeeded"
+        return response
+
+    def kick_participant(self, now_ms: int, member_id: str, *,
+                         friendly_name: str | None = None, uuid: str | None = None,
+                         **params: Any) -> None:
+        """Kick one member, a comma list or ``all`` (Kicked Out of Multiparty Call); 204."""
+        self._begin(now_ms)
+        parse("kick_participant", params)
+        mpc = self._find(friendly_name, uuid, live=True)
+        _, members = self._members(mpc, member_id, "kick_participant")
+        for p in members:
+            self._exit(p, now_ms, EXIT_KICKED)
+        self._changed(now_ms)
+
+
+    def _mpc_object(self, mpc: MpcRecord | EndedMpc) -> dict[str, Any]:
+        if isinstance(mpc, EndedMpc):
+            return mpc.objects()[0]
+        return self._fmt.mpc_object(mpc)
+
+    def _mpc_list_item(self, mpc: MpcRecord | EndedMpc) -> dict[str, Any]:
+        if isinstance(mpc, EndedMpc):
+            full = mpc.objects()[0]
+            return {key: full[key] for key in MPC_LIST_FIELDS}
+        return self._fmt.mpc_list_item(mpc)
+
+    def _ended_participant(self, mpc: EndedMpc, member_id: Any) -> dict[str, Any]:
+        """Get Participant of one member (by member_id or label) of an ended MPC."""
+        text = "" if member_id is None else str(unwrap("member_id", member_id)).strip()
+        if not text:
+            raise ValidationError("member_id is required: a member id, a comma-separated list "
+                                  "or all")
+        if text.lower() == "all":
+            raise ValidationError("member 'all' is not allowed here: name one member")
+        if "," in text:
+            raise ValidationError(f"name one member here, not a list ({text!r})")
+        p = self._participants.get(text) or self._labels.get(text)
+        if p is None or p.mpc is not mpc:
+            raise NotFoundError(f"member {text!r} is not a participant of MPC {mpc.name!r}")
+        assert isinstance(p, EndedParticipant)
+        return mpc.objects()[1][p.position]
+
+    def _time_test(self, field: str, op: str, bound: datetime
+                   ) -> Callable[[MpcRecord | EndedMpc], bool]:
+        def test(m: MpcRecord | EndedMpc) -> bool:
+            ms = m.end_ms if field == "end_time" else m.created_ms
+            if ms is None:
+                return False
+            moment = self._fmt.moment(ms)
+            return {"gt": moment > bound, "gte": moment >= bound, "lt": moment < bound,
+                    "lte": moment <= bound}[op]
+        return test

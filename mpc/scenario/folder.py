@@ -1,0 +1,282 @@
+"""`mpcmix render`'s folder: a scenario run through the call engine, written atomically.
+
+The folder is written beside its destination, fsynced, and renamed into place, so the destination
+is either complete or absent, even after a crash. A scenario that breaks a rule stops with a
+`ScenarioError` naming the event and the rule, and leaves nothing behind. A render killed before
+it could clean up leaves its temporary folder, named with its process id; the next render of the
+same destination removes it (`_remove_stale`).
+
+What goes in the folder (docs/scenarios.md, Output): ``listeners/``, ``recordings/`` (the
+engine's files), ``events.jsonl`` (written as the callbacks come), ``responses.jsonl``,
+``mpc.json``, ``mpcs/<uuid>.json`` and ``scenario.json``. Whatever else a caller adds to the
+folder before it is renamed into place (the report page) comes through `finish`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from mpcmix.engine import Tap
+from mpcmix.errors import ScenarioError
+from mpcmix.model import CallModel, Event
+
+from .driver import ScenarioDriver, scenario_engine
+from .load import LoadedScenario, load_scenario, scenario_from_dict
+from .stored import write_scenario_json
+
+#: A previous render is recognised by this file, so re-rendering into the same folder is safe.
+RENDER_MARKER = "mpc.json"
+
+
+@dataclass(frozen=True)
+class RenderSummary:
+    """Where a render wrote its files, and what it saw."""
+
+    out_dir: Path
+    duration_ms: int
+    listeners: dict[str, Path]
+    recordings: list[Path]
+    mpc_uuid: str | None
+    warnings: tuple[str, ...]
+
+
+def render_scenario(
+    scenario: LoadedScenario | str | Path | Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    subtype: str = "PCM_16",
+    force: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+    tap: Tap | None = None,
+    finish: Callable[[Path, LoadedScenario], None] | None = None,
+) -> RenderSummary:
+    """Render `scenario` into `out_dir` (complete or absent; ScenarioError if a rule is broken).
+
+    The folder also holds ``scenario.json``, the scenario resolved (mpcmix.scenario.stored).
+    `tap` watches the mix as it is rendered (mpcmix.engine.Tap); `finish(folder, scenario)` may
+    add files to the folder before it is made durable and renamed into place (the report).
+    """
+    if isinstance(scenario, Mapping):
+        scenario = scenario_from_dict(dict(scenario))
+    elif not isinstance(scenario, LoadedScenario):
+        scenario = load_scenario(scenario)
+    if subtype not in ("PCM_16", "FLOAT"):
+        raise ScenarioError(f"--subtype must be PCM_16 or FLOAT, not {subtype!r}")
+    out_dir = Path(out_dir).absolute()
+    _remove_stale(out_dir)
+    _check_destination(out_dir, force)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.{os.getpid()}.", suffix=".partial",
+                                    dir=out_dir.parent))
+    except OSError as exc:  # the parent is a file, may not be written, or the name is too long
+        raise ScenarioError(f"--out {out_dir}: cannot create the folder ({exc.strerror})") from None
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a render folder is an ordinary one
+    try:
+        summary = _render_into(scenario, tmp, subtype, on_progress, tap)
+        write_scenario_json(scenario, tmp)
+        if finish is not None:
+            finish(tmp, scenario)
+        fsync_tree(tmp)
+        _replace(tmp, out_dir)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+            raise ScenarioError(f"--out {out_dir}: cannot write the render "
+                                f"({os.strerror(exc.errno)})") from None
+        raise
+    return RenderSummary(
+        out_dir=out_dir,
+        duration_ms=summary.duration_ms,
+        listeners={k: out_dir / v.relative_to(tmp) for k, v in summary.listeners.items()},
+        recordings=[out_dir / p.relative_to(tmp) for p in summary.recordings],
+        mpc_uuid=summary.mpc_uuid,
+        warnings=summary.warnings,
+    )
+
+
+class _FolderSink:
+    """The driver's sink for a render folder: callbacks to ``events.jsonl`` as they come,
+    responses kept for ``responses.jsonl``."""
+
+    def __init__(self, events_file: IO[str], model: CallModel) -> None:
+        self.events_file = events_file
+        self.model = model
+        self.responses: list[dict[str, Any]] = []
+
+    def callbacks(self, events: list[Event]) -> None:
+        for e in events:
+            self.events_file.write(json_line({
+                "at": e.at_ms / 1000,
+                "time": self.model.timestamp(e.at_ms),
+                "event": e.name,
+                "url": e.url,
+                "method": e.method,
+                "params": e.params,
+            }))
+
+    def response(self, record: dict[str, Any]) -> None:
+        self.responses.append(record)
+
+
+def _render_into(scenario: LoadedScenario, out: Path, subtype: str,
+                 on_progress: Callable[[int], None] | None, tap: Tap | None) -> RenderSummary:
+    """Run `scenario` with its files in `out` (a temporary folder)."""
+    engine = scenario_engine(scenario, out, subtype=subtype, on_progress=on_progress, tap=tap)
+    with open(out / "events.jsonl", "w", encoding="utf-8") as events_file:
+        sink = _FolderSink(events_file, engine.model)
+        driver = ScenarioDriver(scenario, engine, sink)
+        driver.run()
+    _write_json(out, engine.model, driver.own_mpc, sink.responses)
+    return RenderSummary(
+        out_dir=out,
+        duration_ms=engine.now_ms,
+        listeners={p.stem: p for p in sorted((out / "listeners").glob("*.wav"))},
+        recordings=sorted((out / "recordings").iterdir()),
+        mpc_uuid=driver.own_mpc,
+        warnings=driver.warnings,
+    )
+
+
+#: Errors of the disk, not of mpcmix: a full disk or quota, a file-size limit, a read-only or
+#: failing file system, permissions. The render stops with exit status 2 and its message.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO,
+                           errno.EACCES, errno.EPERM})
+
+
+def _remove_stale(out_dir: Path) -> None:
+    """Remove what killed renders of `out_dir` left beside it, and nothing else.
+
+    A render's temporary folder is ``.NAME.<pid>.<random>.partial``; a previous render moved
+    aside while the new one takes its place is ``.NAME.old-<pid>``. Those of a process that is
+    gone are removed. A render killed between its two renames leaves no NAME and an ``old-``
+    folder: that complete previous render is put back as NAME first. Folders of a live process
+    (a render running now, this one included) are left alone.
+    """
+    pattern = re.compile(
+        rf"\.{re.escape(out_dir.name)}\.(?:(\d+)\.[a-z0-9_]+\.partial|old-(\d+))")
+    try:
+        entries = sorted(out_dir.parent.iterdir(), key=lambda p: p.name)
+    except OSError:
+        return  # no parent yet, or not readable: nothing of ours there
+    stale_old: list[Path] = []
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or entry.is_symlink() or not entry.is_dir():
+            continue
+        if _is_running(int(match.group(1) or match.group(2))):
+            continue
+        if match.group(2):
+            stale_old.append(entry)
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+    if stale_old and not out_dir.exists():
+        with contextlib.suppress(OSError):  # another render may be cleaning up at the same time
+            newest = max(stale_old, key=lambda p: p.stat().st_mtime)
+            os.rename(newest, out_dir)
+            stale_old.remove(newest)
+    for entry in stale_old:
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _is_running(pid: int) -> bool:
+    """Whether process `pid` exists (on this machine; a zombie counts until it is reaped)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OverflowError, ValueError):
+        return False  # no such pid can exist
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def _check_destination(out_dir: Path, force: bool) -> None:
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise ScenarioError(f"--out {out_dir}: exists and is not a folder")
+    if force or not any(out_dir.iterdir()) or (out_dir / RENDER_MARKER).exists():
+        return
+    raise ScenarioError(
+        f"--out {out_dir}: the folder holds files that are not an mpcmix render; "
+        "choose another folder or pass --force to replace it"
+    )
+
+
+def _replace(tmp: Path, out_dir: Path) -> None:
+    """Put `tmp` at `out_dir` by rename; an old render there is moved aside first, then removed."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.rename(out_dir, old)
+    os.rename(tmp, out_dir)
+    fd = os.open(out_dir.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_json(out: Path, model: CallModel, own_mpc: str | None,
+                responses: list[dict[str, Any]]) -> None:
+    mpcs = out / "mpcs"
+    mpcs.mkdir(exist_ok=True)
+    for uuid in model.mpcs():
+        _dump(mpcs / f"{uuid}.json", model.mpc_json(uuid))
+    if own_mpc is not None:
+        _dump(out / "mpc.json", model.mpc_json(own_mpc))
+    else:
+        _dump(out / "mpc.json", {"mpc": None, "participants": []})
+    with open(out / "responses.jsonl", "w", encoding="utf-8") as f:
+        for r in responses:
+            f.write(json_line(r))
+
+
+#: Characters that str.splitlines() and some JSON Lines readers take for line breaks, though
+#: JSON lets them stand unescaped in a string: escaped, so one record stays one line.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def json_line(record: Any) -> str:
+    """`record` as one line of a .jsonl file (readable text, newline-terminated)."""
+    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
+
+
+def _dump(path: Path, data: Any) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def fsync_tree(root: Path) -> None:
+    """fsync every file and folder below `root` (before the atomic rename of a render)."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fd = os.open(dirpath, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -12,17 +12,22 @@ which is what a live tick is bounded by (the copy floor). Loaded only when numba
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
 
 from .kernel import MixPlan, Step
 
-__all__ = ["available", "compile_plan", "mix_calls"]
+__all__ = ["Compiled", "available", "compile_plan", "mix_calls"]
+
+#: A plan as the kernel's index arrays (`compile_plan`): int64 base parents, pointers, columns
+#: and signs of the bases, then of the rows.
+Compiled = tuple[np.ndarray, ...]
 
 
 @lru_cache(maxsize=1)
-def _compiled():
+def _compiled() -> Callable[..., None] | None:
     """The numba kernel (compiled on first use, cached on disk by numba), or None."""
     try:
         from numba import njit
@@ -30,7 +35,8 @@ def _compiled():
         return None
 
     @njit(cache=True, nogil=True, boundscheck=False, inline="always")
-    def base_sums(acc, x, c, base_parent, base_ptr, base_col, base_sign):
+    def base_sums(acc: np.ndarray, x: np.ndarray, c: int, base_parent: np.ndarray, base_ptr: np.ndarray,
+                  base_col: np.ndarray, base_sign: np.ndarray) -> None:
         """Call `c`'s base sums into `acc`, in `acc`'s dtype (int16: wrapping, int32: exact)."""
         n = x.shape[2]
         for b in range(base_parent.shape[0]):
@@ -51,7 +57,9 @@ def _compiled():
                         acc[b, t] = acc[b, t] - x[c, j, t]
 
     @njit(cache=True, nogil=True, boundscheck=False)
-    def kernel(x, out, bad, base_parent, base_ptr, base_col, base_sign, row_base, row_ptr, row_col, row_sign):
+    def kernel(x: np.ndarray, out: np.ndarray, bad: np.ndarray, base_parent: np.ndarray, base_ptr: np.ndarray,
+               base_col: np.ndarray, base_sign: np.ndarray, row_base: np.ndarray, row_ptr: np.ndarray,
+               row_col: np.ndarray, row_sign: np.ndarray) -> None:
         n_calls, n_cols, n = x.shape
         n_bases = base_parent.shape[0]
         n_rows = row_base.shape[0]
@@ -147,9 +155,11 @@ def available() -> bool:
     return _compiled() is not None
 
 
-def _csr(steps: tuple[Step, ...]) -> tuple[np.ndarray, ...]:
+def _csr(steps: tuple[Step, ...]) -> Compiled:
     base = np.array([s.base for s in steps], dtype=np.int64)
-    ptr, col, sign = [0], [], []
+    ptr: list[int] = [0]
+    col: list[int] = []
+    sign: list[int] = []
     for s in steps:
         col += [*s.plus, *s.minus]
         sign += [1] * len(s.plus) + [-1] * len(s.minus)
@@ -158,11 +168,11 @@ def _csr(steps: tuple[Step, ...]) -> tuple[np.ndarray, ...]:
 
 
 @lru_cache(maxsize=256)
-def _compile(plan: MixPlan) -> tuple[np.ndarray, ...]:
+def _compile(plan: MixPlan) -> Compiled:
     return (*_csr(plan.bases), *_csr(plan.rows))
 
 
-def compile_plan(plan: MixPlan) -> tuple[np.ndarray, ...] | None:
+def compile_plan(plan: MixPlan) -> Compiled | None:
     """The plan as the kernel's index arrays, or None if the kernel cannot run it (weighted
     gains, or numba missing)."""
     if plan.weighted or not available():
@@ -170,8 +180,11 @@ def compile_plan(plan: MixPlan) -> tuple[np.ndarray, ...] | None:
     return _compile(plan)
 
 
-def mix_calls(arrays: tuple[np.ndarray, ...], x: np.ndarray, out: np.ndarray, bad: np.ndarray) -> None:
+def mix_calls(arrays: Compiled, x: np.ndarray, out: np.ndarray, bad: np.ndarray) -> None:
     """Evaluate a compiled plan: `x` int16 (C, S, n) -> `out` int16 (C, L, n), exact where
     ``bad`` bool (C, L) is False (a row whose exact sum left int16 is True there; its `out` row
     is then that sum wrapped)."""
-    _compiled()(x, out, bad, *arrays)
+    kernel = _compiled()
+    if kernel is None:
+        raise RuntimeError("the compiled kernel needs numba, which is not installed")
+    kernel(x, out, bad, *arrays)

@@ -64,7 +64,7 @@ def limit_rows(mix: np.ndarray, gains: np.ndarray, release_per_sample: int) -> n
     k, n = x.shape
     if n == 0 or k == 0:
         return np.zeros((k, n), dtype=np.int16)
-    xi = np.clip(x, -_INPUT_BOUND, _INPUT_BOUND).astype(np.int64)  # only absurd inputs change
+    xi: np.ndarray = np.clip(x, -_INPUT_BOUND, _INPUT_BOUND).astype(np.int64)  # only absurd inputs change
     over_pos = xi > 32767
     over_neg = xi < -32768
     target = np.full(xi.shape, UNITY, dtype=np.int64)

@@ -32,7 +32,7 @@ _POS_LIMIT = 32767 * UNITY
 _NEG_LIMIT = 32768 * UNITY
 _INPUT_BOUND = 1 << 40  # inputs are clamped here before int64 maths; mixes stay below 2**24
 
-#: Release time from full reduction back to unity (SPEC §3 allows at most 500 ms).
+#: Release time from full reduction back to unity (at most 500 ms: docs/semantics.md, Audio).
 DEFAULT_RELEASE_MS = 250.0
 MAX_RELEASE_MS = 500.0
 

@@ -18,6 +18,10 @@ array([[  0,   0,  -7,  -7],
        [100, 100, 100, 100]], dtype=int16)
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from . import wavfile
 from .decode import AudioError, load_audio, to_audiosegment
 from .engine import Mixer
@@ -27,8 +31,11 @@ from .sounds import beep, default_music
 from .sources import SILENCE, Looped, OneShot, Source
 from .writer import StreamWriter, WriteBehind
 
+if TYPE_CHECKING:
+    from .live import LiveMixer
 
-def __getattr__(name: str):  # PEP 562: the live mixer only for those who use it
+
+def __getattr__(name: str) -> type[LiveMixer]:  # PEP 562: the live mixer only for those who use it
     if name == "LiveMixer":
         from .live import LiveMixer
 

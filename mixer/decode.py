@@ -303,7 +303,7 @@ def _finish(mono: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
 
         up, down = _resample_factors(rate, sample_rate)
         mono = resample_poly(mono, up, down)
-    out = np.rint(mono)
+    out: np.ndarray = np.rint(mono)
     np.clip(out, -32768, 32767, out=out)
     return out.astype(np.int16)
 

@@ -79,7 +79,8 @@ class Mixer:
         self._limiters: dict[str, Limiter] = {}
         self._positions: dict[str, int] = {}  # the next timeline sample of each listener's stream
         self._cached: tuple[RoutingMatrix, np.ndarray] | None = None
-        self._planned: tuple[tuple, MixPlan, list[str]] | None = None
+        #: (matrix, heard non-silent columns) -> their plan and labels, for the last matrix.
+        self._planned: tuple[tuple[RoutingMatrix, tuple[int, ...]], MixPlan, list[str]] | None = None
         #: The source samples of the last `render` block: label -> int16 (n,), views of a buffer
         #: the next `render` overwrites (copy what must outlive it).
         self.last_sources: dict[str, np.ndarray] = {}
@@ -174,7 +175,8 @@ class Mixer:
                     part[0, i] = row
             releasing = [i for i, limiter in enumerate(limiters) if not limiter.is_at_unity]
         self.last_peaks = {label: int(block_peaks[k]) for k, label in enumerate(labels)}
-        return out[0]
+        rows: np.ndarray = out[0]
+        return rows
 
     def _frames_buffer(self, n_sources: int, n: int) -> np.ndarray:
         """int16 (1, n_sources, n), reused from block to block (a fresh one would cost page

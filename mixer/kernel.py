@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["INT16_MAX", "MixPlan", "Step", "evaluate", "plan_mix", "row_bounds"]
+__all__ = ["INT16_MAX", "MixPlan", "PlanKey", "Step", "evaluate", "plan_mix", "row_bounds"]
 
 INT16_MAX = 32767
 
@@ -52,6 +52,10 @@ class _Run:
     k: int
 
 
+#: `MixPlan.key`: the gains' shape and bytes, the bases and the rows.
+PlanKey = tuple[tuple[int, ...], bytes, tuple[Step, ...], tuple[Step, ...]]
+
+
 @dataclass(frozen=True, eq=False)
 class MixPlan:
     """How to compute every row of an (L, S) integer gain matrix from shared sums.
@@ -70,17 +74,19 @@ class MixPlan:
     @property
     def shape(self) -> tuple[int, int]:
         """(L, S): listeners and sources."""
-        return self.gains.shape  # type: ignore[return-value]
+        n_rows, n_cols = self.gains.shape
+        return n_rows, n_cols
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> PlanKey:
         """A hashable identity: equal keys evaluate identically (calls batch by it)."""
         return (self.gains.shape, self.gains.tobytes(), self.bases, self.rows)
 
     @property
     def abs_gains(self) -> np.ndarray:
         """int64 (L, S): |gains|, for `row_bounds`."""
-        return np.abs(self.gains)
+        out: np.ndarray = np.abs(self.gains)
+        return out
 
     def cost(self) -> int:
         """Whole-length array operations per evaluation (additions, subtractions, copies)."""
@@ -101,7 +107,7 @@ def plan_mix(gains: np.ndarray, own: Sequence[int] | None = None) -> MixPlan:
         rows = tuple(Step(-1, tuple(sorted(r))) for r in rows_sets)
         return MixPlan(gains, (), rows, tuple(range(n_rows)), True)
     own = list(own) if own is not None else [-1] * n_rows
-    heard = gains.any(axis=0)
+    heard = np.asarray(gains.any(axis=0))
     completed = []
     for i, r in enumerate(rows_sets):
         j = own[i] if own[i] is not None else -1
@@ -150,17 +156,19 @@ def _ops(rows: list[Step]) -> tuple[_Run | int, ...]:
 def row_bounds(plan: MixPlan, peaks: np.ndarray) -> np.ndarray:
     """int64 (C, L): for calls whose sources peak at `peaks` int (C, S) (max |sample|), the
     largest magnitude each row can reach. A row whose bound is <= 32767 is inside int16."""
-    return np.asarray(peaks, dtype=np.int64) @ plan.abs_gains.T
+    bounds: np.ndarray = np.asarray(peaks, dtype=np.int64) @ plan.abs_gains.T
+    return bounds
 
 
 def source_peaks(frames: np.ndarray) -> np.ndarray:
     """int32 (..., S): max |sample| of each source in `frames` int16 (..., S, n)."""
     if frames.shape[-1] == 0:
         return np.zeros(frames.shape[:-1], dtype=np.int32)
-    hi = frames.max(axis=-1).astype(np.int32)
+    hi: np.ndarray = frames.max(axis=-1).astype(np.int32)
     lo = frames.min(axis=-1).astype(np.int32)
     np.negative(lo, out=lo)
-    return np.maximum(hi, lo, out=hi)
+    np.maximum(hi, lo, out=hi)
+    return hi
 
 
 def evaluate(plan: MixPlan, frames: np.ndarray, out: np.ndarray) -> np.ndarray:

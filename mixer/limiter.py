@@ -32,7 +32,7 @@ _POS_LIMIT = 32767 * UNITY
 _NEG_LIMIT = 32768 * UNITY
 _INPUT_BOUND = 1 << 40  # inputs are clamped here before int64 maths; mixes stay below 2**24
 
-#: Release time from full reduction back to unity (SPEC §3 allows at most 500 ms).
+#: Release time from full reduction back to unity (at most 500 ms: docs/semantics.md, Audio).
 DEFAULT_RELEASE_MS = 250.0
 MAX_RELEASE_MS = 500.0
 
@@ -64,7 +64,7 @@ def limit_rows(mix: np.ndarray, gains: np.ndarray, release_per_sample: int) -> n
     k, n = x.shape
     if n == 0 or k == 0:
         return np.zeros((k, n), dtype=np.int16)
-    xi = np.clip(x, -_INPUT_BOUND, _INPUT_BOUND).astype(np.int64)  # only absurd inputs change
+    xi: np.ndarray = np.clip(x, -_INPUT_BOUND, _INPUT_BOUND).astype(np.int64)  # only absurd inputs change
     over_pos = xi > 32767
     over_neg = xi < -32768
     target = np.full(xi.shape, UNITY, dtype=np.int64)

@@ -45,7 +45,7 @@ from mpcmix.routing import RoutingMatrix
 
 from . import kernel_jit
 from .engine import MAX_ROW_GAIN, own_columns
-from .kernel import INT16_MAX, MixPlan, evaluate, plan_mix, row_bounds, source_peaks
+from .kernel import INT16_MAX, MixPlan, PlanKey, evaluate, plan_mix, row_bounds, source_peaks
 from .limiter import DEFAULT_RELEASE_MS, MAX_RELEASE_MS, UNITY, limit_rows, release_step
 
 __all__ = ["LiveMixer"]
@@ -54,6 +54,8 @@ __all__ = ["LiveMixer"]
 CHUNK_BYTES = 1 << 18
 #: Plans kept for recently seen matrices (calls of one shape share one).
 _PLAN_CACHE = 256
+#: A routing shape: (number of listeners, gains, each listener's own voice column or -1).
+_Shape = tuple[int, tuple[tuple[int, ...], ...], tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ class LiveMixer:
         self._gain_of: dict[tuple[Hashable, str], int] = {}  # gains while the layout is rebuilt
         # Plans of recent routing shapes: (listeners, gains, own voice columns) -> (heard columns,
         # plan). Labels are not part of it, so every MPC of one shape shares one entry.
-        self._plans: dict[tuple, tuple[tuple[int, ...], MixPlan]] = {}
+        self._plans: dict[_Shape, tuple[tuple[int, ...], MixPlan]] = {}
         self._dirty = False
         self._n_inputs = 0
         self._n_outputs = 0
@@ -275,7 +277,7 @@ class LiveMixer:
         self.last_peaks = peaks
         return out
 
-    def _mix_chunk(self, plan: MixPlan, compiled: tuple | None, x: np.ndarray, o: np.ndarray,
+    def _mix_chunk(self, plan: MixPlan, compiled: kernel_jit.Compiled | None, x: np.ndarray, o: np.ndarray,
                    gains: np.ndarray) -> np.ndarray | None:
         """Calls ``x`` int16 (c, S, n) -> ``o`` int16 (c, L, n); `gains` int64 (c, L) in place.
         Returns the sources' peaks int32 (c, S) when the numpy evaluation measured them."""
@@ -330,7 +332,7 @@ class LiveMixer:
         """Group calls into cohorts by plan and lay out inputs, outputs and limiter gains."""
         if not self._dirty:
             return
-        groups: dict[tuple, list[Hashable]] = {}
+        groups: dict[PlanKey, list[Hashable]] = {}
         for key, call in self._calls.items():
             groups.setdefault(call.plan.key, []).append(key)
         store = self._gain_of

@@ -80,7 +80,7 @@ class PcmFile:
 
     def _pread(self, out: np.ndarray, lo: int) -> None:
         n = len(out)
-        got = os.preadv(self._fd, [out], self.offset + 2 * lo) if n else 0
+        got = os.preadv(self._fd, [out.data], self.offset + 2 * lo) if n else 0
         if got != 2 * n:  # the file changed under us: refuse rather than play garbage
             raise AudioError(self.path, f"short read ({got} of {2 * n} bytes at frame {lo})")
 

@@ -22,6 +22,7 @@ from typing import BinaryIO, NamedTuple
 
 __all__ = [
     "PLACEHOLDER_SIZES",
+    "REPAIR_SCAN_BYTES",
     "WAVE_FORMAT_ALAW",
     "WAVE_FORMAT_EXTENSIBLE",
     "WAVE_FORMAT_IEEE_FLOAT",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import soundfile as sf
@@ -30,7 +31,7 @@ _SYNC_FILE_RANGE_WRITE = 2
 
 
 @functools.cache
-def _sync_file_range() -> Any:
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
     """Linux's ``sync_file_range`` from the C library, or None where there is none."""
     try:
         import ctypes
@@ -330,7 +331,11 @@ def _update_header_now(file: sf.SoundFile) -> None:
 _SFE_SYSTEM = 2  # libsndfile's error code for a failed system call ("System error.")
 
 
-def _system_call(path: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _system_call(path: str, fn: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     """``fn(*args, **kwargs)``, a libsndfile call on `path`, with its "System error." raised as
     the `OSError` the system gave (a full disk, a file-size limit, a permission), so a caller can
     tell the disk's refusal from a bug. Run it on the thread that makes the call: errno is
@@ -347,6 +352,10 @@ def _system_call(path: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
                       path) from None
 
 
+#: A write for `WriteBehind`: a function and its arguments.
+_Task = tuple[Callable[..., object], tuple[Any, ...]]
+
+
 class WriteBehind:
     """One background thread that runs writes in the order they are submitted.
 
@@ -359,7 +368,7 @@ class WriteBehind:
         import queue
         import threading
 
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[_Task | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="mpcmix-write-behind", daemon=True)
         self._thread.start()
@@ -383,7 +392,7 @@ class WriteBehind:
             error, self._error = self._error, None
             raise error
 
-    def submit(self, fn: Any, *args: Any) -> None:
+    def submit(self, fn: Callable[..., object], *args: Any) -> None:
         """Run ``fn(*args)`` on the thread, after every write submitted before."""
         self._raise()
         if not self._thread.is_alive():

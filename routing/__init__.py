@@ -1,4 +1,4 @@
-"""Who hears whom: participant state in, routing matrix out (SPEC §1).
+"""Who hears whom: participant state in, routing matrix out (the table and rules: docs/routing.md).
 
 Pure: no audio, no files, no clocks, and no imports from the rest of mpcmix.
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .rules import Hearing, music_decision, overlay_decision, voice_decision
-from .state import CallState, ParticipantState
+from .state import CallState, MpcStatus, Overlay, ParticipantState
+
+if TYPE_CHECKING:  # routing never imports numpy to run: `to_array` imports it when called
+    import numpy as np
 
 VOICE = "voice:"
 WAIT_MUSIC = "wait_music:"
@@ -50,7 +54,7 @@ class RoutingMatrix:
         row = self.gains[self.listeners.index(listener)]
         return tuple(s for s, g in zip(self.sources, row, strict=True) if g)
 
-    def to_array(self, dtype: str = "float32"):  # -> numpy.ndarray, imported lazily
+    def to_array(self, dtype: str = "float32") -> np.ndarray:
         """The gains as a numpy array of shape (n_listeners, n_sources)."""
         import numpy as np
 
@@ -63,13 +67,31 @@ class RoutingMatrix:
         )
 
 
-def _columns(state: CallState) -> list[tuple[str, object]]:
-    """Every source of the call, in a fixed order: voices, wait music, hold music, overlays."""
-    cols: list[tuple[str, object]] = []
-    cols += [(voice_source(p.name), ("voice", p)) for p in state.participants]
-    cols += [(wait_music_source(p.name), ("wait", p)) for p in state.participants]
-    cols += [(hold_music_source(p.name), ("hold", p)) for p in state.participants]
-    cols += [(o.name, ("overlay", o)) for o in state.overlays]
+#: Decides one cell of a source's column: (heard, reason) for a listener (None: the conference
+#: recording) given the MPC's status.
+_Rule = Callable[[ParticipantState | None, MpcStatus], tuple[bool, str]]
+
+
+def _voice(speaker: ParticipantState) -> _Rule:
+    return lambda listener, status: voice_decision(listener, speaker, status)
+
+
+def _music(owner: ParticipantState, music: Hearing) -> _Rule:
+    return lambda listener, status: music_decision(listener, owner, music, status)
+
+
+def _overlay(overlay: Overlay) -> _Rule:
+    return lambda listener, status: overlay_decision(listener, overlay, status)
+
+
+def _columns(state: CallState) -> list[tuple[str, _Rule]]:
+    """Every source of the call with the rule for its column, in a fixed order: voices, wait
+    music, hold music, overlays."""
+    cols: list[tuple[str, _Rule]] = []
+    cols += [(voice_source(p.name), _voice(p)) for p in state.participants]
+    cols += [(wait_music_source(p.name), _music(p, Hearing.WAIT_MUSIC)) for p in state.participants]
+    cols += [(hold_music_source(p.name), _music(p, Hearing.HOLD_MUSIC)) for p in state.participants]
+    cols += [(o.name, _overlay(o)) for o in state.overlays]
     return cols
 
 
@@ -82,22 +104,10 @@ def decide(
     `RoutingMatrix.sources`.
     """
     who = None if listener == state.recording_name else state.participant(listener)
-    for label, (kind, obj) in _columns(state):
+    for label, rule in _columns(state):
         if label == source:
-            return _decide(who, kind, obj, state)
+            return rule(who, state.status)
     raise KeyError(source)
-
-
-def _decide(
-    who: ParticipantState | None, kind: str, obj: object, state: CallState
-) -> tuple[bool, str]:
-    if kind == "voice":
-        return voice_decision(who, obj, state.status)  # type: ignore[arg-type]
-    if kind == "wait":
-        return music_decision(who, obj, Hearing.WAIT_MUSIC, state.status)  # type: ignore[arg-type]
-    if kind == "hold":
-        return music_decision(who, obj, Hearing.HOLD_MUSIC, state.status)  # type: ignore[arg-type]
-    return overlay_decision(who, obj, state.status)  # type: ignore[arg-type]
 
 
 def build_matrix(state: CallState) -> RoutingMatrix:
@@ -105,7 +115,7 @@ def build_matrix(state: CallState) -> RoutingMatrix:
     cols = _columns(state)
     listeners: list[ParticipantState | None] = [*state.participants, None]
     gains = tuple(
-        tuple(int(_decide(who, kind, obj, state)[0]) for _, (kind, obj) in cols)
+        tuple(int(rule(who, state.status)[0]) for _, rule in cols)
         for who in listeners
     )
     names = (*(p.name for p in state.participants), state.recording_name)
@@ -118,8 +128,8 @@ def explain(state: CallState) -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {}
     for who in [*state.participants, None]:
         name = state.recording_name if who is None else who.name
-        for label, (kind, obj) in cols:
-            out[(name, label)] = _decide(who, kind, obj, state)[1]
+        for label, rule in cols:
+            out[(name, label)] = rule(who, state.status)[1]
     return out
 
 

@@ -1,9 +1,9 @@
-"""The routing rules of SPEC §1, written once.
+"""The routing rules of docs/routing.md, written once.
 
-`VOICE_TABLE` is the SPEC's table, cell for cell: the speaker's kind down the side, the listener's
-kind across the top. Everything else in this module applies the four conditions of SPEC §1 around
-that table (mix-minus, both in conference, speaker unmuted, table allows) and the music, cue and
-Play rules. Nothing else in mpcmix decides who hears whom.
+`VOICE_TABLE` is that document's who-hears-whom table, cell for cell: the speaker's kind down the
+side, the listener's kind across the top. Everything else in this module applies its four
+conditions around that table (mix-minus, both in conference, speaker unmuted, table allows) and
+the music, cue and Play rules. Nothing else in mpcmix decides who hears whom.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from .state import CallPhase, CallState, MpcStatus, Overlay, OverlayKind, Partic
 
 
 class SpeakerKind(StrEnum):
-    """A row of the SPEC §1 table."""
+    """A row of the who-hears-whom table (docs/routing.md)."""
 
     CUSTOMER = "customer voice"
     AGENT = "agent voice"
@@ -23,7 +23,7 @@ class SpeakerKind(StrEnum):
 
 
 class ListenerKind(StrEnum):
-    """A column of the SPEC §1 table."""
+    """A column of the who-hears-whom table (docs/routing.md)."""
 
     CUSTOMER = "customer"
     AGENT = "agent"
@@ -31,7 +31,7 @@ class ListenerKind(StrEnum):
     RECORDING = "conference recording"
 
 
-# SPEC §1, "Who hears whom". Read it against the SPEC line by line.
+# docs/routing.md, "Who hears whom". Read it against that table line by line.
 _C, _A, _S, _R = ListenerKind.CUSTOMER, ListenerKind.AGENT, ListenerKind.SUPERVISOR, ListenerKind.RECORDING
 VOICE_TABLE: dict[SpeakerKind, dict[ListenerKind, bool]] = {
     #                                  customer      agent       supervisor     conference recording
@@ -43,7 +43,8 @@ VOICE_TABLE: dict[SpeakerKind, dict[ListenerKind, bool]] = {
 
 
 class Hearing(StrEnum):
-    """What an answered participant hears, by the state of its call (SPEC §1, Music and cues)."""
+    """What an answered participant hears, by the state of its call (docs/routing.md, music and
+    cues)."""
 
     NOTHING = "nothing"  # ringing or exited: no audio path at all
     WAIT_MUSIC = "wait music"  # answered while the MPC is Initialized
@@ -76,7 +77,7 @@ def hearing(p: ParticipantState, status: MpcStatus) -> Hearing:
 
 
 def is_in_conference(p: ParticipantState, status: MpcStatus) -> bool:
-    """Answered, not exited, the MPC `Active`, and not on hold (SPEC §1 vocabulary)."""
+    """Answered, not exited, the MPC `Active`, and not on hold (docs/routing.md, vocabulary)."""
     return hearing(p, status) is Hearing.CONFERENCE
 
 

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # and chromium (the report page is tested in a headless browser). Installed when missing.
 SYSTEM_DEPS := ffmpeg sox chromium
 
-.PHONY: demo test fuzz lint docs bench load soak serve clean system-deps
+.PHONY: demo test fuzz lint typecheck docs bench load soak serve clean system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,7 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # Nightly: the reliability tests (tests/reliability, docs/reliability.md) with FUZZ_SCALE times
@@ -50,6 +51,10 @@ fuzz: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# mypy over the package (strict on routing/ and mixer/), through typecheck/ (see its README).
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 # Generated documentation: the parameter list of docs/server.md, from the parameter table.
 docs: $(STAMP)

@@ -229,18 +229,20 @@ class StreamWriter:
             start_writeback(self._fd)
 
     def update_header(self) -> None:
-        """Make the file's header count every frame written so far, without fsync.
+        """Make the file's header count every frame handed to the file so far, without fsync.
 
-        What gathered blocks there are are handed over first; with `background`, the header
-        update is queued behind the writes before it (libsndfile seeks to rewrite the header on
-        the thread that writes), so it has happened once `wait` returns. The kernel keeps what
-        was written whatever happens to this process, so a reader, or a restart after
-        ``kill -9``, finds every frame counted; only a power cut needs the fsync of `flush`.
-        MP3 files have no size in a header: a no-op for them, as after `close`.
+        Gathered small blocks stay gathered: they go out as one write when the gather is full
+        (pushing them here would restart the gather at every update, and leave what a kill
+        loses to the phase of the updates rather than bounded by the gather); `wait` hands them
+        over. With `background`, the header update is queued behind the writes before it
+        (libsndfile seeks to rewrite the header on the thread that writes), so it has happened
+        once `wait` returns. The kernel keeps what was written whatever happens to this process,
+        so a reader, or a restart after ``kill -9``, finds those frames counted; only a power
+        cut needs the fsync of `flush`. MP3 files have no size in a header: a no-op for them,
+        as after `close`.
         """
         if self._file is None or self._file_format != "wav":
             return
-        self._push_gathered()
         if self._background is not None:
             self._background.submit(_update_header_now, self._file)
         else:

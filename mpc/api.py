@@ -11,8 +11,9 @@
 >>> r.listeners["customer"].shape                 # doctest: +SKIP
 (80000,)
 
-`render(scenario, out=None)` takes a path, a dict in the scenario-file shape (docs/scenarios.md), a `Scenario` built here
-(or a loaded `mpcmix.scenario.Scenario`) and returns a `Render`: every stream as a float32 array,
+`render(scenario, out=None)` takes a path, a dict in the scenario-file shape
+(docs/scenarios.md), a `Scenario` built here (or a loaded `mpcmix.scenario.LoadedScenario`)
+and returns a `Render`: every stream as a float32 array,
 the events, the MPC, the routing matrix at any time, and (measured on demand) who heard whom.
 With ``out=None`` it renders into a temporary folder, keeps the arrays and removes the folder.
 """
@@ -54,7 +55,7 @@ class Scenario:
     (int16, or float in [-1, 1]; shape (n,) or (n, channels)): it is written to a temporary WAV
     that lives as long as this object.
 
-    `to_dict()` gives the dict, `build()` the checked `mpcmix.scenario.Scenario`
+    `to_dict()` gives the dict, `build()` the checked `mpcmix.scenario.LoadedScenario`
     (ScenarioError naming the problem).
     """
 
@@ -245,7 +246,7 @@ class Render:
     heard over the whole timeline), `recordings` (file name without extension -> float32 (n,) or
     (n, channels)), `events` (events.jsonl's records), `responses`, `mpc` (the MPC object as Get
     MPC returns it), `participants`, `sample_rate`, `duration_s`, `scenario` (the checked
-    `mpcmix.scenario.Scenario`), `out` (the render folder, None when rendered into a temporary
+    `mpcmix.scenario.LoadedScenario`), `out` (the render folder, None when rendered into a temporary
     one), `warnings`.
     """
 
@@ -324,8 +325,9 @@ class Render:
 
     def save(self, out_dir: str | os.PathLike[str], *, force: bool = False, report: bool = False
              ) -> Path:
-        """Write the render folder (docs/scenarios.md, Output) to `out_dir` (by rendering again: renders are deterministic,
-        so the files are the ones this render made); its path."""
+        """Write the render folder (docs/scenarios.md, Output) to `out_dir` (by rendering
+        again: renders are deterministic, so the files are the ones this render made); its
+        path."""
         return _render_folder(self.scenario, Path(out_dir), self.subtype, force, report).out_dir
 
     def to_audiosegment(self, name: str) -> Any:
@@ -358,9 +360,10 @@ def render(
 ) -> Render:
     """Render `scenario` and return it as a `Render` (arrays in memory).
 
-    `scenario`: a scenario file, a dict in the scenario-file shape (docs/scenarios.md) (relative paths against the working
-    folder), a `Scenario` built in Python or a loaded `mpcmix.scenario.Scenario`. `out`: the
-    folder to write (the render folder's layout, complete or absent), or None for a temporary folder removed
+    `scenario`: a scenario file, a dict in the scenario-file shape (docs/scenarios.md; relative
+    paths against the working folder), a `Scenario` built in Python or a loaded
+    `mpcmix.scenario.LoadedScenario`. `out`: the folder to write (the render folder's layout,
+    complete or absent), or None for a temporary folder removed
     once the arrays are read. `report`: also measure who heard whom and write the report page
     (into `out`), one extra render per voice. ScenarioError if the scenario breaks a rule.
     """

@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "serve":
-        from .server import serve_main
+        from .server.main import serve_main
 
         return serve_main(argv[1:])
     args = _parser().parse_args(argv)

@@ -185,3 +185,13 @@ def test_importing_routing_pulls_in_neither_numpy_nor_the_mixer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_type_checker_sees_every_module():
+    # mypy reads the package through typecheck/mpcmix (links to mpc/'s entries, mixer/, routing/)
+    links = ROOT / "typecheck" / "mpcmix"
+    expected = {p.name for p in (ROOT / "mpc").iterdir() if p.name != "__pycache__"}
+    linked = {p.name for p in links.iterdir()} - {"mixer", "routing"}
+    assert linked == expected
+    assert all((links / name).resolve() == (ROOT / "mpc" / name).resolve() for name in expected)
+    assert (links / "mixer").resolve() == ROOT / "mixer"

@@ -158,8 +158,8 @@ class Pair:
         return cls(
             listener=data["listener"],
             source=data["source"],
-            allowed_spans=tuple(tuple(s) for s in data["allowed_spans"]),  # type: ignore[misc]
-            heard_spans=tuple(tuple(s) for s in data["heard_spans"]),  # type: ignore[misc]
+            allowed_spans=tuple((a, b) for a, b in data["allowed_spans"]),
+            heard_spans=tuple((a, b) for a, b in data["heard_spans"]),
             level_dbfs=data["level_dbfs"],
         )
 

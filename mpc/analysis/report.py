@@ -446,7 +446,8 @@ def _spectrogram_db(x: np.ndarray, rate: int, columns: int = 1200) -> np.ndarray
     window = np.hanning(nperseg).astype(np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(x, nperseg)[starts] * window
     power = np.abs(np.fft.rfft(frames, axis=1)) ** 2 / (window.sum() / 2) ** 2
-    return 10 * np.log10(power.T + 1e-12)
+    level: np.ndarray = 10 * np.log10(power.T + 1e-12)
+    return level
 
 
 # -- files ---------------------------------------------------------------------------------------

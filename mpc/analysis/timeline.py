@@ -37,6 +37,7 @@ from mpcmix.scenario import (
     CollectingSink,
     LoadedScenario,
     ScenarioDriver,
+    ScenarioEvent,
     frame_boundary_ms,
     load_scenario,
     scenario_engine,
@@ -331,7 +332,7 @@ def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def describe_event(event: Any) -> str:
+def describe_event(event: ScenarioEvent) -> str:
     """A scenario event in words: ``update_participant at 12 s (event 8): member=customer hold=True``."""
     parts = []
     if event.as_name:

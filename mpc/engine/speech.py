@@ -80,7 +80,8 @@ class SpeechTracker:
         float64 (a sum of at most 2**23 squares of int16 stays below 2**53)."""
         x = np.stack([v[:frames * self.frame] for v in voices]).astype(np.float64)
         x = x.reshape(len(voices), frames, self.frame)
-        return np.einsum("ijk,ijk->ij", x, x) > self.threshold
+        loud: np.ndarray = np.einsum("ijk,ijk->ij", x, x) > self.threshold
+        return loud
 
     def feed_flags(self, loud: np.ndarray | None, start: int, frames: int) -> list[tuple[int, bool]]:
         """`feed` for a block whose frames' loudness is known (`loud` bool (frames,), None: all

@@ -78,7 +78,7 @@ class MpcOperations(Lifecycle):
         The API requires `status` (the server passes what the request gave); a Python caller
         (a scenario's ``op: start``) may leave it at its default here."""
         self._begin(now_ms)
-        mpc = self._find(friendly_name, uuid, live=True)
+        mpc = self._find_live(friendly_name, uuid)
         if not is_given(status):
             raise ValidationError("status is required: set it to active to start the MPC")
         parse("start", {**params, "status": status})
@@ -96,7 +96,7 @@ class MpcOperations(Lifecycle):
         """End the MPC now (Hangup API Triggered, 3000); the API answers 204."""
         self._begin(now_ms)
         parse("end", params)
-        mpc = self._find(friendly_name, uuid, live=True)
+        mpc = self._find_live(friendly_name, uuid)
         self._end_mpc(mpc, now_ms, *HANGUP_API_TRIGGERED)
         self._changed(now_ms)
 
@@ -155,7 +155,7 @@ class MpcOperations(Lifecycle):
             raise ValidationError("role cannot be changed once set (update_participant takes "
                                   "mute, hold and coach_mode)")
         args = parse("update_participant", params)
-        mpc = self._find(friendly_name, uuid, live=True)
+        mpc = self._find_live(friendly_name, uuid)
         new_mute, new_hold, new_coach = args["mute"], args["hold"], args["coach_mode"]
         if new_mute is None and new_hold is None and new_coach is None:
             raise ValidationError("update_participant needs at least one of mute, hold or "
@@ -198,7 +198,7 @@ class MpcOperations(Lifecycle):
         """Kick one member, a comma list or ``all`` (Kicked Out of Multiparty Call); 204."""
         self._begin(now_ms)
         parse("kick_participant", params)
-        mpc = self._find(friendly_name, uuid, live=True)
+        mpc = self._find_live(friendly_name, uuid)
         _, members = self._members(mpc, member_id, "kick_participant")
         for p in members:
             self._exit(p, now_ms, EXIT_KICKED)

@@ -30,7 +30,7 @@ class PlayOperations(Lifecycle):
         is accepted, an `MPCPlayFailed` event reported, and the members hear nothing.
         """
         self._begin(now_ms)
-        mpc = self._find(friendly_name, uuid, live=True)
+        mpc = self._find_live(friendly_name, uuid)
         args = parse("start_play_audio", params)
         ref = _play_url(args["url"], args["urls"])
         form, members = self._members(mpc, member_id, "start_play_audio")
@@ -68,7 +68,7 @@ class PlayOperations(Lifecycle):
         """
         self._begin(now_ms)
         parse("stop_play_audio", params)
-        mpc = self._find(friendly_name, uuid, live=True)
+        mpc = self._find_live(friendly_name, uuid)
         form, members = self._members(mpc, member_id, "stop_play_audio", live_only=False)
         running = [pl for pl in mpc.plays if pl.active and pl.form == form]
         for play in running:

@@ -32,7 +32,7 @@ class RecordingOperations(Lifecycle):
         participants are in conference; refused (400) while a recording runs or is paused."""
         self._begin(now_ms)
         args = parse("start_recording", params)
-        mpc = self._find(friendly_name, uuid, live=True)
+        mpc = self._find_live(friendly_name, uuid)
         url, method = _callback_of(mpc, args)
         if mpc.recording is not None:
             raise ValidationError(f"MPC {mpc.name!r} is already being recorded (recording: "
@@ -49,7 +49,7 @@ class RecordingOperations(Lifecycle):
         """Stop the MPC's recording (running or paused); 204. 400 when nothing is recording."""
         self._begin(now_ms)
         parse("stop_recording", params)
-        mpc = self._find(friendly_name, uuid, live=True)
+        mpc = self._find_live(friendly_name, uuid)
         if mpc.recording is None:
             raise ValidationError(f"MPC {mpc.name!r} is not being recorded (recording: "
                                   "not-recording)")
@@ -62,7 +62,7 @@ class RecordingOperations(Lifecycle):
         """Pause the MPC's recording (the paused span is left out of the file); 204."""
         self._begin(now_ms)
         parse("pause_recording", params)
-        mpc = self._find(friendly_name, uuid, live=True)
+        mpc = self._find_live(friendly_name, uuid)
         if mpc.recording is None or mpc.recording.state != "recording":
             raise ValidationError(f"MPC {mpc.name!r} has no running recording to pause "
                                   f"(recording: {recording_status(mpc)})")
@@ -74,7 +74,7 @@ class RecordingOperations(Lifecycle):
         """Resume the MPC's paused recording; 204."""
         self._begin(now_ms)
         parse("resume_recording", params)
-        mpc = self._find(friendly_name, uuid, live=True)
+        mpc = self._find_live(friendly_name, uuid)
         if mpc.recording is None or mpc.recording.state != "paused":
             raise ValidationError(f"MPC {mpc.name!r} has no paused recording to resume "
                                   f"(recording: {recording_status(mpc)})")
@@ -87,7 +87,7 @@ class RecordingOperations(Lifecycle):
         """Record one participant: track ``participant`` (mono, its voice), ``all`` (two
         channels: its voice, what it hears) or ``both`` (two files, one recording_id)."""
         self._begin(now_ms)
-        mpc = self._find(friendly_name, uuid, live=True)
+        mpc = self._find_live(friendly_name, uuid)
         _, (p,) = self._members(mpc, member_id, "start_participant_recording")
         args = parse("start_participant_recording", params)
         tracks = RECORD_TRACK_TYPES[args["record_track_type"]]
@@ -128,7 +128,7 @@ class RecordingOperations(Lifecycle):
     def _participant_recording_op(self, now_ms: int, member_id: str, friendly_name: str | None,
                                   uuid: str | None, params: dict[str, Any], op: str) -> None:
         self._begin(now_ms)
-        mpc = self._find(friendly_name, uuid, live=True)
+        mpc = self._find_live(friendly_name, uuid)
         _, (p,) = self._members(mpc, member_id, f"{op}_participant_recording")
         args = parse(f"{op}_participant_recording", params)
         tracks = RECORD_TRACK_TYPES[args["record_track_type"]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from mpcmix.routing import CallPhase, MpcStatus, Role
 
@@ -235,7 +236,8 @@ class EndedMpc:
     is_live = False
 
     @classmethod
-    def pack(cls, mpc: MpcRecord, mpc_object: dict, participant_objects: list[dict]) -> EndedMpc:
+    def pack(cls, mpc: MpcRecord, mpc_object: dict[str, Any],
+             participant_objects: list[dict[str, Any]]) -> EndedMpc:
         assert mpc.end_ms is not None and mpc.termination_cause is not None
         assert mpc.termination_cause_code is not None
         text = json.dumps([mpc_object, participant_objects], separators=(",", ":"))
@@ -243,7 +245,7 @@ class EndedMpc:
                    mpc.termination_cause, mpc.termination_cause_code, mpc.recording_name,
                    zlib.compress(text.encode("utf-8")))
 
-    def objects(self) -> tuple[dict, list[dict]]:
+    def objects(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """(Get MPC object, [Get Participant object, ...] in the order added): fresh copies."""
         mpc_object, participants = json.loads(zlib.decompress(self.packed))
         return mpc_object, participants

@@ -117,11 +117,11 @@ class ModelState:
         if kind == RING_TIMEOUT:
             return obj.exited_ms is None and obj.answered_ms is None
         if kind == MAX_DURATION:
-            return obj.is_live
+            return bool(obj.is_live)
         if kind == CUE_END:
             mpc, cue = obj
             return cue in mpc.cues
-        return obj.active  # PLAY_END
+        return bool(obj.active)  # PLAY_END
 
     def _duration(self, ref: str) -> int:
         if ref in BEEP_DURATION_MS:
@@ -144,8 +144,7 @@ class ModelState:
             return None
         return ref
 
-    def _find(self, friendly_name: str | None, uuid: str | None, *,
-              live: bool = False) -> Any:
+    def _find(self, friendly_name: str | None, uuid: str | None) -> MpcRecord | EndedMpc:
         """The MPC named by exactly one of `friendly_name` (live ones only) or `uuid`."""
         if is_given(friendly_name) == is_given(uuid):
             raise ValidationError("name the MPC by exactly one of friendly_name or uuid")
@@ -159,7 +158,12 @@ class ModelState:
         found = self._by_uuid.get(str(uuid))
         if found is None:
             raise NotFoundError(f"no MPC with uuid {uuid!r}")
-        if live and not found.is_live:
+        return found
+
+    def _find_live(self, friendly_name: str | None, uuid: str | None) -> MpcRecord:
+        """`_find`, for an operation that changes the MPC: 404 if it has ended."""
+        found = self._find(friendly_name, uuid)
+        if not isinstance(found, MpcRecord) or not found.is_live:
             raise NotFoundError(f"MPC {found.name!r} ({found.uuid}) has ended "
                                 f"({found.termination_cause}); it takes no more operations")
         return found
@@ -168,7 +172,7 @@ class ModelState:
         if is_given(friendly_name) == is_given(uuid):
             raise ValidationError("name the MPC by exactly one of friendly_name or uuid")
         if is_given(uuid):
-            return self._find(None, uuid, live=True)
+            return self._find_live(None, uuid)
         return self._live_by_name.get(as_str("friendly_name", friendly_name))
 
     def _check_label(self, label: Any) -> str | None:

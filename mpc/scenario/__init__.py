@@ -48,8 +48,8 @@ __all__ = [
     "load_stored_scenario",
     "parse_lines",
     "render_scenario",
-    "scenario_from_dict",
     "scenario_engine",
+    "scenario_from_dict",
     "to_model_lines",
     "write_scenario_json",
 ]

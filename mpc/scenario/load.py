@@ -139,7 +139,8 @@ def _parse(text: str, path: Path) -> Any:
 def scenario_from_dict(
     data: Any, *, base_dir: str | Path = ".", source: str = "<scenario>"
 ) -> LoadedScenario:
-    """Check a scenario given as a dict (the scenario-file shape (docs/scenarios.md)) and return it as a `LoadedScenario`."""
+    """Check a scenario given as a dict (the scenario-file shape, docs/scenarios.md) and return
+    it as a `LoadedScenario`."""
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario is a mapping with `mpc`, `lines` and `events`")
     _check_document(data, source)
@@ -228,7 +229,7 @@ def _check_text(text: str, source: str) -> None:
                             f"({text[exc.start]!r}), which is not valid Unicode") from None
 
 
-def _choice(data: dict, key: str, default: int, allowed: tuple[int, ...], source: str) -> int:
+def _choice(data: dict[str, Any], key: str, default: int, allowed: tuple[int, ...], source: str) -> int:
     value = data.get(key, default)
     if isinstance(value, bool) or value not in allowed:
         options = ", ".join(map(str, allowed))

@@ -31,7 +31,8 @@ MEDIA_PARAMS = frozenset({
 
 
 def scenario_to_json(scenario: LoadedScenario) -> dict[str, Any]:
-    """`scenario` as a JSON-ready dict in the scenario-file shape (docs/scenarios.md), audio references made absolute."""
+    """`scenario` as a JSON-ready dict in the scenario-file shape (docs/scenarios.md), audio
+    references made absolute."""
     base = scenario.base_dir.absolute()
     lines: dict[str, Any] = {}
     for number, line in scenario.lines.items():

@@ -196,7 +196,8 @@ class EventLog:
 
 def _copy(record: Mapping[str, Any]) -> dict[str, Any]:
     """A record as JSON gives it back (what the file holds)."""
-    return json.loads(json.dumps(record, default=str))
+    copy: dict[str, Any] = json.loads(json.dumps(record, default=str))
+    return copy
 
 
 def _status(record: Mapping[str, Any]) -> Any:

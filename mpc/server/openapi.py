@@ -406,9 +406,10 @@ def install(app: FastAPI) -> None:
     cache: dict[str, Any] = {}
 
     def openapi() -> dict[str, Any]:
-        if "document" not in cache:
-            cache["document"] = build_document(app)
-        return cache["document"]
+        document = cache.get("document")
+        if document is None:
+            document = cache["document"] = build_document(app)
+        return document
 
     app.openapi = openapi  # type: ignore[method-assign]
 

@@ -200,8 +200,9 @@ def test_the_public_attributes_describe_the_file(tmp_path):
 @pytest.mark.parametrize("background", [False, True])
 @pytest.mark.parametrize("subtype,channels", [("PCM_16", 1), ("FLOAT", 1), ("PCM_16", 2), ("FLOAT", 2)])
 def test_update_header_then_wait_shows_every_frame_without_fsync(tmp_path, monkeypatch, background, subtype, channels):
-    """What a server does once a second: the header counts every frame written so far (gathered
-    ones too), the file is consistent as it stands, and nothing was fsynced."""
+    """What a server does before a download: every frame written so far in the file (gathered
+    ones too), then the header counts them; the file is consistent as it stands, and nothing
+    was fsynced."""
     from mpcmix.mixer import WriteBehind, wavfile
 
     io = WriteBehind() if background else None
@@ -212,6 +213,7 @@ def test_update_header_then_wait_shows_every_frame_without_fsync(tmp_path, monke
     monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
     for lo in range(0, 3210, 321):  # tick-sized blocks: all gathered, none written yet
         writer.write(data[..., lo:lo + 321])
+        writer.wait()
         writer.update_header()
         writer.wait()
         assert sf.info(path).frames == writer.frames == lo + 321

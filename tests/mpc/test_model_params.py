@@ -1,4 +1,5 @@
-"""add_participant's parameters: types, ranges, and the ones mpcmix cannot honour (docs/lifecycle.md, docs/server.md)."""
+"""add_participant's parameters: types, ranges, and the ones mpcmix cannot honour
+(docs/lifecycle.md, docs/server.md)."""
 
 from __future__ import annotations
 

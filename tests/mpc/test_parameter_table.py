@@ -82,5 +82,5 @@ def test_the_docs_parameter_list_is_the_table_as_it_stands():
 def test_a_parameter_mpcmix_cannot_honour_is_refused_off_its_default_only():
     model = make_model()
     add(model, 0, "agent", "agent", "+1002", sip_headers="", send_on_preanswer=False)
-    with pytest.raises(ValidationError, match="sip_headers=.* is not supported by mpcmix"):
+    with pytest.raises(ValidationError, match=r"sip_headers=.* is not supported by mpcmix"):
         add(model, 0, "customer", "customer", "+1001", sip_headers="X-A=1")

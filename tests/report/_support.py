@@ -16,8 +16,8 @@ ROLES = {"customer": "customer", "agent": "agent", "boss": "supervisor"}
 
 def three_party(events: list[dict[str, Any]], *, answer_after: dict[str, float] | None = None,
                 mpc: str = "probe") -> dict[str, Any]:
-    """A scenario dict (scenario-file shape (docs/scenarios.md), absolute fixture paths): customer, agent and boss lines,
-    and `events` after the adds (which the caller includes)."""
+    """A scenario dict (the scenario-file shape, absolute fixture paths): customer, agent and
+    boss lines, and `events` after the adds (which the caller includes)."""
     answer_after = answer_after or {}
     return {
         "mpc": mpc,

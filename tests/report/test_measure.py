@@ -15,8 +15,8 @@ import pytest
 import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mpcmix.analysis.report import render_with_report
 from mpcmix.analysis.measure import outside
+from mpcmix.analysis.report import render_with_report
 from mpcmix.scenario import ScenarioDriver, load_scenario, render_scenario
 
 from ._support import COACHING, FIXTURES, NUMBERS, add, three_party

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from mpcmix.analysis.measure import Pair
 from mpcmix.analysis.report import write_page
-from mpcmix.scenario import load_stored_scenario
 from mpcmix.analysis.timeline import state_timeline
+from mpcmix.scenario import load_stored_scenario
 
 from ._support import ROOT
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from mpcmix.mixer.wavfile import snapshot as wav_snapshot
 from mpcmix.server.auth import Authenticator, parse_basic
 from mpcmix.server.callbacks import CallbackDispatcher, Delivery, form_params, sign_v3
 from mpcmix.server.clock import VirtualClock
 from mpcmix.server.config import ConfigError, generate_account, load_config, parse_account
-from mpcmix.mixer.wavfile import snapshot as wav_snapshot
 from plivo.utils import is_valid_mainaccount, is_valid_subaccount
 from plivo.utils.signature_v3 import validate_v3_signature
 

@@ -1,0 +1,1 @@
+../../mpc/pytest_plugin.py

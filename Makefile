@@ -27,14 +27,23 @@ demo: $(STAMP)
 	@echo "MPC and participants:       out/coaching/mpc.json"
 	@echo "Who heard whom:             out/coaching/who-heard-whom.json"
 
+# apt waits up to APT_LOCK_WAIT seconds for another apt or dpkg (unattended upgrades, a
+# parallel install) to release its lock instead of failing at once, and shows what it installs.
+APT_LOCK_WAIT ?= 600
+APT := apt-get -o DPkg::Lock::Timeout=$(APT_LOCK_WAIT)
+
 system-deps:
 	@missing=""; for p in $(SYSTEM_DEPS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    echo "installing Debian packages:$$missing (waiting up to $(APT_LOCK_WAIT) s for apt's lock)"; \
+	    if ! { $(APT) update && DEBIAN_FRONTEND=noninteractive $(APT) install -y$$missing; }; then \
+	      echo "make test: installing$$missing failed (see apt's output above); run by hand:" >&2; \
+	      echo "  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; \
+	    fi; \
 	  else \
-	    echo "make test needs these Debian packages:$$missing  (sudo apt-get install$$missing)"; exit 1; \
+	    echo "make test needs these Debian packages:$$missing; run by hand:" >&2; \
+	    echo "  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; \
 	  fi; \
 	fi
 

@@ -22,6 +22,7 @@ from .auth import Authenticator
 from .callbacks import CallbackDispatcher
 from .clock import RealtimeClock, TickLateness, VirtualClock
 from .config import Account, ServerConfig, default_epoch
+from .folderlock import FolderLock
 from .media import server_media
 from .runtime import AccountRuntime
 
@@ -56,6 +57,9 @@ class ServerState:
         else:
             self.data_dir = config.data_dir
             self.data_dir.mkdir(parents=True, exist_ok=True)
+        # One folder, one owner: a second server on this folder is refused here, before it
+        # reads or writes anything in it (FolderInUse, a ConfigError: `mpcmix serve` exits 2).
+        self.folder_lock = FolderLock(self.data_dir).acquire()
         self.media = server_media(config, self.data_dir)
         tokens = {a.auth_id: a.auth_token for a in config.accounts}
         self.runtimes: dict[str, AccountRuntime] = {}
@@ -99,6 +103,7 @@ class ServerState:
             except Exception:
                 log.exception("closing account %s failed", runtime.account.auth_id)
         self.dispatcher.stop(timeout_s=2.0)
+        self.folder_lock.release()
 
     def _prewarm(self) -> None:
         # Decode the lines' audio before the first call needs it, so no request waits on it.

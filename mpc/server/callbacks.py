@@ -2,9 +2,10 @@
 
 `sign_v3` reproduces what `plivo.utils.signature_v3.validate_v3_signature` checks, so a receiver
 validating with the SDK accepts every callback. `CallbackDispatcher` sends them from worker
-threads: a request or the mixer only enqueues (never waits); each URL's callbacks go out in order;
-a failed delivery is retried with exponential back-off, then given up (the event itself stays in
-the account's event log whatever happens to its delivery).
+threads, each account from its own queue and workers: a request or the mixer only enqueues (never
+waits); each URL's callbacks go out in order; a failed delivery is retried with exponential
+back-off, then given up (the event itself stays in the account's event log whatever happens to
+its delivery); nothing one delivery does stops a worker.
 """
 
 from __future__ import annotations
@@ -107,7 +108,10 @@ def form_params(params: Mapping[str, Any]) -> dict[str, str]:
 
 @dataclass
 class Delivery:
-    """One callback to send: `params` already strings; `on_done(status, detail)` reports back."""
+    """One callback to send: `params` already strings; `on_done(status, detail)` reports back.
+
+    `account` names the queue it waits in (each account has its own: see `CallbackDispatcher`).
+    """
 
     url: str
     method: str
@@ -117,6 +121,7 @@ class Delivery:
     on_done: Callable[[str, dict[str, Any]], None] = lambda status, detail: None
     attempts: int = 0
     errors: list[str] = field(default_factory=list)
+    account: str = ""
 
     def request(self) -> tuple[str, str, dict[str, str], bytes | None]:
         """(method, url, headers, body) for the next attempt, freshly signed."""
@@ -135,11 +140,31 @@ class Delivery:
             query = "&".join(q for q in (parsed.query, urlencode(self.params)) if q)
             return method, urlunparse(parsed._replace(query=query)), headers, None
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-        return method, self.url, headers, urlencode(self.params).encode("ascii")
+        return method, self.url, headers, urlencode(self.params).encode("utf-8")
+
+
+class _Lane:
+    """One account's callbacks: a queue per URL, the URLs whose head is due, its own workers."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.queues: dict[str, deque[Delivery]] = {}
+        self.ready: list[tuple[float, int, str]] = []  # (due, tie-break, url)
+        self.pending = 0
+        self.busy = 0
+        self.threads: list[threading.Thread] = []
 
 
 class CallbackDispatcher:
-    """Sends callbacks from `workers` threads; per URL in order; bounded; retried with back-off."""
+    """Sends callbacks: per account, per URL in order; bounded; retried with back-off.
+
+    Each account (`Delivery.account`) has its own lane: its own queues, its own bound of
+    `max_pending` callbacks and its own `workers` threads, so one account's dead, slow or
+    flooded receivers never delay or drop another account's callbacks. Within a lane each URL's
+    callbacks go out in order (the head is retried while the rest wait behind it). A worker
+    never dies: whatever one delivery raises (a URL that cannot be parsed, a failing report) is
+    that delivery's failure, and the worker goes on to the next.
+    """
 
     def __init__(
         self,
@@ -158,101 +183,135 @@ class CallbackDispatcher:
         self._workers = workers
         self._transport = transport
         self._cond = threading.Condition()
-        self._queues: dict[str, deque[Delivery]] = {}
-        self._ready: list[tuple[float, int, str]] = []  # (due, tie-break, url)
+        self._lanes: dict[str, _Lane] = {}
         self._counter = itertools.count()
-        self._pending = 0
-        self._busy = 0
+        self._started = False
         self._stopping = False
-        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        for index in range(self._workers):
-            thread = threading.Thread(
-                target=self._run, name=f"mpcmix-callbacks-{index}", daemon=True
-            )
+        with self._cond:
+            self._started = True
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            self._start_lane(lane)
+
+    def _start_lane(self, lane: _Lane) -> None:
+        with self._cond:
+            if lane.threads or self._stopping:
+                return
+            for index in range(self._workers):
+                thread = threading.Thread(target=self._run, args=(lane,), daemon=True,
+                                          name=f"mpcmix-callbacks-{lane.name or 'default'}-{index}")
+                lane.threads.append(thread)
+        for thread in lane.threads:
             thread.start()
-            self._threads.append(thread)
 
     def stop(self, timeout_s: float = 2.0) -> None:
         """Stop the workers; callbacks still queued are reported `undelivered`."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+            threads = [t for lane in self._lanes.values() for t in lane.threads]
         deadline = time.monotonic() + timeout_s
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join(max(0.0, deadline - time.monotonic()))
         with self._cond:
-            leftovers = [d for q in self._queues.values() for d in q]
-            self._queues.clear()
-            self._ready.clear()
-            self._pending = 0
+            leftovers = [d for lane in self._lanes.values() for q in lane.queues.values()
+                         for d in q]
+            for lane in self._lanes.values():
+                lane.queues.clear()
+                lane.ready.clear()
+                lane.pending = 0
         for delivery in leftovers:
-            delivery.on_done("undelivered", {"reason": "server stopped", "errors": delivery.errors})
+            _report(delivery, "undelivered", {"reason": "server stopped",
+                                              "errors": delivery.errors})
 
     def submit(self, delivery: Delivery) -> bool:
-        """Queue a callback; False (and `dropped` reported) when the queue is full. Never blocks."""
+        """Queue a callback; False (and `dropped` reported) when its account's queue is full.
+        Never blocks."""
+        start_lane = None
         with self._cond:
-            if self._stopping or self._pending >= self.max_pending:
+            lane = self._lanes.get(delivery.account)
+            if lane is None:
+                lane = self._lanes[delivery.account] = _Lane(delivery.account)
+            if self._stopping or lane.pending >= self.max_pending:
                 full = True
             else:
                 full = False
-                self._pending += 1
-                queue = self._queues.get(delivery.url)
+                lane.pending += 1
+                queue = lane.queues.get(delivery.url)
                 if queue is None:
-                    queue = self._queues[delivery.url] = deque()
-                    heapq.heappush(self._ready, (time.monotonic(), next(self._counter), delivery.url))
+                    queue = lane.queues[delivery.url] = deque()
+                    heapq.heappush(lane.ready, (time.monotonic(), next(self._counter),
+                                                delivery.url))
                 queue.append(delivery)
-                self._cond.notify()
+                self._cond.notify_all()
+                if self._started and not lane.threads:
+                    start_lane = lane
+        if start_lane is not None:
+            self._start_lane(start_lane)
         if full:
-            delivery.on_done("dropped", {"reason": "callback queue full or server stopping"})
+            _report(delivery, "dropped", {"reason": "callback queue full or server stopping"})
             return False
         return True
 
-    def pending(self) -> int:
+    def pending(self, account: str | None = None) -> int:
+        """Callbacks queued or being sent (of one account, or of all)."""
         with self._cond:
-            return self._pending
+            lanes = self._lanes.values() if account is None else \
+                [lane for name, lane in self._lanes.items() if name == account]
+            return sum(lane.pending for lane in lanes)
 
-    def wait_idle(self, timeout_s: float) -> bool:
-        """Wait until nothing is queued or being sent (tests and shutdown)."""
+    def wait_idle(self, timeout_s: float, account: str | None = None) -> bool:
+        """Wait until nothing is queued or being sent (of one account, or of all)."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            while self._pending or self._busy:
+            while True:
+                lanes = [lane for name, lane in self._lanes.items()
+                         if account is None or name == account]
+                if not any(lane.pending or lane.busy for lane in lanes):
+                    return True
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._cond.wait(min(left, 0.05))
-        return True
 
-    def _run(self) -> None:
+    def _run(self, lane: _Lane) -> None:
         with httpx.Client(
             timeout=self.timeout_s, transport=self._transport, follow_redirects=False
         ) as client:
             while True:
                 with self._cond:
-                    item = self._next_due()
-                    if item is None:
+                    url = self._next_due(lane)
+                    if url is None:
                         return
-                    url = item
-                    delivery = self._queues[url][0]
-                    self._busy += 1
+                    delivery = lane.queues[url][0]
+                    lane.busy += 1
                 try:
                     ok, detail = self._attempt(client, delivery)
+                except BaseException as exc:  # never let one delivery end the worker
+                    ok, detail = False, {}
+                    delivery.errors.append(f"{type(exc).__name__}: {exc}")
+                    log.exception("callback to %r failed unexpectedly", delivery.url)
                 finally:
                     with self._cond:
-                        self._busy -= 1
-                self._finish(url, delivery, ok, detail)
+                        lane.busy -= 1
+                try:
+                    self._finish(lane, url, delivery, ok, detail)
+                except Exception:
+                    log.exception("callback bookkeeping failed for %r", delivery.url)
 
-    def _next_due(self) -> str | None:
+    def _next_due(self, lane: _Lane) -> str | None:
         # Called with the condition held; returns the URL whose head is due, or None to stop.
         while True:
             if self._stopping:
                 return None
-            if self._ready:
-                due, _, url = self._ready[0]
+            if lane.ready:
+                due, _, url = lane.ready[0]
                 wait = due - time.monotonic()
                 if wait <= 0:
-                    heapq.heappop(self._ready)
+                    heapq.heappop(lane.ready)
                     return url
                 self._cond.wait(wait)
             else:
@@ -260,10 +319,10 @@ class CallbackDispatcher:
 
     def _attempt(self, client: httpx.Client, delivery: Delivery) -> tuple[bool, dict[str, Any]]:
         delivery.attempts += 1
-        method, url, headers, body = delivery.request()
         try:
+            method, url, headers, body = delivery.request()
             response = client.request(method, url, headers=headers, content=body)
-        except Exception as exc:  # any transport failure is a failed attempt, never fatal
+        except Exception as exc:  # any failure of one attempt is that attempt's, never fatal
             delivery.errors.append(f"{type(exc).__name__}: {exc}")
             return False, {}
         if 200 <= response.status_code < 300:
@@ -271,31 +330,36 @@ class CallbackDispatcher:
         delivery.errors.append(f"HTTP {response.status_code}")
         return False, {"status_code": response.status_code}
 
-    def _finish(self, url: str, delivery: Delivery, ok: bool, detail: dict[str, Any]) -> None:
+    def _finish(self, lane: _Lane, url: str, delivery: Delivery, ok: bool,
+                detail: dict[str, Any]) -> None:
         report: tuple[str, dict[str, Any]] | None = None
         with self._cond:
-            queue = self._queues.get(url)
+            queue = lane.queues.get(url)
             if queue is None:  # stopped meanwhile
                 return
             now = time.monotonic()
             if ok or delivery.attempts >= self.attempts:
                 queue.popleft()
-                self._pending -= 1
+                lane.pending -= 1
                 status = "delivered" if ok else "failed"
                 report = (status, {**detail, "attempts": delivery.attempts,
                                    "errors": delivery.errors})
                 if queue:
-                    heapq.heappush(self._ready, (now, next(self._counter), url))
+                    heapq.heappush(lane.ready, (now, next(self._counter), url))
                 else:
-                    del self._queues[url]
+                    del lane.queues[url]
             else:
                 delay = self.backoff_s * (2 ** (delivery.attempts - 1))
-                heapq.heappush(self._ready, (now + delay, next(self._counter), url))
+                heapq.heappush(lane.ready, (now + delay, next(self._counter), url))
                 report = ("retrying", {**detail, "attempts": delivery.attempts,
                                        "errors": delivery.errors, "next_attempt_in_s": delay})
             self._cond.notify_all()
         if report is not None:
-            try:
-                delivery.on_done(*report)
-            except Exception:  # a reporting failure must not kill the worker
-                log.exception("callback status report failed")
+            _report(delivery, *report)
+
+
+def _report(delivery: Delivery, status: str, detail: dict[str, Any]) -> None:
+    try:
+        delivery.on_done(status, detail)
+    except Exception:  # a reporting failure must not kill a worker or a request
+        log.exception("callback status report failed")

@@ -266,6 +266,7 @@ class AccountRuntime:
                 auth_token=self.account.auth_token,
                 main_auth_token=self.main_auth_token,
                 on_done=on_done,
+                account=self.account.auth_id,
             )
         )
 

@@ -73,6 +73,8 @@ class MediaLibrary:
             path = Path(ref)
             if not path.is_absolute():
                 path = self.base_dir / path
+        if "\x00" in str(path):  # %00 in a URL
+            raise MediaError(f"media {ref!r}: a NUL byte is not allowed in a path")
         if self.confine:
             real = Path(os.path.realpath(path))
             if real != self.base_dir and self.base_dir not in real.parents:

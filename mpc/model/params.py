@@ -28,8 +28,9 @@ from mpcmix.errors import ValidationError
 from . import values as V
 
 # Kinds of value. Each is read by one function of `mpcmix.model.values`.
-STR, INT, BOOL, METHOD, CHOICE, INTS, SOUND, EVENTS, TIME, DIGITS, URLS = (
-    "str", "int", "bool", "method", "choice", "ints", "sound", "events", "time", "digits", "urls")
+STR, INT, BOOL, METHOD, CHOICE, INTS, SOUND, EVENTS, TIME, DIGITS, URLS, URL = (
+    "str", "int", "bool", "method", "choice", "ints", "sound", "events", "time", "digits", "urls",
+    "url")
 
 #: Groups `status_callback_events` may name (the XML MultiPartyCall element's list).
 EVENT_GROUPS = (
@@ -115,7 +116,7 @@ def _read_sound(p: Param, value: Any) -> Any:
 
 
 def _read_events(p: Param, value: Any) -> Any:
-    text = str(V.unwrap(p.name, value))
+    text = V.check_text(p.name, str(V.unwrap(p.name, value)), p.max_len)
     groups = set()
     for part in text.split(","):
         group = part.strip().lower()
@@ -157,6 +158,7 @@ _READERS = {
     TIME: lambda p, v: V.parse_filter_time(p.name, v, None),
     DIGITS: _read_digits,
     URLS: _read_urls,
+    URL: lambda p, v: V.as_url(p.name, v),
 }
 
 
@@ -233,12 +235,12 @@ _ASYNC = "asynchronous API responses are not emulated"
 _TRANSCRIPTION = "transcription is not emulated"
 
 CALLBACK = (
-    Param("callback_url", STR, None, "URL told of the request's outcome (asynchronous mode)",
+    Param("callback_url", URL, None, "URL told of the request's outcome (asynchronous mode)",
           supported=False, why=_ASYNC),
     Param("callback_method", METHOD, "POST", "method for callback_url"),
 )
 _TRANSCRIBE = (
-    Param("transcription_url", STR, None, "URL for transcription events", supported=False,
+    Param("transcription_url", URL, None, "URL for transcription events", supported=False,
           why=_TRANSCRIPTION),
     Param("transcript", BOOL, False, "transcribe", supported=False, why=_TRANSCRIPTION),
 )
@@ -259,7 +261,7 @@ _ADD_PARTICIPANT = (
           aliases=("to_",)),
     Param("call_uuid", STR, None, "add an answered call of another MPC instead of dialling"),
     Param("caller_name", STR, None, "caller name (default: from)", max_len=50),
-    Param("call_status_callback_url", STR, None, "URL told of the call leg's progress"),
+    Param("call_status_callback_url", URL, None, "URL told of the call leg's progress"),
     _method("call_status_callback_method", "POST", "call_status_callback_url"),
     Param("sip_headers", STR, None, "SIP headers of the outbound call", supported=False,
           why="there is no SIP leg to carry them"),
@@ -282,11 +284,11 @@ _ADD_PARTICIPANT = (
     _method("agent_hold_music_method", "GET", "agent_hold_music_url"),
     Param("customer_hold_music_url", STR, None, "hold music of customers"),
     _method("customer_hold_music_method", "GET", "customer_hold_music_url"),
-    Param("recording_callback_url", STR, None, "URL of the MPC's recording events"),
+    Param("recording_callback_url", URL, None, "URL of the MPC's recording events"),
     _method("recording_callback_method", "GET", "recording_callback_url"),
-    Param("status_callback_url", STR, None, "URL of MPC and participant status events"),
+    Param("status_callback_url", URL, None, "URL of MPC and participant status events"),
     _method("status_callback_method", "GET", "status_callback_url"),
-    Param("on_exit_action_url", STR, None, "URL requested when the participant exits"),
+    Param("on_exit_action_url", URL, None, "URL requested when the participant exits"),
     _method("on_exit_action_method", "POST", "on_exit_action_url"),
     Param("record", BOOL, False, "record the MPC from its creation"),
     Param("record_participant_track", BOOL, False, "record this participant's track"),
@@ -334,7 +336,7 @@ _LIST = (
 
 _START_RECORDING = (
     _FILE_FORMAT,
-    Param("recording_callback_url", STR, None, "URL of this recording's events (default: the "
+    Param("recording_callback_url", URL, None, "URL of this recording's events (default: the "
           "MPC's recording_callback_url)"),
     Param("recording_callback_method", METHOD, "POST", "HTTP method for recording_callback_url"),
     *CALLBACK,
@@ -448,7 +450,8 @@ def describe(p: Param) -> str:
     else:
         text = {STR: "text", BOOL: "true or false", SOUND: "beep:1, beep:2, none or a URL",
                 EVENTS: "comma-separated groups", TIME: "YYYY-MM-DD HH:MM[:ss]",
-                DIGITS: "0-9, #, *", URLS: "a URL (or a list of one)"}[p.kind]
+                DIGITS: "0-9, #, *", URLS: "a URL (or a list of one)",
+                URL: "an http(s) URL, checked when given"}[p.kind]
         if p.max_len is not None:
             text += f", at most {p.max_len} characters"
     return text
@@ -503,6 +506,7 @@ __all__ = [
     "SOUND",
     "STR",
     "TIME",
+    "URL",
     "Operation",
     "Param",
     "destinations",

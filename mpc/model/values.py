@@ -3,7 +3,10 @@
 Values arrive from JSON bodies (booleans and integers as JSON types), from form bodies and query
 strings (everything a string) and from scenario files (YAML types). So a boolean is a JSON bool or
 "true"/"false" in any case, an integer is an int or a string of digits (never a bool), and a
-missing value is absent or None. Every error names the parameter and the rule.
+missing value is absent or None. Text is checked before anything else happens with it: it must
+be Unicode that can be written out (no lone surrogate, which a JSON body can carry as ``"\\ud800"``
+and no file, log or response could then encode), hold no NUL, and be at most `MAX_TEXT`
+characters unless the parameter says less. Every error names the parameter and the rule.
 """
 
 from __future__ import annotations
@@ -12,8 +15,14 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from mpcmix.errors import ValidationError
+
+#: The longest text any parameter takes (its table entry may say less).
+MAX_TEXT = 4096
+#: How much of a refused value an error message shows.
+SHOWN = 80
 
 _INT = re.compile(r"^[+-]?\d+$")
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2})(:\d{2}(\.\d{1,6})?)?$")
@@ -28,7 +37,7 @@ def unwrap(name: str, value: Any) -> Any:
     """A one-element list as its element (the SDK's `start()` sends ``{"status": ["active"]}``)."""
     if isinstance(value, list | tuple):
         if len(value) != 1:
-            raise ValidationError(f"{name} takes one value, not {len(value)} ({value!r})")
+            raise ValidationError(f"{name} takes one value, not {len(value)} ({shown(value)})")
         return value[0]
     return value
 
@@ -40,14 +49,14 @@ def as_bool(name: str, value: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise ValidationError(f"{name} must be true or false, not {value!r}")
+    raise ValidationError(f"{name} must be true or false, not {shown(value)}")
 
 
 def as_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
     """`value` as an integer within [low, high]: an int or a string of digits, never a bool."""
     value = unwrap(name, value)
     if isinstance(value, bool):
-        raise ValidationError(f"{name} must be an integer, not {value!r}")
+        raise ValidationError(f"{name} must be an integer, not {shown(value)}")
     if isinstance(value, int):
         number = value
     elif isinstance(value, float) and value.is_integer():
@@ -55,7 +64,7 @@ def as_int(name: str, value: Any, low: int | None = None, high: int | None = Non
     elif isinstance(value, str) and _INT.match(value.strip()):
         number = int(value.strip())
     else:
-        raise ValidationError(f"{name} must be an integer, not {value!r}")
+        raise ValidationError(f"{name} must be an integer, not {shown(value)}")
     if low is not None and high is not None and not low <= number <= high:
         raise ValidationError(f"{name} must be between {low} and {high}, not {number}")
     if low is not None and number < low:
@@ -63,16 +72,71 @@ def as_int(name: str, value: Any, low: int | None = None, high: int | None = Non
     return number
 
 
+def shown(value: Any) -> str:
+    """`value` as an error message shows it: its repr, cut to `SHOWN` characters."""
+    text = repr(value)
+    return text if len(text) <= SHOWN else f"{text[:SHOWN - 5]}...{text[-2:]}"
+
+
+def check_text(name: str, text: str, max_len: int | None = None) -> str:
+    """`text` if it can be stored and sent back: valid Unicode (no lone surrogate), no NUL, at
+    most `max_len` (default `MAX_TEXT`) characters; else a ValidationError naming `name`."""
+    limit = MAX_TEXT if max_len is None else max_len
+    if len(text) > limit:
+        raise ValidationError(f"{name} must be at most {limit} characters, not {len(text)}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"{name} must be valid Unicode text: it holds a lone surrogate "
+                              f"(U+{ord(text[exc.start]):04X} at character {exc.start})") from None
+    if "\x00" in text:
+        raise ValidationError(f"{name} must not hold a NUL character (at character "
+                              f"{text.index(chr(0))})")
+    return text
+
+
 def as_str(name: str, value: Any, *, max_len: int | None = None) -> str:
-    """`value` as a non-empty string (numbers are taken as their decimal text)."""
+    """`value` as a non-empty string (numbers are taken as their decimal text), checked by
+    `check_text`."""
     value = unwrap(name, value)
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValidationError(f"{name} must be a string, not {value!r}")
-    text = str(value)
+        raise ValidationError(f"{name} must be a string, not {shown(value)}")
+    text = check_text(name, str(value), max_len)
     if not text.strip():
         raise ValidationError(f"{name} must not be empty")
-    if max_len is not None and len(text) > max_len:
-        raise ValidationError(f"{name} must be at most {max_len} characters, not {len(text)}")
+    return text
+
+
+#: Schemes a callback URL may use.
+CALLBACK_SCHEMES = ("http", "https")
+
+
+def as_url(name: str, value: Any) -> str:
+    """`value` as a callback URL: http or https, a host, a valid port, no spaces or control
+    characters, so a callback to it can be sent (the check happens when the URL is given, never
+    when the callback is due)."""
+    text = as_str(name, value).strip()
+    bad = next((c for c in text if c.isspace() or ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise ValidationError(f"{name} must be a URL without spaces or control characters "
+                              f"({shown(bad)} in {shown(text)})")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+        host = parts.hostname
+    except ValueError as exc:
+        raise ValidationError(f"{name} is not a valid URL ({exc}): {shown(text)}") from None
+    if parts.scheme.lower() not in CALLBACK_SCHEMES:
+        raise ValidationError(f"{name} must be an http or https URL, not {shown(text)}")
+    if not host:
+        raise ValidationError(f"{name} must name a host: {shown(text)}")
+    if port == 0:
+        raise ValidationError(f"{name} has port 0: {shown(text)}")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise ValidationError(f"{name} names a host that is not a valid domain name: "
+                              f"{shown(host)}") from None
     return text
 
 
@@ -119,9 +183,9 @@ def refuse_unless_default(name: str, value: Any, default: Any, why: str) -> None
             return
     elif default is not None and str(unwrap(name, value)) == str(default):
         return
-    shown = "absent" if default is None else repr(default)
-    raise ValidationError(f"{name}={value!r} is not supported by mpcmix ({why}); "
-                          f"leave it {shown}")
+    leave = "absent" if default is None else repr(default)
+    raise ValidationError(f"{name}={shown(value)} is not supported by mpcmix ({why}); "
+                          f"leave it {leave}")
 
 
 def parse_filter_time(name: str, value: Any, tz: Any) -> datetime:

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from mpcmix.model import params as P
+from mpcmix.model.values import MAX_TEXT
 from mpcmix.model.serialize import MPC_LIST_FIELDS, PARTICIPANT_LIST_FIELDS
 
 #: The SDK accepts only these auth ids (plivo.utils), and so does the server's configuration.
@@ -474,11 +475,12 @@ def _forms(p: P.Param, required: bool) -> list[dict[str, Any]]:
         # An empty value (a form's empty field) is the same as leaving the parameter out.
         main = _words(p.choices) if p.kind == P.CHOICE else {"type": "string", "pattern": _TIME}
         return [main] if required else [main, {"type": "string", "maxLength": 0}]
-    text: dict[str, Any] = {"type": "string"}
+    if p.kind == P.URL:  # a callback URL, checked when given (values.as_url)
+        url = {"type": "string", "pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]", "maxLength": MAX_TEXT}
+        return [url] if required else [url, {"type": "string", "maxLength": 0}]
+    text: dict[str, Any] = {"type": "string", "maxLength": MAX_TEXT if p.max_len is None else p.max_len}
     if required:
         text["pattern"] = r"\S"
-    if p.max_len is not None:
-        text["maxLength"] = p.max_len
     return [text, {"type": "number"}, {"type": "boolean"}]  # text; numbers taken as their text
 
 

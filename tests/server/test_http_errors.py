@@ -328,7 +328,7 @@ def test_listener_downloads_refuse_path_traversal(server: RunningServer, mpc_nam
     "escape.wav",  # a symlink under the root that leads out of it
     "/etc/passwd",
     "http://media.example.com/audio/missing.wav",
-    "http://media.example.com/audio/announcement.wav\x00.txt",
+    "http://media.example.com/audio/announcement.wav%00.txt",  # a NUL once unquoted
     "ftp://media.example.com/audio/announcement.wav",
 ])
 def test_media_outside_the_root_is_never_read_and_play_still_answers_202(
@@ -342,3 +342,16 @@ def test_media_outside_the_root_is_never_read_and_play_still_answers_202(
     failed = [e for e in new if e["name"] == "MPCPlayFailed"]
     assert failed and failed[0]["params"]["PlayURL"] == url
     assert not [e for e in new if e["name"] == "MPCPlayStarted"]
+
+
+def test_a_nul_in_a_text_parameter_is_refused_naming_it_and_changes_nothing(
+        server: RunningServer, mpc_name: str) -> None:
+    with server.http() as client:
+        customer, _agent = new_mpc(client, mpc_name)
+        before = len(server.events())
+        response = client.post(f"{BASE}/name_{mpc_name}/Member/{customer}/Play/",
+                               json={"urls": "http://media.example.com/audio/a.wav\x00.txt"})
+        assert response.status_code == 400, response.text
+        assert "urls" in response.json()["error"] and "NUL" in response.json()["error"]
+    assert server.events(after=before) == []
+

@@ -13,6 +13,7 @@ import contextlib
 import io
 import math
 import os
+import stat
 import warnings
 from collections.abc import Iterator
 from fractions import Fraction
@@ -144,15 +145,19 @@ def check_rate(sample_rate: int) -> None:
 
 
 def check_file(name: str) -> None:
-    """AudioError unless `name` is a readable, non-empty regular file."""
+    """AudioError unless `name` is a readable, non-empty regular file (checked before it is
+    opened: a FIFO or a device is never opened)."""
     try:
         st = os.stat(name)
     except FileNotFoundError:
         raise AudioError(name, "no such file") from None
     except OSError as exc:
         raise AudioError(name, f"cannot be read ({exc.strerror})") from None
-    if os.path.isdir(name):
+    if stat.S_ISDIR(st.st_mode):
         raise AudioError(name, "is a directory, not an audio file")
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block the reader, a device never end
+        raise AudioError(name, "is not a regular file (a FIFO, a socket or a device); only "
+                               "regular files are opened")
     if st.st_size == 0:
         raise AudioError(name, "the file is empty (0 bytes)")
     if not os.access(name, os.R_OK):

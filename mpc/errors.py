@@ -57,3 +57,17 @@ class ScenarioError(MpcError):
     """A scenario file is malformed, or one of its events broke a rule (names the event)."""
 
     status = 400
+
+
+class MediaPending(Exception):
+    """A medium is being prepared (decoded off the caller's path) and is not ready yet.
+
+    Not an `MpcError`: nothing was refused. A media library with a background decoder raises it
+    from `duration_ms`, `open` and `load` instead of decoding on the caller's thread; the call
+    model then accepts what names the medium and is told later (`media_ready`, `media_failed`),
+    and the engine plays silence for it meanwhile.
+    """
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"media {ref!r} is being prepared")
+        self.ref = ref

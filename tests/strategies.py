@@ -128,7 +128,7 @@ class FuzzMedia:
 
 
 _MPC_NAMES = st.one_of(st.sampled_from(["demo", "call-1"]),
-                       st.text(min_size=1, max_size=40).filter(lambda s: s.strip()))
+                       st.text(min_size=1, max_size=40).filter(lambda s: s.strip() and "\x00" not in s))
 
 
 def _as_names(rnd, count):

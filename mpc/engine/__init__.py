@@ -14,7 +14,7 @@ from typing import Protocol
 
 from mpcmix.model import CallModel, Event
 
-from .callengine import BLOCK_SAMPLES, CallEngine, SpanHook, Tap
+from .callengine import BLOCK_SAMPLES, CallEngine, SpanHook, Tap, render_memory_bytes
 from .outputs import Outputs
 from .speech import SPEAK_HANGOVER_MS, SPEAK_THRESHOLD_DBFS, SpeechTracker
 
@@ -57,4 +57,5 @@ __all__ = [
     "SpanHook",
     "SpeechTracker",
     "Tap",
+    "render_memory_bytes",
 ]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mpcmix.errors import MediaError, MediaPending
 from mpcmix.media import MediaLibrary
 from mpcmix.mixer import SILENCE, LiveMixer, Looped, Mixer, OneShot, Source
 from mpcmix.model import CallModel, Event, MixState, SourceSpec
@@ -46,6 +47,25 @@ SpanHook = Callable[[int, int, MixState], None]
 
 #: Mixing block: bounds memory whatever the call's length (samples per block at any rate).
 BLOCK_SAMPLES = 1 << 17
+#: What a block's arrays may take, in bytes: a block is cut shorter (whole frames, one at least)
+#: when the calls have so many inputs and listeners that `BLOCK_SAMPLES` would take more. Each row
+#: (an input or a listener) costs about `BYTES_PER_ROW_SAMPLE` bytes a sample in a block (its
+#: int16 input or output, the kernel's wider sums, the copy queued for the file), so memory
+#: stays about 64 MiB whatever the number of participants, and per participant it is what its
+#: file, source and speech tracker hold (docs/reliability.md, Rendering).
+BLOCK_BUDGET_BYTES = 64 << 20
+BYTES_PER_ROW_SAMPLE = 12
+#: What a render holds per participant besides the block (its listener file's buffers, its
+#: voice's read-ahead window, its speech tracker and limiter): about 45 KiB measured with 2000
+#: participants, counted as 64 KiB.
+BYTES_PER_PARTICIPANT = 64 << 10
+#: What a render holds whatever its size: the interpreter, numpy and scipy, and the block.
+BASE_BYTES = (96 << 20) + BLOCK_BUDGET_BYTES
+
+
+def render_memory_bytes(participants: int) -> int:
+    """About the most memory a render of `participants` participants takes, in bytes."""
+    return BASE_BYTES + participants * BYTES_PER_PARTICIPANT
 
 
 class CallEngine:
@@ -224,8 +244,16 @@ class CallEngine:
                  for c in calls for p in c.participants}
         self._speech.forget_all_but(gates)  # participants of no live MPC: nothing more to hear
         end = self.samples(t_ms)
-        for s in range(now, end, self.block):
-            self._mix_block(matrix, sources, gates, captures, s, min(self.block, end - s))
+        block = self._block_for(self.mixer.n_inputs + self.mixer.n_outputs)
+        for s in range(now, end, block):
+            self._mix_block(matrix, sources, gates, captures, s, min(block, end - s))
+
+    def _block_for(self, rows: int) -> int:
+        """Samples per block for `rows` inputs and listeners: `self.block`, or fewer whole frames
+        so the block's arrays stay within `BLOCK_BUDGET_BYTES`. The samples do not depend on it."""
+        frame = self.sample_rate * self.frame_ms // 1000
+        fits = BLOCK_BUDGET_BYTES // (max(1, rows) * BYTES_PER_ROW_SAMPLE)
+        return max(frame, min(self.block, fits // frame * frame))
 
     def _route(self, uuids: tuple[str, ...], calls: tuple[CallState, ...]) -> list[RoutingMatrix]:
         """Give the mixer each MPC's routing matrix (where it changed) and forget ended MPCs."""
@@ -333,8 +361,16 @@ class CallEngine:
             source = SILENCE
         else:
             # a voice or a Play plays once: streamed from disk where its file allows
-            pcm: Any = self.media.load(spec.media) if spec.loop else self.media.open(spec.media)
+            try:
+                pcm: Any = self.media.load(spec.media) if spec.loop else self.media.open(spec.media)
+            except MediaPending:
+                return SILENCE  # being prepared off this path: silence until it is (not kept)
+            except MediaError:
+                pcm = None  # the call model is told (`media_failed`); silence meanwhile
             start = self.samples(spec.start_ms)
-            source = Looped(pcm, start) if spec.loop and len(pcm) else OneShot(pcm, start)
+            if pcm is None:
+                source = SILENCE
+            else:
+                source = Looped(pcm, start) if spec.loop and len(pcm) else OneShot(pcm, start)
         self._sources[spec.name] = (key, source)
         return source

@@ -3,21 +3,38 @@
 A reference is what a scenario or a request gives: a path relative to the scenario's folder (or the
 server's media root), an absolute path, a `file://` URL, an `http(s)://host/path` URL (mapped to
 `MEDIA_ROOT/host/path`), `beep:1`/`beep:2`/`none`, or one of the built-in `default:*` musics.
-Everything is decoded once and cached; the call model only ever asks for durations.
+The call model only ever asks for durations.
+
+What a reference names is found anew each time (`resolve`): the real path of a regular file (a
+FIFO, a device or a folder is refused before anything opens it, so nothing blocks on one). The
+cache is keyed by that file, its modification time and size, not by the reference's spelling
+(``music/./x.wav`` and ``music/x.wav`` share one entry; a file replaced on disk is decoded
+anew), and bounded: decoded audio up to `cache_bytes` bytes, files streamed from disk up to
+`MAX_OPEN_FILES`, failures up to `MAX_FAILURES`, the least recently used going first. A medium
+whose decoded samples alone would exceed `cache_bytes` is refused, naming the bound.
+
+Decoding runs on the caller's thread (renders: `decoder=False`), or, for the server, on one
+background thread: then `duration_ms`, `open` and `load` never decode on the caller's thread;
+a medium not ready yet raises `MediaPending` (its decode is queued), `status` says what became of
+it, and `wait_idle` waits until every queued decode is done. Reading a file's header (a plain
+WAV streamed from disk, `open_pcm`) is not decoding: it happens on the caller's thread.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
+import threading
 import xml.etree.ElementTree as ET
+from collections import OrderedDict, deque
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
-from mpcmix.errors import MediaError
+from mpcmix.errors import MediaError, MediaPending
 from mpcmix.mixer import AudioError, PcmFile, beep, default_music, load_audio, open_pcm
 
 BUILTIN_MUSIC = {
@@ -25,14 +42,29 @@ BUILTIN_MUSIC = {
     "default:customer_hold": "customer_hold",
     "default:agent_hold": "agent_hold",
 }
+#: References that name no file.
+BUILTIN = frozenset({"beep:1", "beep:2", "none", *BUILTIN_MUSIC})
+
+#: Decoded audio the cache keeps, in bytes, by default (a library's `cache_bytes`).
+DEFAULT_CACHE_BYTES = 256 << 20
+#: Files streamed from disk (`PcmFile`, one descriptor each) the cache keeps open at most.
+MAX_OPEN_FILES = 256
+#: Failures remembered (so a broken file is not decoded again at every request).
+MAX_FAILURES = 1024
+
+#: A cache key: ("builtin", ref, 0, 0) or (real path, st_mtime_ns, st_size, 0); the last field
+#: tells the decoded samples (0) from a file streamed from disk (1).
+Key = tuple[str, str | int, int, int]
 
 
 class MediaLibrary:
-    """Resolves and decodes media references for one call engine (a scenario or a server account).
+    """Resolves and decodes media references for call engines (a scenario, or a server's
+    accounts: one library, shared).
 
     `base_dir` anchors relative paths. `confine` (the server's `--media-root`) refuses any path
     that resolves outside it, symlinks included; `map_http` maps `http(s)://host/path` to
-    `base_dir/host/path`.
+    `base_dir/host/path`. `cache_bytes` bounds the decoded audio kept. `decoder` True decodes on
+    a background thread (see the module docstring).
     """
 
     def __init__(
@@ -42,18 +74,31 @@ class MediaLibrary:
         *,
         confine: bool = False,
         map_http: bool = False,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        decoder: bool = False,
     ) -> None:
         self.base_dir = Path(base_dir).resolve()
         self.sample_rate = sample_rate
         self.confine = confine
         self.map_http = map_http
-        self._cache: dict[str, np.ndarray] = {}
-        self._opened: dict[str, np.ndarray | PcmFile] = {}
+        self.cache_bytes = cache_bytes
         self.warnings: list[str] = []
-        self._loading: set[str] = set()
+        self._lock = threading.RLock()
+        self._decoded: OrderedDict[Key, np.ndarray] = OrderedDict()
+        self._decoded_bytes = 0
+        self._streamed: OrderedDict[Key, PcmFile] = OrderedDict()
+        self._failed: OrderedDict[Key, str] = OrderedDict()
+        self._loading: set[str] = set()  # XML documents being rendered (a loop refuses)
+        self._decoder: _Decoder | None = _Decoder(self) if decoder else None
+
+    # -- resolving -----------------------------------------------------------------------------
 
     def resolve(self, ref: str) -> Path:
-        """The file a reference names (MediaError if it may not be read or is not a file ref)."""
+        """The file a reference names (MediaError if it may not be read or is not a file ref).
+
+        Confined, the path is the real one (symlinks followed) and must lie under the root. A
+        path that exists must be a regular file: a FIFO, a device or a folder is refused here,
+        before anything opens it."""
         if "\x00" in ref:
             raise MediaError(f"media {ref!r}: a NUL byte is not allowed in a path")
         parts = urlsplit(ref)
@@ -79,57 +124,179 @@ class MediaLibrary:
             real = Path(os.path.realpath(path))
             if real != self.base_dir and self.base_dir not in real.parents:
                 raise MediaError(f"media {ref!r}: resolves outside the media root")
-            return real
+            path = real
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return path  # missing or unreadable: the decoder says which, naming the file
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO, a socket or a device"
+            raise MediaError(f"media {ref!r}: {path} is {kind}, not a regular file; only regular "
+                             "files are opened")
         return path
 
+    def _key(self, ref: str) -> tuple[Key, Path | None]:
+        """The cache key of `ref` now, and its file (None for a built-in)."""
+        if ref in BUILTIN:
+            return ("builtin", ref, 0, 0), None
+        path = self.resolve(ref)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return (str(path), 0, -1, 0), path
+        return (str(path), st.st_mtime_ns, st.st_size, 0), path
+
+    def cached_files(self) -> list[str]:
+        """The real paths of the files whose audio the cache holds (decoded or streamed)."""
+        with self._lock:
+            return sorted({str(k[0]) for k in (*self._decoded, *self._streamed)
+                           if k[0] != "builtin"})
+
+    def cached_bytes(self) -> int:
+        """Bytes of decoded audio the cache holds (at most `cache_bytes`)."""
+        with self._lock:
+            return self._decoded_bytes
+
+    # -- what callers ask for ------------------------------------------------------------------
+
     def load(self, ref: str) -> np.ndarray:
-        """The decoded int16 mono samples of `ref` at this library's rate (cached)."""
-        pcm = self._cache.get(ref)
-        if pcm is not None:
-            return pcm
-        if ref in ("beep:1", "beep:2"):
-            pcm = beep(int(ref[-1]), self.sample_rate)
-        elif ref == "none":
-            pcm = np.zeros(0, dtype=np.int16)
-        elif ref in BUILTIN_MUSIC:
-            pcm = default_music(BUILTIN_MUSIC[ref], self.sample_rate)
-        else:
-            path = self.resolve(ref)
-            if _is_xml(path):
-                if ref in self._loading:
-                    raise MediaError(f"media {ref!r}: an XML document plays itself (a loop)")
-                self._loading.add(ref)
-                try:
-                    pcm = self._render_xml(ref, path)
-                finally:
-                    self._loading.discard(ref)
-            else:
-                try:
-                    pcm = load_audio(path, self.sample_rate)
-                except AudioError as exc:
-                    raise MediaError(f"media {ref!r}: {exc}") from None
-        self._cache[ref] = pcm
-        return pcm
+        """The decoded int16 mono samples of `ref` at this library's rate (cached).
+
+        With a background decoder, MediaPending until they are ready (their decode queued)."""
+        key, path = self._key(ref)
+        with self._lock:
+            found = self._cached(key)
+        if found is not None:
+            return found
+        if self._decoder is not None and path is not None and not self._decoder.is_current():
+            self._decoder.request(ref, key)
+            raise MediaPending(ref)
+        return self._decode(ref, key, path)  # a built-in is made at once: no file to decode
 
     def open(self, ref: str) -> np.ndarray | PcmFile:
         """The samples of `ref` as `load` gives them, or, for a mono 16-bit WAV already at this
         library's rate, a `PcmFile` that reads them from disk as they are played (the common case
-        of a line's voice: memory then does not grow with its length). Cached."""
-        opened = self._opened.get(ref)
-        if opened is not None:
-            return opened
-        opened = self._cache.get(ref)
-        if opened is None and ref not in ("beep:1", "beep:2", "none") and ref not in BUILTIN_MUSIC:
-            path = self.resolve(ref)
-            if not _is_xml(path):
-                try:
-                    opened = open_pcm(path, self.sample_rate)
-                except AudioError as exc:
-                    raise MediaError(f"media {ref!r}: {exc}") from None
-        if opened is None:
-            opened = self.load(ref)
-        self._opened[ref] = opened
-        return opened
+        of a line's voice: memory then does not grow with its length; only its header is read
+        here, on the caller's thread). Cached."""
+        key, path = self._key(ref)
+        stream_key: Key = (key[0], key[1], key[2], 1)
+        with self._lock:
+            found = self._cached(key)
+            if found is None:
+                streamed = self._streamed.get(stream_key)
+                if streamed is not None:
+                    self._streamed.move_to_end(stream_key)
+                    return streamed
+        if found is not None:
+            return found
+        if path is not None and not _is_xml(path):
+            try:
+                opened = open_pcm(path, self.sample_rate)
+            except AudioError as exc:
+                self._fail(key, f"media {ref!r}: {exc}")
+                raise MediaError(f"media {ref!r}: {exc}") from None
+            if opened is not None:
+                with self._lock:
+                    self._streamed[stream_key] = opened
+                    while len(self._streamed) > MAX_OPEN_FILES:
+                        self._streamed.popitem(last=False)
+                return opened
+        return self.load(ref)
+
+    def duration_ms(self, ref: str) -> int:
+        """How long `ref` plays, in whole milliseconds rounded up (MediaError if unusable;
+        MediaPending while a background decode prepares it)."""
+        n = len(self.open(ref))
+        return -(-n * 1000 // self.sample_rate)
+
+    def status(self, ref: str) -> tuple[str, int | str | None]:
+        """What became of `ref` without waiting: ``("ready", duration_ms)``,
+        ``("failed", message)`` or ``("pending", None)`` (its decode queued if it was not)."""
+        try:
+            return "ready", self.duration_ms(ref)
+        except MediaPending:
+            return "pending", None
+        except MediaError as exc:
+            return "failed", exc.message
+
+    def wait_idle(self, timeout_s: float | None = None) -> bool:
+        """Wait until no decode is queued or running (True), or `timeout_s` passes (False)."""
+        return True if self._decoder is None else self._decoder.wait_idle(timeout_s)
+
+    def close(self) -> None:
+        """Stop the background decoder (queued decodes are dropped)."""
+        if self._decoder is not None:
+            self._decoder.stop()
+
+    # -- the cache -------------------------------------------------------------------------------
+
+    def _cached(self, key: Key) -> np.ndarray | None:
+        """The decoded samples of `key` (most recently used now), or None; MediaError if its
+        decode failed. Call with the lock held."""
+        pcm = self._decoded.get(key)
+        if pcm is not None:
+            self._decoded.move_to_end(key)
+            return pcm
+        failure = self._failed.get(key)
+        if failure is not None:
+            raise MediaError(failure)
+        return None
+
+    def _keep(self, key: Key, pcm: np.ndarray) -> None:
+        with self._lock:
+            if key in self._decoded:
+                return
+            self._decoded[key] = pcm
+            self._decoded_bytes += pcm.nbytes
+            while self._decoded_bytes > self.cache_bytes and len(self._decoded) > 1:
+                _, old = self._decoded.popitem(last=False)
+                self._decoded_bytes -= old.nbytes
+
+    def _fail(self, key: Key, message: str) -> None:
+        with self._lock:
+            self._failed[key] = message
+            while len(self._failed) > MAX_FAILURES:
+                self._failed.popitem(last=False)
+
+    def _decode(self, ref: str, key: Key, path: Path | None) -> np.ndarray:
+        """Decode `ref` now, on this thread, and cache it (MediaError, remembered, if it
+        cannot be used)."""
+        try:
+            pcm = self._decode_uncached(ref, path)
+            if pcm.nbytes > self.cache_bytes:
+                raise MediaError(f"media {ref!r}: decoded, it takes {pcm.nbytes >> 20} MiB, more "
+                                 f"than the media cache holds ({self.cache_bytes >> 20} MiB)")
+        except MediaError as exc:
+            if key[0] != "builtin":
+                self._fail(key, exc.message)
+            raise
+        self._keep(key, pcm)
+        return pcm
+
+    def _decode_uncached(self, ref: str, path: Path | None) -> np.ndarray:
+        if ref in ("beep:1", "beep:2"):
+            return beep(int(ref[-1]), self.sample_rate)
+        if ref == "none":
+            return np.zeros(0, dtype=np.int16)
+        if ref in BUILTIN_MUSIC:
+            return default_music(BUILTIN_MUSIC[ref], self.sample_rate)
+        assert path is not None
+        if _is_xml(path):
+            if ref in self._loading:
+                raise MediaError(f"media {ref!r}: an XML document plays itself (a loop)")
+            self._loading.add(ref)
+            try:
+                return self._render_xml(ref, path)
+            finally:
+                self._loading.discard(ref)
+        estimate = _decoded_bytes(path, self.sample_rate)
+        if estimate > self.cache_bytes:  # refused before decoding: memory never holds it
+            raise MediaError(f"media {ref!r}: decoded, it would take {estimate >> 20} MiB, more "
+                             f"than the media cache holds ({self.cache_bytes >> 20} MiB)")
+        try:
+            return load_audio(path, self.sample_rate)
+        except AudioError as exc:
+            raise MediaError(f"media {ref!r}: {exc}") from None
 
     # -- XML documents of Play, Speak and Wait (what the real API fetches from a music URL) -------
 
@@ -159,7 +326,11 @@ class MediaLibrary:
             if not text:
                 raise MediaError(f"{where} names no file")
             inner = text if urlsplit(text).scheme or Path(text).is_absolute() else str(path.parent / text)
-            return [self.load(inner)] * loops
+            key, inner_path = self._key(inner)
+            with self._lock:
+                found = self._cached(key)
+            pcm = found if found is not None else self._decode(inner, key, inner_path)
+            return [pcm] * loops
         if element.tag == "Speak":
             return [self._speak(ref, text)] * loops
         raise MediaError(f"{where} is not supported (use Play, Speak or Wait)")
@@ -183,16 +354,88 @@ class MediaLibrary:
         )
         return np.zeros(round(seconds * self.sample_rate), dtype=np.int16)
 
-    def duration_ms(self, ref: str) -> int:
-        """How long `ref` plays, in whole milliseconds rounded up (MediaError if unusable)."""
-        n = len(self.open(ref))
-        return -(-n * 1000 // self.sample_rate)
+
+class _Decoder:
+    """One background thread that decodes the media a library was asked for, in order, each
+    once (a request for a key already queued or cached is not queued again)."""
+
+    def __init__(self, library: MediaLibrary) -> None:
+        self.library = library
+        self._cond = threading.Condition()
+        self._queue: deque[tuple[str, Key]] = deque()
+        self._queued: set[Key] = set()
+        self._busy = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="mpcmix-media-decoder",
+                                        daemon=True)
+        self._thread.start()
+
+    def is_current(self) -> bool:
+        """Whether the caller is the decoder's own thread (an XML document's inner files)."""
+        return threading.current_thread() is self._thread
+
+    def request(self, ref: str, key: Key) -> None:
+        with self._cond:
+            if key in self._queued or self._stopping:
+                return
+            self._queued.add(key)
+            self._queue.append((ref, key))
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout_s: float | None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout_s)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._queue.clear()
+            self._queued.clear()
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue or self._stopping)
+                if self._stopping:
+                    return
+                ref, key = self._queue.popleft()
+                self._busy = True
+            try:
+                path = None if key[0] == "builtin" else Path(str(key[0]))
+                self.library._decode(ref, key, path)
+            except MediaError:
+                pass  # remembered by the library: `status` reports it
+            except Exception as exc:  # a decode must never end the thread
+                self.library._fail(key, f"media {ref!r}: cannot be decoded ({type(exc).__name__}: "
+                                        f"{exc})")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._queued.discard(key)
+                    self._cond.notify_all()
+
+
+def _decoded_bytes(path: Path, sample_rate: int) -> int:
+    """About how many bytes `path` takes decoded at `sample_rate` (int16 mono), from its header;
+    0 when the header cannot be read (the decoder then says why)."""
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except Exception:
+        return 0
+    if info.samplerate <= 0 or info.frames <= 0:
+        return 0
+    return int(info.frames) * sample_rate // int(info.samplerate) * 2
 
 
 def _is_xml(path: Path) -> bool:
     if path.suffix.lower() == ".xml":
         return True
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as f:
             head = f.read(64).lstrip()
     except OSError:
@@ -208,3 +451,6 @@ def _xml_number(value: str, what: str) -> float:
     if not 0 <= number <= 3600:
         raise MediaError(f"{what} must be between 0 and 3600, not {value!r}")
     return number
+
+
+__all__ = ["BUILTIN", "BUILTIN_MUSIC", "DEFAULT_CACHE_BYTES", "MediaLibrary", "MediaPending"]

@@ -157,7 +157,7 @@ class AddParticipant(Lifecycle):
         for number in spec.destinations:
             line = self._lines.get(number, self._default_line)
             audio = self._usable(line.audio, f"the voice of line {number}", failures)
-            out.append((audio, 0 if audio is None else self._duration(audio)))
+            out.append((audio, 0 if audio is None else self._known_duration(audio)))
         return out
 
     def _create_mpc(self, t: int, name: str, spec: AddSpec,

@@ -18,8 +18,8 @@ need), `mpc_json(uuid)` (the MPC and all its participants, as Get returns them).
 
 The class is assembled from layers, each in its own module (docs/design.md, The call model):
 `state` (records, timers, look-ups), `notify` (callbacks), `lifecycle` (what happens by itself,
-and the ending rules), and the operations: `mpc_ops`, `adding`, `recording_ops`, `play_ops`,
-`farend`.
+and the ending rules), the operations: `mpc_ops`, `adding`, `recording_ops`, `play_ops`,
+`farend`; and `waiting` (media a server prepares in the background).
 """
 
 from __future__ import annotations
@@ -48,9 +48,11 @@ from .recording_ops import RecordingOperations
 from .records import EndedMpc, EndedParticipant
 from .serialize import coach_mode
 from .snapshot import MixState, RecordingSpec, SourceSpec
+from .waiting import MediaWaits
 
 
-class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperations, FarEnd):
+class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperations, FarEnd,
+                MediaWaits):
     """One account's MPCs: the API's operations, the far end's actions, and time.
 
     `lines` maps a dialled number to what its phone does (`default_line` for any other number:

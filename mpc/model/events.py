@@ -7,7 +7,9 @@ callback carries them (form fields or a query string), every value is a string: 
 ``"true"``/``"false"``, numbers in decimal, absent values ``""``.
 
 A few events are mpcmix's own report of what happened, with no real callback behind them
-(`url` is always None): `MPCPlayStarted`, `MPCPlayEnded`, `MPCPlayFailed` and `MPCMediaFailed`.
+(`url` is always None): `MPCPlayStarted`, `MPCPlayEnded`, `MPCPlayFailed`, `MPCMediaFailed` and
+`MPCMediaDelayed` (a medium was ready only after the moment it was first needed: the server
+prepares media off the real-time clock's path).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ PLAY_STARTED = "MPCPlayStarted"
 PLAY_ENDED = "MPCPlayEnded"
 PLAY_FAILED = "MPCPlayFailed"
 MEDIA_FAILED = "MPCMediaFailed"
+MEDIA_DELAYED = "MPCMediaDelayed"
 
 #: The `status_callback_events` group each status event belongs to.
 EVENT_GROUPS: dict[str, str] = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
+from mpcmix.errors import MediaPending
 from mpcmix.routing import MpcStatus, Role
 
 from . import events as ev
@@ -33,7 +34,7 @@ from .records import (
     RecordingRecord,
 )
 from .snapshot import DEFAULT_AGENT_HOLD_MUSIC, DEFAULT_CUSTOMER_HOLD_MUSIC, DEFAULT_WAIT_MUSIC
-from .state import ANSWER, CUE_END, MAX_DURATION, RING_TIMEOUT
+from .state import ANSWER, CUE_END, MAX_DURATION, PENDING_END, RING_TIMEOUT
 
 
 class Lifecycle(Notifier):
@@ -264,7 +265,15 @@ class Lifecycle(Notifier):
         """An enter/exit (or recording) sound into the MPC, heard as routing's cue rule says."""
         if media is None:
             return
-        duration = self._frames(self._duration(media))
+        try:
+            duration = self._frames(self._duration(media))
+        except MediaPending:  # heard once it is ready, its end set then (`media_ready`)
+            self._overlay_seq += 1
+            cue = CueRecord(f"cue:{self._overlay_seq}", media, t, PENDING_END)
+            mpc.cues.append(cue)
+            self._media_waits.setdefault(media, t)
+            self._pending_cues.append((media, mpc, cue))
+            return
         if duration <= 0:
             return
         self._overlay_seq += 1

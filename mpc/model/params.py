@@ -146,6 +146,10 @@ def _read_urls(p: Param, value: Any) -> Any:
     return V.as_str(p.name, value)
 
 
+def _read_url(p: Param, value: Any) -> Any:
+    return V.as_url(p.name, value)
+
+
 _READERS = {
     STR: _read_str,
     INT: _read_int,
@@ -158,7 +162,7 @@ _READERS = {
     TIME: lambda p, v: V.parse_filter_time(p.name, v, None),
     DIGITS: _read_digits,
     URLS: _read_urls,
-    URL: lambda p, v: V.as_url(p.name, v),
+    URL: _read_url,
 }
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mpcmix.errors import MediaError, NotFoundError, ValidationError
+from mpcmix.errors import MediaError, MediaPending, NotFoundError, ValidationError
 
 from . import events as ev
 from .lifecycle import Lifecycle
 from .params import parse
 from .records import PlayRecord
-from .state import PLAY_END, form_text
+from .state import PENDING_END, PLAY_END, form_text
 
 
 class PlayOperations(Lifecycle):
@@ -35,9 +35,11 @@ class PlayOperations(Lifecycle):
         ref = _play_url(args["url"], args["urls"])
         form, members = self._members(mpc, member_id, "start_play_audio")
         failure: str | None = None
-        duration = 0
+        duration: int | None = 0
         try:
             duration = self._duration(ref)
+        except MediaPending:  # being prepared: it starts once ready (`media_ready`)
+            duration = None
         except MediaError as exc:
             if self.strict_media:
                 raise MediaError(f"Play {ref!r}: {exc.message}") from None
@@ -51,9 +53,14 @@ class PlayOperations(Lifecycle):
             self._overlay_seq += 1
             play = PlayRecord(name=f"play:{self._overlay_seq}", mpc=mpc, form=form,
                               targets=tuple(members), url=ref, start_ms=now_ms,
-                              end_ms=now_ms + self._frames(duration))
+                              end_ms=PENDING_END if duration is None
+                              else now_ms + self._frames(duration))
             mpc.plays.append(play)
-            self._set_timer(play.end_ms, PLAY_END, play)
+            if duration is None:
+                self._media_waits.setdefault(ref, now_ms)
+                self._pending_plays.append((ref, play))
+            else:
+                self._set_timer(play.end_ms, PLAY_END, play)
             self._report(ev.PLAY_STARTED, mpc, now_ms, {**base, "PlayName": play.name})
         self._changed(now_ms)
         return {"api_id": self._ids.uuid("api"), "message": "play queued into MPC",

@@ -16,12 +16,20 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from mpcmix.errors import MediaError, NotFoundError, ValidationError
+from mpcmix.errors import MediaError, MediaPending, NotFoundError, ValidationError
 
 from .events import Event
 from .ids import IdSource
 from .params import operation
-from .records import EndedMpc, EndedParticipant, MpcRecord, ParticipantRecord, RecordingRecord
+from .records import (
+    CueRecord,
+    EndedMpc,
+    EndedParticipant,
+    MpcRecord,
+    ParticipantRecord,
+    PlayRecord,
+    RecordingRecord,
+)
 from .serialize import Serializer
 from .snapshot import BEEP_DURATION_MS, Line, MediaCatalog
 from .values import as_str, is_given, unwrap
@@ -37,6 +45,8 @@ ANSWER, RING_TIMEOUT, MAX_DURATION, CUE_END, PLAY_END = (
     "answer", "ring_timeout", "max_duration", "cue_end", "play_end")
 
 Timer = tuple[int, int, str, Any]  # (due ms, order set, kind, what it is about)
+#: The end of a cue or Play whose medium is still being prepared (its length unknown yet).
+PENDING_END = 1 << 62
 MemberForm = str | frozenset[str]  # "all", or the member ids a request named
 
 
@@ -95,6 +105,11 @@ class ModelState:
         self._timer_seq = 0
         self._overlay_seq = 0
         self._events: list[Event] = []
+        # Media being prepared (a server's background decoder): ref -> when it was first needed,
+        # and the cues and Plays waiting for their length (see `waiting.MediaWaits`).
+        self._media_waits: dict[str, int] = {}
+        self._pending_cues: list[tuple[str, MpcRecord, CueRecord]] = []
+        self._pending_plays: list[tuple[str, PlayRecord]] = []
         self._now = 0
         self._unsettled_at: int | None = None
 
@@ -130,13 +145,22 @@ class ModelState:
             raise MediaError(f"media {ref!r}: no media catalog is configured")
         return self._media.duration_ms(ref)
 
+    def _known_duration(self, ref: str) -> int:
+        """`_duration`, or 0 while the medium is being prepared (told later: `media_ready`)."""
+        try:
+            return self._duration(ref)
+        except MediaPending:
+            self._media_waits.setdefault(ref, self._now)
+            return 0
+
     def _usable(self, ref: str | None, purpose: str,
                 failures: list[tuple[str, str, str]]) -> str | None:
-        """`ref` if it can be played; else raise (strict) or note the failure and give None."""
+        """`ref` if it can be played (or is being prepared: a failure then comes later, through
+        `media_failed`); else raise (strict) or note the failure and give None."""
         if ref is None:
             return None
         try:
-            self._duration(ref)
+            self._known_duration(ref)
         except MediaError as exc:
             if self.strict_media:
                 raise MediaError(f"{purpose}: {exc.message}") from None

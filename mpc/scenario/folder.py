@@ -6,6 +6,10 @@ is either complete or absent, even after a crash. A scenario that breaks a rule 
 it could clean up leaves its temporary folder, named with its process id; the next render of the
 same destination removes it (`_remove_stale`).
 
+A render never deletes or replaces a folder it did not write, with or without ``--force``: every
+folder it writes (the temporary one, so the final one too) holds the marker file `RENDER_MARKER`
+from its first moment, and only a folder holding it (or an empty one) is ever replaced or removed.
+
 What goes in the folder (docs/scenarios.md, Output): ``listeners/``, ``recordings/`` (the
 engine's files), ``events.jsonl`` (written as the callbacks come), ``responses.jsonl``,
 ``mpc.json``, ``mpcs/<uuid>.json`` and ``scenario.json``. Whatever else a caller adds to the
@@ -19,6 +23,7 @@ import errno
 import json
 import os
 import re
+import resource
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from mpcmix.engine import Tap
+from mpcmix.engine import Tap, render_memory_bytes
 from mpcmix.errors import ScenarioError
 from mpcmix.model import CallModel, Event
 
@@ -34,8 +39,11 @@ from .driver import ScenarioDriver, scenario_engine
 from .load import LoadedScenario, load_scenario, scenario_from_dict
 from .stored import write_scenario_json
 
-#: A previous render is recognised by this file, so re-rendering into the same folder is safe.
-RENDER_MARKER = "mpc.json"
+#: Every folder a render writes holds this file from its first moment: it proves the folder is a
+#: render's, the only kind `render_scenario` replaces or removes.
+RENDER_MARKER = ".mpcmix-render"
+#: What the marker file holds.
+MARKER_TEXT = "written by mpcmix render: replaced by the next render of this folder\n"
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,10 @@ def render_scenario(
 ) -> RenderSummary:
     """Render `scenario` into `out_dir` (complete or absent; ScenarioError if a rule is broken).
 
+    `out_dir` may be absent, empty, or a previous render (it holds `RENDER_MARKER`); anything
+    else is refused (ScenarioError), whatever `force` says: `force` is kept for callers written
+    when it allowed replacing other folders, and changes nothing.
+
     The folder also holds ``scenario.json``, the scenario resolved (mpcmix.scenario.stored).
     `tap` watches the mix as it is rendered (mpcmix.engine.Tap); `finish(folder, scenario)` may
     add files to the folder before it is made durable and renamed into place (the report).
@@ -72,13 +84,15 @@ def render_scenario(
         scenario = load_scenario(scenario)
     if subtype not in ("PCM_16", "FLOAT"):
         raise ScenarioError(f"--subtype must be PCM_16 or FLOAT, not {subtype!r}")
-    out_dir = Path(out_dir).absolute()
+    out_dir = destination(out_dir)
+    check_resources(scenario)
     _remove_stale(out_dir)
-    _check_destination(out_dir, force)
+    _check_destination(out_dir)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.{os.getpid()}.", suffix=".partial",
                                     dir=out_dir.parent))
+        (tmp / RENDER_MARKER).write_text(MARKER_TEXT, encoding="utf-8")
     except OSError as exc:  # the parent is a file, may not be written, or the name is too long
         raise ScenarioError(f"--out {out_dir}: cannot create the folder ({exc.strerror})") from None
     umask = os.umask(0)
@@ -105,6 +119,51 @@ def render_scenario(
         mpc_uuid=summary.mpc_uuid,
         warnings=summary.warnings,
     )
+
+
+#: Files a render keeps open besides one listener stream per participant (recordings, the event
+#: log, the interpreter's own).
+SPARE_FILES = 64
+
+
+def check_resources(scenario: LoadedScenario) -> None:
+    """ScenarioError, before anything is written, when the render cannot fit this machine: one
+    open file per participant (the soft limit is raised up to the hard one if needed) and about
+    `render_memory_bytes` of memory, compared with what the system has available now."""
+    participants = sum(1 for e in scenario.events if e.op == "add_participant")
+    recordings = sum(1 for e in scenario.events if "record" in e.op or e.params.get("record")
+                     or e.params.get("record_participant_track"))
+    files = participants + 2 * recordings + SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and files > soft:
+        raised = files if hard == resource.RLIM_INFINITY else min(files, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if soft != resource.RLIM_INFINITY and files > soft:
+            raise ScenarioError(
+                f"{scenario.source}: {participants} participants need about {files} open files "
+                f"(a listener stream each, written for the whole render); this process may open "
+                f"{soft} (ulimit -n): raise the limit, or split the scenario")
+    need = render_memory_bytes(participants)
+    available = _available_memory()
+    if available is not None and need > available:
+        raise ScenarioError(
+            f"{scenario.source}: {participants} participants need about {need >> 20} MiB of "
+            f"memory to render; {available >> 20} MiB is available now: split the scenario, or "
+            "free memory")
+
+
+def _available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes (None where there is no such file)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 class _FolderSink:
@@ -174,7 +233,7 @@ def _remove_stale(out_dir: Path) -> None:
     stale_old: list[Path] = []
     for entry in entries:
         match = pattern.fullmatch(entry.name)
-        if match is None or entry.is_symlink() or not entry.is_dir():
+        if match is None or entry.is_symlink() or not entry.is_dir() or not _is_ours(entry):
             continue
         if _is_running(int(match.group(1) or match.group(2))):
             continue
@@ -206,16 +265,52 @@ def _is_running(pid: int) -> bool:
     return True
 
 
-def _check_destination(out_dir: Path, force: bool) -> None:
+def destination(out_dir: str | Path) -> Path:
+    """`--out` as an absolute path without ``.`` or ``..`` (``DIR/..`` is DIR's parent, which a
+    render then treats as any other folder); ScenarioError for the root, which no render
+    replaces."""
+    text = os.fspath(out_dir)
+    if "\x00" in text:
+        raise ScenarioError("--out: a NUL character is not allowed in a path")
+    path = Path(os.path.abspath(text))
+    if path.parent == path:
+        raise ScenarioError(f"--out {path}: the root of the file system cannot be a render folder")
+    return path
+
+
+def is_render_folder(folder: Path) -> bool:
+    """Whether `folder` was written by a render: it holds the marker file `RENDER_MARKER`."""
+    marker = folder / RENDER_MARKER
+    try:
+        return marker.is_file() and not marker.is_symlink() and \
+            marker.read_text(encoding="utf-8", errors="replace") == MARKER_TEXT
+    except OSError:
+        return False
+
+
+def _is_ours(folder: Path) -> bool:
+    """A folder a render may remove: it holds the marker, or is empty (a render killed before it
+    wrote the marker)."""
+    try:
+        return is_render_folder(folder) or not any(folder.iterdir())
+    except OSError:
+        return False
+
+
+def _check_destination(out_dir: Path) -> None:
+    if out_dir.is_symlink():
+        raise ScenarioError(f"--out {out_dir}: is a symbolic link; a render replaces only a "
+                            "folder it wrote itself")
     if not out_dir.exists():
         return
     if not out_dir.is_dir():
         raise ScenarioError(f"--out {out_dir}: exists and is not a folder")
-    if force or not any(out_dir.iterdir()) or (out_dir / RENDER_MARKER).exists():
+    if _is_ours(out_dir):
         return
     raise ScenarioError(
-        f"--out {out_dir}: the folder holds files that are not an mpcmix render; "
-        "choose another folder or pass --force to replace it"
+        f"--out {out_dir}: the folder holds files and was not written by mpcmix render (it has "
+        f"no {RENDER_MARKER} file); a render never deletes or replaces a folder it did not "
+        "write, --force or not: choose another folder, or empty this one"
     )
 
 

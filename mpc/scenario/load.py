@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +44,11 @@ MEMBER_OPS = frozenset(name for name, op in OPERATIONS.items()
 _EVENT_KEYS = frozenset({"at", "op", "as", "member", "expect_error", "friendly_name", "uuid"})
 #: The longest `as` name in UTF-8 bytes: `listeners/<as>.wav` must fit a file name's 255 bytes.
 MAX_NAME_BYTES = 251
+#: The most participants (add_participant events) one scenario may have: each is a listener
+#: stream, open and written for the whole render (docs/reliability.md, Rendering).
+MAX_PARTICIPANTS = 10_000
+#: The largest scenario file read (it is read whole; a scenario document is bounded far below).
+MAX_SCENARIO_BYTES = 32 << 20
 #: Names no event parameter may take: the call model's own arguments, which the API has not.
 _RESERVED_PARAMS = frozenset({"label", "now_ms", "self"})
 _TOP_KEYS = frozenset(
@@ -100,6 +106,14 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     """Read a YAML or JSON scenario file and check its shape (ScenarioError naming the problem)."""
     path = Path(path)
     try:
+        if "\x00" in str(path):
+            raise ScenarioError(f"{str(path)!r}: a NUL character is not allowed in a path")
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device would block or never end
+            raise ScenarioError(f"{path}: not a regular file (a folder, a FIFO or a device); "
+                                "a scenario is read from a file")
+        if path.stat().st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{path}: {path.stat().st_size} bytes; a scenario file is at "
+                                f"most {MAX_SCENARIO_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such scenario file") from None
@@ -170,6 +184,11 @@ def scenario_from_dict(
                             f"{MAX_RATE_PER_MINUTE}, not {rate!r}") from None
     lines = parse_lines(data.get("lines", {}), source)
     events = _events(data.get("events"), source)
+    adds = sum(1 for e in events if e.op == "add_participant")
+    if adds > MAX_PARTICIPANTS:
+        raise ScenarioError(f"{source}: {adds} add_participant events; a scenario has at most "
+                            f"{MAX_PARTICIPANTS} participants (each is a listener stream written "
+                            "for the whole render)")
     return LoadedScenario(
         mpc=mpc,
         base_dir=Path(base_dir),

@@ -105,6 +105,7 @@ class ServerConfig:
     callback_timeout_s: float = 5.0
     max_body_bytes: int = 1 << 20  # a request body over this is refused with 413
     event_log_memory: int = 1000  # event records kept in memory per account (all stay on disk)
+    media_cache_mb: int = 256  # decoded media kept in memory, shared by all accounts
     log_level: str = "info"
     generated_account: bool = False  # True when no account was configured and one was made up
 
@@ -131,6 +132,8 @@ class ServerConfig:
             raise ConfigError(f"max_body_bytes {self.max_body_bytes}: must be at least 1024")
         if self.event_log_memory < 1:
             raise ConfigError(f"event_log_memory {self.event_log_memory}: must be at least 1")
+        if self.media_cache_mb < 1:
+            raise ConfigError(f"media_cache_mb {self.media_cache_mb}: must be at least 1")
         if self.callback_attempts < 1 or self.callback_queue_size < 1:
             raise ConfigError("callback_attempts and callback_queue_size must be at least 1")
         if self.media_root is not None and not self.media_root.is_dir():
@@ -179,12 +182,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--public-url", dest="public_url", help="base URL for recording_url links")
     p.add_argument("--rate-per-minute", dest="rate_per_minute", help="billing rate, e.g. 0.00500")
     p.add_argument("--subtype", choices=("PCM_16", "FLOAT"), help="WAV sample format")
+    p.add_argument("--media-cache-mb", dest="media_cache_mb", type=int,
+                   help="decoded media kept in memory, in MiB (default 256); a medium larger "
+                        "decoded is refused")
     p.add_argument("--log-level", dest="log_level", help="uvicorn log level (default info)")
     return p
 
 
 _INT_KEYS = {"port", "sample_rate", "frame_ms", "seed", "callback_queue_size", "callback_attempts",
-             "max_body_bytes", "event_log_memory"}
+             "max_body_bytes", "event_log_memory", "media_cache_mb"}
 _FLOAT_KEYS = {"callback_backoff_s", "callback_timeout_s"}
 _STR_KEYS = {"host", "clock", "public_url", "rate_per_minute", "subtype", "log_level"}
 _PATH_KEYS = {"media_root", "lines_path", "data_dir"}

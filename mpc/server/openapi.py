@@ -16,8 +16,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from mpcmix.model import params as P
-from mpcmix.model.values import MAX_TEXT
 from mpcmix.model.serialize import MPC_LIST_FIELDS, PARTICIPANT_LIST_FIELDS
+from mpcmix.model.values import MAX_TEXT
 
 #: The SDK accepts only these auth ids (plivo.utils), and so does the server's configuration.
 AUTH_ID_PATTERN = r"^(MA|SA)[A-Za-z0-9]{18}$"

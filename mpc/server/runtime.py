@@ -95,12 +95,32 @@ class AccountRuntime:
         with self.lock:
             if target_ms <= self.engine.now_ms or self.engine.closed:
                 return
+            if self.model.pending_media():
+                self.settle_media()
             try:
                 events = self.engine.advance_to(target_ms)
             except Exception as exc:
                 self._log_once(f"rendering to {target_ms} ms failed: {exc!r}")
                 events = self.engine.drain_events()
             self._publish(events)
+
+    def settle_media(self) -> None:
+        """Tell the call model, at the engine's current frame boundary, what became of each
+        medium it waits for (decoded off this path by the media library): ready ones begin,
+        failed ones are reported and replaced by silence. Never waits for a decode."""
+        with self.lock:
+            refs = self.model.pending_media()
+            if not refs or self.engine.closed:
+                return
+            now = self.engine.now_ms
+            for ref in refs:
+                state, detail = self.media.status(ref)
+                if state == "ready":
+                    assert isinstance(detail, int)
+                    self.model.media_ready(now, ref, detail)
+                elif state == "failed":
+                    self.model.media_failed(now, ref, str(detail))
+            self._publish(self.engine.settle(now))
 
     def flush(self, *, wait: bool = False) -> None:
         """Make every open WAV file's header count what has been written (no fsync: a fsync

@@ -32,6 +32,8 @@ log = logging.getLogger("mpcmix.server")
 MAX_ADVANCE_S = 86400
 #: Open recordings and listener streams are flushed (headers rewritten) at least this often.
 FLUSH_EVERY_S = 1.0
+#: The longest a virtual advance waits for media being decoded.
+MEDIA_WAIT_S = 120.0
 
 
 class ServerState:
@@ -103,18 +105,18 @@ class ServerState:
             except Exception:
                 log.exception("closing account %s failed", runtime.account.auth_id)
         self.dispatcher.stop(timeout_s=2.0)
+        self.media.close()
         self.folder_lock.release()
 
     def _prewarm(self) -> None:
-        # Decode the lines' audio before the first call needs it, so no request waits on it.
+        # Queue the lines' audio for decoding before the first call needs it.
         for spec in self.config.lines.values():
             if self._stop.is_set():
                 return
             if spec.audio:
-                try:
-                    self.media.load(spec.audio)
-                except Exception as exc:
-                    log.warning("line audio %r cannot be used: %s", spec.audio, exc)
+                state, detail = self.media.status(spec.audio)
+                if state == "failed":
+                    log.warning("line audio %r cannot be used: %s", spec.audio, detail)
 
     def _tick_loop(self) -> None:
         # Render every account up to the last frame boundary passed, frame after frame; measure
@@ -156,6 +158,12 @@ class ServerState:
         if not isinstance(self.clock, VirtualClock):
             raise ValidationError("the clock is real time: /emulator/advance needs --clock virtual")
         with self._advance_lock:
+            # Virtual time waits for the media being decoded, so what a request named plays
+            # from the moment it named it, as in an offline render.
+            if not self.media.wait_idle(MEDIA_WAIT_S):
+                log.warning("media still decoding after %s s: advancing without them", MEDIA_WAIT_S)
+            for runtime in self.runtimes.values():
+                runtime.settle_media()
             now = self.clock.advance(seconds)
             for runtime in self.runtimes.values():
                 runtime.tick(now)

@@ -50,8 +50,9 @@ def test_the_folder_has_exactly_the_spec_layout(render: Path):
     names = {p.name for p in render.iterdir()}
     required = {"events.jsonl", "listeners", "mpc.json", "mpcs", "recordings", "responses.jsonl"}
     assert required <= names
-    # Besides the documented layout (docs/scenarios.md) a render keeps only the scenario it ran (for `mpcmix report`).
-    assert names - required <= {"scenario.json"}
+    # Besides the documented layout (docs/scenarios.md) a render keeps only the scenario it ran
+    # (for `mpcmix report`) and the marker that proves the folder is a render's.
+    assert names - required <= {"scenario.json", ".mpcmix-render"}
     assert sorted(p.name for p in (render / "listeners").iterdir()) == [
         "agent.wav", "boss.wav", "customer.wav"
     ]

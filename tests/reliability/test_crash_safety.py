@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from mpcmix.scenario.folder import MARKER_TEXT, RENDER_MARKER
 
 from ..audio_checks import FIXTURES
 from ._fuzz import SUBPROCESS_SECONDS, check_complete, check_outcome, examples, run_in_process
@@ -131,13 +132,17 @@ def test_the_next_render_removes_stale_partials_and_keeps_live_ones(tmp_path):
         running = tmp_path / f".out.{live.pid}.def456.partial"
         other = tmp_path / f".other.{dead}.abc123.partial"
         not_ours = tmp_path / f".out.{dead}.partial-notes"
-        for folder in (stale, running, other, not_ours):
+        lookalike = tmp_path / f".out.{dead}.zzz9.partial"  # named like one, not a render's
+        for folder in (stale, running, other, not_ours, lookalike):
             (folder / "listeners").mkdir(parents=True)
+        for folder in (stale, running, other):  # a render's folders hold the marker at once
+            (folder / RENDER_MARKER).write_text(MARKER_TEXT)
         code, _stdout, stderr = run_in_process("render", str(_scenario(tmp_path)), "--out",
                                                str(out), "-q")
         assert code == 0, stderr
         assert not stale.exists()
         assert running.exists() and other.exists() and not_ours.exists()
+        assert (lookalike / "listeners").is_dir()  # never removed: it has no marker
     finally:
         live.kill()
         live.wait()

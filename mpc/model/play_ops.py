@@ -61,7 +61,7 @@ class PlayOperations(Lifecycle):
                 self._pending_plays.append((ref, play))
             else:
                 self._set_timer(play.end_ms, PLAY_END, play)
-            self._report(ev.PLAY_STARTED, mpc, now_ms, {**base, "PlayName": play.name})
+                self._report(ev.PLAY_STARTED, mpc, now_ms, {**base, "PlayName": play.name})
         self._changed(now_ms)
         return {"api_id": self._ids.uuid("api"), "message": "play queued into MPC",
                 "mpcMemberId": ids, "mpcName": mpc.name}

@@ -7,7 +7,8 @@ their length, and the engine plays silence for it. The server then tells the mod
 boundary, what became of each medium `pending_media` lists:
 
 - `media_ready(now_ms, ref, duration_ms)`: a waiting cue or Play begins now if its moment has
-  passed (heard from its start, late, as after a slow fetch) and ends `duration_ms` later;
+  passed (heard from its start, late, as after a slow fetch) and ends `duration_ms` later (a
+  Play's `MPCPlayStarted` is reported then, when it starts);
   voices get their length; an `MPCMediaDelayed` report gives the delay, where there was one.
   On the virtual clock the server waits for its decodes before time moves, so nothing is late
   and the render equals an offline one.
@@ -74,6 +75,11 @@ class MediaWaits(Lifecycle):
                 play.start_ms = now_ms
                 delayed[play.mpc.uuid] = play.mpc
             play.end_ms = play.start_ms + length
+            self._report(ev.PLAY_STARTED, play.mpc, play.start_ms, {
+                "MPCUUID": play.mpc.uuid, "MPCName": play.mpc.name,
+                "MemberID": ",".join(p.member_id for p in play.targets), "PlayURL": ref,
+                "PlayName": play.name,
+            })
             if play.end_ms <= now_ms:
                 self._end_play(play, now_ms, "completed")
             else:

@@ -210,7 +210,7 @@ def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
     "file://%2Fetc%2Fpasswd",
     "sneaky.xml",
     "voices/../../secret.wav",
-    "voices/customer.wav\x00/../../../secret.wav",
+    "voices/customer.wav%00/../../../secret.wav",
     "\\\\..\\\\secret.wav",
 ])
 def test_no_music_sound_or_play_url_reads_outside_the_media_root(
@@ -230,6 +230,7 @@ def test_no_music_sound_or_play_url_reads_outside_the_media_root(
     names = [e["name"] for e in new]
     assert "MPCPlayFailed" in names and "MPCPlayStarted" not in names
     assert "MPCMediaFailed" in names
-    # What the participant heard is the built-in wait music, never the secret file's chime.
-    loaded = media_server.state.media._cache
-    assert url not in loaded
+    # What the participant heard is the built-in wait music, never the secret file's chime:
+    # nothing outside the root was decoded or opened.
+    root = str(media_server.state.media.base_dir)
+    assert all(path.startswith(root + "/") for path in media_server.state.media.cached_files())

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import wavfile
+from . import mp3file, wavfile
 from .decode import AudioError, load_audio, to_audiosegment
 from .engine import Mixer
 from .limiter import Limiter
@@ -58,6 +58,7 @@ __all__ = [
     "beep",
     "default_music",
     "load_audio",
+    "mp3file",
     "open_pcm",
     "to_audiosegment",
     "wavfile",

@@ -162,9 +162,12 @@ def repair(path: str | os.PathLike[str]) -> bool:
     header frame and audio frames after it (it is now whole); False, and the file untouched,
     otherwise (a file closed normally, or not such an MP3 file)."""
     with open(path, "r+b") as f:
+        if not has_blank_header(f.read(4096)):  # the usual case, a closed file: 4 KiB read
+            return False
+        f.seek(0)
         data = f.read()
         found = frames(data)
-        if len(found) < 2 or not has_blank_header(data, found):
+        if len(found) < 2:
             return False
         end = found[-1].offset + found[-1].size
         first = found[0]

@@ -25,6 +25,7 @@ and the ending rules), the operations: `mpc_ops`, `adding`, `recording_ops`, `pl
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from typing import Any
 
 from mpcmix.errors import NotFoundError
@@ -38,6 +39,7 @@ from mpcmix.routing import (
     wait_music_source,
 )
 
+from . import archive
 from . import events as ev
 from .adding import AddParticipant
 from .events import Event
@@ -45,7 +47,7 @@ from .farend import FarEnd
 from .mpc_ops import MpcOperations
 from .play_ops import PlayOperations
 from .recording_ops import RecordingOperations
-from .records import EndedMpc, EndedParticipant
+from .records import EndedMpc, EndedParticipant, MpcRecord
 from .serialize import coach_mode
 from .snapshot import MixState, RecordingSpec, SourceSpec
 from .waiting import MediaWaits
@@ -243,6 +245,63 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
     def timestamp(self, ms: int) -> str:
         """The API's timestamp (`YYYY-MM-DD HH:mm:ss+hh:mm`, whole seconds) of model time `ms`."""
         return self._fmt.timestamp(ms)  # type: ignore[return-value]
+
+    # -- records across runs (a server's data folder; mpcmix.model.archive) --------------------
+
+    def drain_archive(self) -> list[dict[str, Any]]:
+        """The record of each MPC that ended since the last call (with ``archive=True``)."""
+        if self._archive is None:
+            return []
+        out, self._archive = self._archive, []
+        return out
+
+    def live_records(self) -> list[dict[str, Any]]:
+        """The record of each MPC that has not ended, as it stands now."""
+        return [archive.record(mpc, self._fmt) for mpc in self._live.values()]
+
+    def interrupted_record(self, item: dict[str, Any], end_ms: int) -> dict[str, Any]:
+        """A live MPC's record of an earlier run, ended at `end_ms` of that run's timeline (the
+        last moment it wrote) as `archive.interrupted` says."""
+        return archive.interrupted(archive.check(item), end_ms, self.auth_id,
+                                   self._fmt.rate_per_minute)
+
+    def restore(self, items: list[dict[str, Any]]) -> None:
+        """Take back the ended MPCs of earlier runs (records, in any order: they are put in the
+        order they were created, before this run's), so they answer Get and List as they did,
+        and no id of theirs is given again. Only before this run creates an MPC."""
+        if any(isinstance(m, MpcRecord) for m in self._mpcs):
+            raise ValueError("restore comes before the first MPC of a run")
+        ended = sorted((archive.check(item) for item in items if archive.is_ended(item)),
+                       key=lambda item: (item.get("run", 0), item.get("index", 0)))
+        highest = 0
+        for item in ended:
+            if item["uuid"] in self._by_uuid:
+                continue
+            offset = archive.offset_ms(item, self.epoch)
+            mpc = archive.pack(item, len(self._mpcs), offset)
+            self._mpcs.append(mpc)
+            self._by_uuid[mpc.uuid] = mpc
+            for position, m in enumerate(item["members"]):
+                start = m.get("voice_start_ms")
+                q = EndedParticipant(m["member_id"], m["label"], mpc, position, m["call_uuid"],
+                                     m["exited_ms"] + offset, m["exit_cause"],
+                                     None if start is None else start + offset,
+                                     m.get("voice_duration_ms") or 0)
+                self._participants[q.member_id] = q
+                self._labels[q.label] = q
+                for call in m.get("calls") or [q.call_uuid]:
+                    self._all_calls[call] = q
+                if q.member_id.isdigit():
+                    highest = max(highest, int(q.member_id))
+            self._ids.avoid("mpc", [mpc.uuid])
+            self._ids.avoid("call", [c for m in item["members"] for c in m.get("calls") or []])
+        self._ids.member_ids_from(highest + 1)
+
+    def avoid_ids(self, *, recording_ids: Iterable[str] = (), member_ids_from: int = 0) -> None:
+        """Never give these recording ids, nor member ids below `member_ids_from` (what an
+        earlier run left on disk: its files)."""
+        self._ids.avoid("recording", recording_ids)
+        self._ids.member_ids_from(member_ids_from)
 
     def new_api_id(self) -> str:
         """A fresh api_id, for responses the caller builds itself (e.g. error bodies)."""

@@ -121,13 +121,17 @@ def callback_value(value: Any) -> str:
 
 
 def recording_failed_at_restart(initiated: dict[str, Any], seconds: float, timestamp: str,
-                                sequence: int) -> dict[str, Any]:
+                                sequence: int, initiated_name: str = RECORDING_INITIATED,
+                                ) -> dict[str, Any]:
     """The failure callback of a recording a server's stop cut short, from its Initiated
-    callback's parameters: `seconds` on disk (its duration and end time), sent at `timestamp`
-    (the restart's wall time) with `sequence` as its SequenceNumber."""
+    callback (`initiated_name`, whose ``...Initiated`` becomes ``...Failed``) and parameters:
+    `seconds` on disk (its duration and end time), sent at `timestamp` (the restart's wall
+    time) with `sequence` as its SequenceNumber."""
+    name = initiated_name.removesuffix("Initiated") + "Failed" \
+        if initiated_name.endswith("Initiated") else RECORDING_FAILED
     return {
         **initiated,
-        "EventName": RECORDING_FAILED,
+        "EventName": name,
         "EventTimestamp": timestamp,
         "RecordingDuration": str(round(seconds)),
         "RecordingEndTime": _plus_seconds(initiated.get("RecordingStartTime"), seconds),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterable
 
 
 class IdSource:
@@ -24,6 +25,7 @@ class IdSource:
     def __init__(self, seed: int) -> None:
         self._seed = seed
         self._streams: dict[str, random.Random] = {}
+        self._taken: dict[str, set[str]] = {}  # ids of earlier runs a stream must not give again
         # Member ids are numeric strings counting up from a seeded base, like the API's ("355").
         self._next_member = self._stream("member").randint(100, 899)
 
@@ -34,8 +36,21 @@ class IdSource:
         return rng
 
     def uuid(self, kind: str) -> str:
-        """The next UUID of stream `kind` (``mpc``, ``call``, ``recording``, ``api``, ``request``)."""
-        return str(uuid.UUID(int=self._stream(kind).getrandbits(128), version=4))
+        """The next UUID of stream `kind` (``mpc``, ``call``, ``recording``, ``api``, ``request``)
+        that is not one of its `avoid`ed ids."""
+        taken = self._taken.get(kind, ())
+        while True:
+            value = str(uuid.UUID(int=self._stream(kind).getrandbits(128), version=4))
+            if value not in taken:
+                return value
+
+    def avoid(self, kind: str, ids: Iterable[str]) -> None:
+        """Never give these ids of stream `kind` (ids an earlier run on the same data gave)."""
+        self._taken.setdefault(kind, set()).update(ids)
+
+    def member_ids_from(self, first: int) -> None:
+        """Give member ids from `first` on (at least): the ids below it are taken."""
+        self._next_member = max(self._next_member, first)
 
     def member_id(self) -> str:
         """The next member id: a numeric string, unique within the account."""

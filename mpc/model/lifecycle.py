@@ -15,6 +15,7 @@ from typing import Any
 from mpcmix.errors import MediaPending
 from mpcmix.routing import MpcStatus, Role
 
+from . import archive
 from . import events as ev
 from .events import Event, callback_value
 from .notify import ROLE_IN_CALLBACKS, Notifier
@@ -234,6 +235,8 @@ class Lifecycle(Notifier):
         for mpc in self._ended:
             ended = EndedMpc.pack(mpc, self._fmt.mpc_object(mpc),
                                   [self._fmt.participant_object(p) for p in mpc.participants])
+            if self._archive is not None:
+                self._archive.append(archive.record(mpc, self._fmt, ended=ended))
             self._mpcs[mpc.index] = ended
             self._by_uuid[mpc.uuid] = ended
             for position, p in enumerate(mpc.participants):

@@ -245,6 +245,16 @@ class EndedMpc:
                    mpc.termination_cause, mpc.termination_cause_code, mpc.recording_name,
                    zlib.compress(text.encode("utf-8")))
 
+    @classmethod
+    def from_objects(cls, *, uuid: str, name: str, index: int, created_ms: int, end_ms: int,
+                     termination_cause: str, termination_cause_code: int, recording_name: str,
+                     mpc_object: dict[str, Any],
+                     participant_objects: list[dict[str, Any]]) -> EndedMpc:
+        """An ended MPC from its objects as Get answered them (a record of an earlier run)."""
+        text = json.dumps([mpc_object, participant_objects], separators=(",", ":"))
+        return cls(uuid, name, index, created_ms, end_ms, termination_cause,
+                   termination_cause_code, recording_name, zlib.compress(text.encode("utf-8")))
+
     def objects(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """(Get MPC object, [Get Participant object, ...] in the order added): fresh copies."""
         mpc_object, participants = json.loads(zlib.decompress(self.packed))

@@ -73,6 +73,7 @@ class ModelState:
         default_line: Line = DEFAULT_LINE,
         recording_url_base: str = DEFAULT_RECORDING_URL_BASE,
         strict_media: bool = True,
+        archive: bool = False,
     ) -> None:
         if not isinstance(frame_ms, int) or frame_ms <= 0:
             raise ValueError(f"frame_ms must be a positive integer, not {frame_ms!r}")
@@ -112,9 +113,15 @@ class ModelState:
         self._pending_plays: list[tuple[str, PlayRecord]] = []
         self._now = 0
         self._unsettled_at: int | None = None
+        #: Counts the changes of state (operations, timers fired, media told): a server saves
+        #: its live MPCs when it moves.
+        self.revision = 0
+        # With `archive`, the record of each MPC once it has ended, until `drain_archive`.
+        self._archive: list[dict[str, Any]] | None = [] if archive else None
 
     def _changed(self, t: int) -> None:
         self._unsettled_at = t
+        self.revision += 1
 
     def _frames(self, ms: int) -> int:
         """`ms` rounded up to whole frames."""

@@ -23,8 +23,8 @@ from typing import Any
 from mpcmix.engine import CallEngine, Engine
 from mpcmix.errors import NotFoundError, ValidationError
 from mpcmix.media import MediaLibrary
-from mpcmix.mixer import wavfile
-from mpcmix.model import CallModel, Event
+from mpcmix.mixer import mp3file, wavfile
+from mpcmix.model import CallModel, Event, archive
 from mpcmix.model.events import recording_failed_at_restart
 from mpcmix.model.params import destinations, operation
 from mpcmix.scenario import to_model_lines
@@ -33,6 +33,7 @@ from .callbacks import CallbackDispatcher, Delivery, form_params
 from .clock import Clock
 from .config import Account, ServerConfig, default_epoch
 from .eventlog import EventLog
+from .store import AccountStore, recording_on_disk, repair_cut_files, used_ids
 
 log = logging.getLogger("mpcmix.server")
 
@@ -73,15 +74,24 @@ class AccountRuntime:
         self.base_url = config.base_url()
         self.journal = self.dir / "journal"
         self.journal.mkdir(exist_ok=True)
+        self.store = AccountStore(self.dir)
         # A restart on the same data folder must not hand out the ids of the previous run (its
-        # recordings are still on disk and downloadable): each start draws ids from its own seed.
+        # recordings are still on disk and downloadable): each start draws ids from its own seed,
+        # and the ids its records and files hold are never given again (`_restore`).
         self.generation = _count_start(self.dir)
-        self.engine: Engine = account_engine(account, config, media, self.dir / "out",
+        self.out_dir = self.dir / "out"
+        self.engine: Engine = account_engine(account, config, media, self.out_dir,
                                              generation=self.generation)
         self.model: CallModel = self.engine.model
         self._last_error: str | None = None
         self._recovered: dict[str, Path] = {}  # file name -> a recording of an earlier run
+        self._saved = (-1, -1)  # (model revision, written_ms) last saved to live.json
+        self._live_json = "[]"
+        interrupted = self._restore()
         self._recover_recordings()
+        for item in interrupted:  # after its recordings' failures, as its run would have
+            self._report_interrupted(item)
+        self._save()
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -135,6 +145,7 @@ class AccountRuntime:
                 self.engine.update_headers(wait=wait)
             except Exception as exc:
                 self._log_once(f"flush failed: {exc!r}")
+            self._save()
 
     def _log_once(self, message: str) -> None:
         if message != self._last_error:
@@ -194,6 +205,8 @@ class AccountRuntime:
                     events += self.engine.settle(now)
                 finally:
                     self._publish(events)
+                    if self.model.revision != self._saved[0]:
+                        self._save()  # what a 2xx answered survives a kill from now on
 
     def knows_call(self, call_uuid: str) -> bool:
         """Whether `call_uuid` is (or was) a call of this account."""
@@ -237,9 +250,9 @@ class AccountRuntime:
                 for path in sorted(paths, key=lambda p: p.name != filename):
                     if path.name == filename or recording_id == stem:
                         return path, self.engine.is_recording_complete(recording_id)
-        recovered = self._recovered.get(filename)
+        recovered = self._recovered.get(filename) or recording_on_disk(self.out_dir, filename)
         if recovered is not None and recovered.is_file():
-            return recovered, True
+            return recovered, True  # an earlier run's: closed, or repaired at start-up
         raise NotFoundError(f"no recording file {filename!r} in this account")
 
     # -- events --------------------------------------------------------------------------------
@@ -290,6 +303,83 @@ class AccountRuntime:
             )
         )
 
+    # -- durability: the MPCs of earlier runs on this folder -------------------------------------
+
+    def _restore(self) -> list[dict[str, Any]]:
+        """Take back what earlier runs on this folder left: every ended MPC (mpcs.jsonl), and
+        the MPCs that were live when the last run stopped (live.json), ended now at the last
+        moment it wrote (archive.INTERRUPTED); keep every id their records and files hold from
+        being given again; after a run that did not stop cleanly, repair the files it cut."""
+        live = self.store.read_live() or {}
+        items = []
+        for item in self.store.read_archive():
+            try:
+                items.append(archive.check(item))
+            except ValueError as exc:
+                log.warning("account %s: an unreadable MPC record skipped (%s)",
+                            self.account.auth_id, exc)
+        known = {item["uuid"] for item in items}
+        interrupted = []
+        for item in live.get("mpcs") or []:
+            if not isinstance(item, dict) or item.get("uuid") in known:
+                continue
+            try:
+                ended = self.model.interrupted_record(item, int(live.get("written_ms") or 0))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("account %s: a live MPC's record cannot be read (%r): lost",
+                            self.account.auth_id, exc)
+                continue
+            ended["run"] = live.get("run", 0)
+            interrupted.append(ended)
+        self.store.append(interrupted)
+        self.model.restore(items + interrupted)
+        recording_ids, member_floor = used_ids(self.out_dir)
+        self.model.avoid_ids(recording_ids=recording_ids, member_ids_from=member_floor)
+        if not live.get("clean") and self.out_dir.is_dir():
+            for path in repair_cut_files(self.out_dir):
+                log.warning("account %s: %s was cut by the server's stop: repaired",
+                            self.account.auth_id, path.relative_to(self.dir))
+        return interrupted
+
+    def _report_interrupted(self, item: dict[str, Any]) -> None:
+        """Log the end of an MPC its run stopped in (no callback: its run is gone)."""
+        obj = item["mpc"]
+        params = {
+            "EventName": "MPCEnd", "EventTimestamp": obj.get("end_time") or "",
+            "MPCUUID": item["uuid"], "MPCName": item["name"],
+            "MPCEndTime": obj.get("end_time") or "", "MPCDuration": str(obj.get("duration")),
+            "MPCBilledDuration": str(obj.get("billed_duration")),
+            "MPCBilledAmount": str(obj.get("billed_amount")),
+            "MPCTerminationCause": item["cause"], "MPCTerminationCauseCode": str(item["code"]),
+            "SequenceNumber": str(self._next_sequence(item["uuid"])),
+        }
+        log.warning("account %s: MPC %s (%s) was live when the server stopped: ended at %s",
+                    self.account.auth_id, item["name"], item["uuid"], obj.get("end_time"))
+        self._log_and_send("MPCEnd", 0, params, None, "POST", recovered={
+            "reason": "the server stopped while this MPC was live; it ended at the last moment "
+                      "the server wrote"})
+
+    def _save(self, *, clean: bool = False) -> None:
+        """Append the MPCs that ended to mpcs.jsonl, and, if the model changed or time moved
+        with MPCs live, write live.json (`clean`: the server is stopping). Under the lock."""
+        try:
+            ended = self.model.drain_archive()
+            for item in ended:
+                item["run"] = self.generation
+            self.store.append(ended)
+            revision, written = self.model.revision, self.engine.now_ms
+            if not clean and (revision, written) == self._saved:
+                return
+            if not clean and revision == self._saved[0] and not self.model.live_mpcs():
+                return
+            if revision != self._saved[0]:
+                self._live_json = json.dumps(self.model.live_records(), separators=(",", ":"))
+            self.store.write_live({"v": archive.VERSION, "run": self.generation,
+                                   "written_ms": written, "clean": clean}, self._live_json)
+            self._saved = (revision, written)
+        except OSError as exc:
+            self._log_once(f"saving the MPCs failed: {exc!r}")
+
     # -- crash safety: recordings in progress survive a kill -------------------------------------
 
     def _journal_recording(self, name: str, params: dict[str, Any], url: str | None,
@@ -301,11 +391,12 @@ class AccountRuntime:
             return
         marker = self.journal / f"{recording_id}.json"
         try:
-            if name == "MPCRecordingInitiated":
+            if name.endswith("RecordingInitiated"):  # MPC... or Participant... recordings
                 temporary = marker.with_suffix(".tmp")
-                temporary.write_text(json.dumps({"params": params, "url": url, "method": method}))
+                temporary.write_text(json.dumps({"name": name, "params": params, "url": url,
+                                                 "method": method}))
                 os.replace(temporary, marker)
-            elif name in ("MPCRecordingCompleted", "MPCRecordingFailed"):
+            elif name.endswith(("RecordingCompleted", "RecordingFailed")):
                 marker.unlink(missing_ok=True)
         except OSError as exc:
             self._log_once(f"recording journal {marker}: {exc!r}")
@@ -331,15 +422,21 @@ class AccountRuntime:
                 try:
                     if fmt == "wav":
                         wavfile.repair(path)
+                    else:
+                        mp3file.repair(path)  # its length as every decoder then plays it
                     seconds = max(seconds, _duration_s(path))
-                except (OSError, RuntimeError) as exc:
+                except (OSError, RuntimeError, ValueError) as exc:
                     log.warning("recovering %s: %r", path, exc)
                 self._recovered[path.name] = path
-                if path.stem != recording_id and f"{recording_id}.{fmt}" not in self._recovered:
-                    self._recovered[f"{recording_id}.{fmt}"] = path  # the recording_url
+            # the recording_url of a recording of two files serves its participant track first,
+            # as its run did
+            url_file = recording_on_disk(self.out_dir, f"{recording_id}.{fmt}")
+            if url_file is not None:
+                self._recovered[f"{recording_id}.{fmt}"] = url_file
             failed = recording_failed_at_restart(
                 params, seconds, self._wall_timestamp(),
-                self._next_sequence(params.get("MPCUUID")))
+                self._next_sequence(params.get("MPCUUID")),
+                str(entry.get("name") or "MPCRecordingInitiated"))
             reason = ("the server stopped while this recording was in progress; its file keeps "
                       "what was written up to then" if files else
                       "the server stopped while this recording was in progress, before its file "
@@ -347,7 +444,7 @@ class AccountRuntime:
             log.warning("account %s: recording %s was in progress when the server stopped: "
                         "reported as MPCRecordingFailed (%s)", self.account.auth_id, recording_id,
                         ", ".join(p.name for p in files) or "no file")
-            self._log_and_send("MPCRecordingFailed", 0, failed, entry.get("url"),
+            self._log_and_send(failed["EventName"], 0, failed, entry.get("url"),
                                str(entry.get("method") or "POST").upper(),
                                recovered={"reason": reason,
                                           "files": [p.name for p in files],
@@ -397,7 +494,10 @@ class AccountRuntime:
             try:
                 self.engine.close()
             finally:
-                self.events.close()
+                try:
+                    self._save(clean=True)
+                finally:
+                    self.events.close()
 
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
@@ -413,7 +513,9 @@ def _count_start(folder: Path) -> int:
     if previous == 0 and (folder / "events.jsonl").is_file() and \
             (folder / "events.jsonl").stat().st_size > 0:
         previous = 1  # a folder from before the counter existed
-    counter.write_text(f"{previous + 1}\n")
+    temporary = counter.with_name("starts.tmp")
+    temporary.write_text(f"{previous + 1}\n")
+    os.replace(temporary, counter)
     return previous
 
 
@@ -442,6 +544,7 @@ def account_engine(account: Account, config: ServerConfig, media: MediaLibrary, 
         media=media,
         recording_url_base=config.base_url() + "/v1/Account/{auth_id}/Recording/",
         strict_media=False,  # a bad medium is reported as an event, the request still accepted
+        archive=True,  # ended MPCs' records, kept in the account's folder (mpcs.jsonl)
         **kwargs,
     )
     return CallEngine(

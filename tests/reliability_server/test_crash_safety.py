@@ -85,7 +85,7 @@ def test_a_recording_survives_kill_9_and_a_restart_reports_it_failed(tmp_path: P
             assert event["recovered"]["files"] == [path.name]
             everything = client.get("/emulator/events").json()["events"]
             before = [e for e in everything if e["params"].get("MPCUUID") == event["mpc_uuid"]
-                      and e is not event and e["name"] != "MPCRecordingFailed"]
+                      and e["seq"] < event["seq"]]
             assert before, "the earlier run's events were read back"
             assert int(event["params"]["SequenceNumber"]) > max(
                 int(e["params"]["SequenceNumber"]) for e in before)

@@ -68,6 +68,15 @@ def record(mpc: MpcRecord, fmt: Serializer, *, ended: EndedMpc | None = None) ->
     }
 
 
+def fingerprint(mpc: MpcRecord) -> tuple[Any, ...]:
+    """Every field of a live MPC its record depends on and that can change (its settings are
+    fixed once made): equal fingerprints, equal records."""
+    rec = mpc.recording
+    return (mpc.status, mpc.start_ms, mpc.end_ms, None if rec is None else rec.state,
+            tuple((p.call_uuid, p.joined_ms, p.exited_ms, p.exit_cause, p.mute, p.hold,
+                   p.coach_mode, p.voice_start_ms, p.voice_duration_ms) for p in mpc.participants))
+
+
 def check(item: Any) -> dict[str, Any]:
     """`item` if it is a record this version reads (ValueError naming what is wrong)."""
     if not isinstance(item, dict) or item.get("v") != VERSION:

@@ -256,8 +256,21 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         return out
 
     def live_records(self) -> list[dict[str, Any]]:
-        """The record of each MPC that has not ended, as it stands now."""
-        return [archive.record(mpc, self._fmt) for mpc in self._live.values()]
+        """The record of each MPC that has not ended, as it stands now (the same dict as the
+        last call's for an MPC that did not change since: a caller may keep what it made of
+        it, by identity)."""
+        cache = self._record_cache
+        out = []
+        for uuid, mpc in self._live.items():
+            key = archive.fingerprint(mpc)
+            cached = cache.get(uuid)
+            if cached is None or cached[0] != key:
+                cached = cache[uuid] = (key, archive.record(mpc, self._fmt))
+            out.append(cached[1])
+        if len(cache) > len(out):
+            for uuid in [u for u in cache if u not in self._live]:
+                del cache[uuid]
+        return out
 
     def interrupted_record(self, item: dict[str, Any], end_ms: int) -> dict[str, Any]:
         """A live MPC's record of an earlier run, ended at `end_ms` of that run's timeline (the

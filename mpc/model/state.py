@@ -118,6 +118,7 @@ class ModelState:
         self.revision = 0
         # With `archive`, the record of each MPC once it has ended, until `drain_archive`.
         self._archive: list[dict[str, Any]] | None = [] if archive else None
+        self._record_cache: dict[str, tuple[Any, dict[str, Any]]] = {}  # live_records, by uuid
 
     def _changed(self, t: int) -> None:
         self._unsettled_at = t

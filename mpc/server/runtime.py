@@ -87,6 +87,7 @@ class AccountRuntime:
         self._recovered: dict[str, Path] = {}  # file name -> a recording of an earlier run
         self._saved = (-1, -1)  # (model revision, written_ms) last saved to live.json
         self._live_json = "[]"
+        self._record_texts: dict[int, tuple[dict[str, Any], str]] = {}  # id -> (record, JSON)
         interrupted = self._restore()
         self._recover_recordings()
         for item in interrupted:  # after its recordings' failures, as its run would have
@@ -318,13 +319,18 @@ class AccountRuntime:
             except ValueError as exc:
                 log.warning("account %s: an unreadable MPC record skipped (%s)",
                             self.account.auth_id, exc)
+        if not live.get("clean") and self.out_dir.is_dir():
+            for path in repair_cut_files(self.out_dir):
+                log.warning("account %s: %s was cut by the server's stop: repaired",
+                            self.account.auth_id, path.relative_to(self.dir))
         known = {item["uuid"] for item in items}
         interrupted = []
         for item in live.get("mpcs") or []:
             if not isinstance(item, dict) or item.get("uuid") in known:
                 continue
             try:
-                ended = self.model.interrupted_record(item, int(live.get("written_ms") or 0))
+                written = max(int(live.get("written_ms") or 0), self._heard_until(item))
+                ended = self.model.interrupted_record(item, written)
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("account %s: a live MPC's record cannot be read (%r): lost",
                             self.account.auth_id, exc)
@@ -335,11 +341,22 @@ class AccountRuntime:
         self.model.restore(items + interrupted)
         recording_ids, member_floor = used_ids(self.out_dir)
         self.model.avoid_ids(recording_ids=recording_ids, member_ids_from=member_floor)
-        if not live.get("clean") and self.out_dir.is_dir():
-            for path in repair_cut_files(self.out_dir):
-                log.warning("account %s: %s was cut by the server's stop: repaired",
-                            self.account.auth_id, path.relative_to(self.dir))
         return interrupted
+
+    def _heard_until(self, item: dict[str, Any]) -> int:
+        """The last moment (ms of its run's timeline, a frame boundary) the listener streams of a
+        live MPC's record reach on disk: each begins at the MPC's creation."""
+        until = 0
+        for member in item.get("members") or []:
+            path = self.engine.listener_path(str(member.get("label")))
+            try:
+                info = _info(path)
+            except (OSError, RuntimeError):
+                continue
+            if info.samplerate:
+                ms = int(item["created_ms"]) + info.frames * 1000 // info.samplerate
+                until = max(until, ms - ms % self.config.frame_ms)
+        return until
 
     def _report_interrupted(self, item: dict[str, Any]) -> None:
         """Log the end of an MPC its run stopped in (no callback: its run is gone)."""
@@ -373,12 +390,23 @@ class AccountRuntime:
             if not clean and revision == self._saved[0] and not self.model.live_mpcs():
                 return
             if revision != self._saved[0]:
-                self._live_json = json.dumps(self.model.live_records(), separators=(",", ":"))
+                self._live_json = self._records_json(self.model.live_records())
             self.store.write_live({"v": archive.VERSION, "run": self.generation,
                                    "written_ms": written, "clean": clean}, self._live_json)
             self._saved = (revision, written)
         except OSError as exc:
             self._log_once(f"saving the MPCs failed: {exc!r}")
+
+    def _records_json(self, records: list[dict[str, Any]]) -> str:
+        """The JSON list of `records`, each dumped once (the model hands an unchanged MPC's
+        record back as the same dict: its text is reused)."""
+        texts: dict[int, tuple[dict[str, Any], str]] = {}
+        for item in records:
+            kept = self._record_texts.get(id(item))
+            texts[id(item)] = kept if kept is not None and kept[0] is item else \
+                (item, json.dumps(item, separators=(",", ":")))
+        self._record_texts = texts
+        return "[" + ",".join(texts[id(item)][1] for item in records) + "]"
 
     # -- crash safety: recordings in progress survive a kill -------------------------------------
 
@@ -519,10 +547,14 @@ def _count_start(folder: Path) -> int:
     return previous
 
 
-def _duration_s(path: Path) -> float:
+def _info(path: Path) -> Any:
     import soundfile
 
-    info = soundfile.info(str(path))
+    return soundfile.info(str(path))
+
+
+def _duration_s(path: Path) -> float:
+    info = _info(path)
     return info.frames / info.samplerate if info.samplerate else 0.0
 
 

@@ -93,7 +93,8 @@ class Looped:
     """`pcm` looped without end from timeline sample `start`, silence before it.
 
     Music: each wait or hold episode is its own `Looped`, starting the file from its beginning
-    when the episode starts. An empty `pcm` is silence. `pcm`: int16 (n,), kept by reference.
+    when the episode starts. An empty `pcm` is silence. `pcm`: int16 (n,), kept by reference
+    (an array, or a `PcmFile` read by slices).
     """
 
     __slots__ = ("pcm", "start")
@@ -131,7 +132,7 @@ class Looped:
             rest = dst[first:]
             whole, part = divmod(len(rest), period)
             if whole:
-                rest[:whole * period].reshape(whole, period)[:] = self.pcm
+                rest[:whole * period].reshape(whole, period)[:] = self.pcm[:period]
             rest[whole * period:] = self.pcm[:part]
         return out
 

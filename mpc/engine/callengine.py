@@ -128,6 +128,8 @@ class CallEngine:
         self.block = max(frame, BLOCK_SAMPLES // frame * frame)  # whole frames, for speech frames
         self.now_ms = 0
         self._sources: dict[str, tuple[tuple[str | None, int, bool], Source]] = {}
+        # sources whose medium is being prepared: (their key, the media version then)
+        self._waiting: dict[str, tuple[tuple[str | None, int, bool], int]] = {}
         self._speech = Speech(sample_rate, frame_ms)
         self._pending: list[Event] = []
         self.closed = False
@@ -234,6 +236,8 @@ class CallEngine:
         sources = {spec.name: self._source(spec) for spec in state.sources}
         if len(self._sources) > len(sources):  # sources no MPC names any more (ended, left)
             self._sources = {k: v for k, v in self._sources.items() if k in sources}
+        if len(self._waiting) > len(sources):
+            self._waiting = {k: v for k, v in self._waiting.items() if k in sources}
         now = self.samples(self.now_ms)
         captures: list[Capture] = []
         if self.outputs is not None:
@@ -356,15 +360,19 @@ class CallEngine:
         cached = self._sources.get(spec.name)
         if cached is not None and cached[0] == key:
             return cached[1]
+        waiting = self._waiting.get(spec.name)
+        if waiting is not None and waiting == (key, self.media.version):
+            return SILENCE  # still being prepared: not asked again until a decode ends
         source: Source
         if spec.media is None or spec.media == "none" or spec.name in self._silenced:
             source = SILENCE
         else:
-            # a voice or a Play plays once: streamed from disk where its file allows
+            # streamed from disk where its file allows (a voice, a Play, music alike)
             try:
-                pcm: Any = self.media.load(spec.media) if spec.loop else self.media.open(spec.media)
-            except MediaPending:
-                return SILENCE  # being prepared off this path: silence until it is (not kept)
+                pcm: Any = self.media.open(spec.media)
+            except MediaPending:  # being prepared off this path: silence until it is
+                self._waiting[spec.name] = (key, self.media.version)
+                return SILENCE
             except MediaError:
                 pcm = None  # the call model is told (`media_failed`); silence meanwhile
             start = self.samples(spec.start_ms)
@@ -373,4 +381,5 @@ class CallEngine:
             else:
                 source = Looped(pcm, start) if spec.loop and len(pcm) else OneShot(pcm, start)
         self._sources[spec.name] = (key, source)
+        self._waiting.pop(spec.name, None)
         return source

@@ -13,19 +13,26 @@ anew), and bounded: decoded audio up to `cache_bytes` bytes, files streamed from
 `MAX_OPEN_FILES`, failures up to `MAX_FAILURES`, the least recently used going first. A medium
 whose decoded samples alone would exceed `cache_bytes` is refused, naming the bound.
 
-Decoding runs on the caller's thread (renders: `decoder=False`), or, for the server, on one
-background thread: then `duration_ms`, `open` and `load` never decode on the caller's thread;
-a medium not ready yet raises `MediaPending` (its decode is queued), `status` says what became of
-it, and `wait_idle` waits until every queued decode is done. Reading a file's header (a plain
-WAV streamed from disk, `open_pcm`) is not decoding: it happens on the caller's thread.
+Decoding runs on the caller's thread (renders), or, for the server (`cache_dir` given), in a
+child process (mpcmix.media.decoder: decoding holds Python's GIL for long stretches, which on
+any thread of the server would make its real-time ticks late): then `duration_ms` and `open`
+never decode on the caller's thread; a medium not ready yet raises `MediaPending` (its decode is
+queued), `status` says what became of it, and `wait_idle` waits until every queued decode is
+done. The child writes the decoded samples to a WAV in `cache_dir`, which is then streamed from
+disk like any plain WAV (memory does not grow with it; the files are bounded by `cache_bytes`,
+the least recently used deleted first). Reading a file's header (a plain WAV streamed from
+disk, `open_pcm`) is not decoding: it happens on the caller's thread.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import xml.etree.ElementTree as ET
@@ -63,8 +70,8 @@ class MediaLibrary:
 
     `base_dir` anchors relative paths. `confine` (the server's `--media-root`) refuses any path
     that resolves outside it, symlinks included; `map_http` maps `http(s)://host/path` to
-    `base_dir/host/path`. `cache_bytes` bounds the decoded audio kept. `decoder` True decodes on
-    a background thread (see the module docstring).
+    `base_dir/host/path`. `cache_bytes` bounds the decoded audio kept. With `cache_dir`, decodes in
+    a child process into `cache_dir` (see the module docstring).
     """
 
     def __init__(
@@ -75,7 +82,7 @@ class MediaLibrary:
         confine: bool = False,
         map_http: bool = False,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
-        decoder: bool = False,
+        cache_dir: str | Path | None = None,
     ) -> None:
         self.base_dir = Path(base_dir).resolve()
         self.sample_rate = sample_rate
@@ -88,8 +95,15 @@ class MediaLibrary:
         self._decoded_bytes = 0
         self._streamed: OrderedDict[Key, PcmFile] = OrderedDict()
         self._failed: OrderedDict[Key, str] = OrderedDict()
+        self._decoding: OrderedDict[Key, None] = OrderedDict()  # files open_pcm cannot stream
+        #: Moves whenever a decode ends (ready or failed): who waits for media asks again then.
+        self.version = 0
         self._loading: set[str] = set()  # XML documents being rendered (a loop refuses)
-        self._decoder: _Decoder | None = _Decoder(self) if decoder else None
+        self._on_disk: OrderedDict[Key, tuple[PcmFile, Path]] = OrderedDict()  # cache_dir's
+        self._on_disk_bytes = 0
+        self._decoder: _Decoder | None = None
+        if cache_dir is not None:
+            self._decoder = _Decoder(self, Path(cache_dir))
 
     # -- resolving -----------------------------------------------------------------------------
 
@@ -149,35 +163,29 @@ class MediaLibrary:
     def cached_files(self) -> list[str]:
         """The real paths of the files whose audio the cache holds (decoded or streamed)."""
         with self._lock:
-            return sorted({str(k[0]) for k in (*self._decoded, *self._streamed)
+            return sorted({str(k[0]) for k in (*self._decoded, *self._streamed, *self._on_disk)
                            if k[0] != "builtin"})
 
     def cached_bytes(self) -> int:
-        """Bytes of decoded audio the cache holds (at most `cache_bytes`)."""
+        """Bytes of decoded audio the cache holds, in memory and in `cache_dir` (each at most
+        `cache_bytes`)."""
         with self._lock:
-            return self._decoded_bytes
+            return self._decoded_bytes + self._on_disk_bytes
 
     # -- what callers ask for ------------------------------------------------------------------
 
     def load(self, ref: str) -> np.ndarray:
-        """The decoded int16 mono samples of `ref` at this library's rate (cached).
-
-        With a background decoder, MediaPending until they are ready (their decode queued)."""
-        key, path = self._key(ref)
-        with self._lock:
-            found = self._cached(key)
-        if found is not None:
-            return found
-        if self._decoder is not None and path is not None and not self._decoder.is_current():
-            self._decoder.request(ref, key)
-            raise MediaPending(ref)
-        return self._decode(ref, key, path)  # a built-in is made at once: no file to decode
+        """The decoded int16 mono samples of `ref` at this library's rate, in memory (cached;
+        with a decoder process, MediaPending until they are ready)."""
+        pcm = self.open(ref)
+        return pcm if isinstance(pcm, np.ndarray) else pcm[0:len(pcm)]
 
     def open(self, ref: str) -> np.ndarray | PcmFile:
-        """The samples of `ref` as `load` gives them, or, for a mono 16-bit WAV already at this
-        library's rate, a `PcmFile` that reads them from disk as they are played (the common case
-        of a line's voice: memory then does not grow with its length; only its header is read
-        here, on the caller's thread). Cached."""
+        """The samples of `ref`: in memory, or a `PcmFile` that reads them from disk as they are
+        played (a mono 16-bit WAV already at this library's rate, the common case of a line's
+        voice, or what the decoder process wrote: memory then does not grow with its length;
+        only a header is read here, on the caller's thread). Cached. With a decoder process,
+        MediaPending until a medium that needs decoding is decoded."""
         key, path = self._key(ref)
         stream_key: Key = (key[0], key[1], key[2], 1)
         with self._lock:
@@ -189,7 +197,9 @@ class MediaLibrary:
                     return streamed
         if found is not None:
             return found
-        if path is not None and not _is_xml(path):
+        if self._decoder is not None and self._decoder.is_queued(key):
+            raise MediaPending(ref)  # asked again (each tick, while it plays): nothing to read
+        if path is not None and stream_key not in self._decoding and not _is_xml(path):
             try:
                 opened = open_pcm(path, self.sample_rate)
             except AudioError as exc:
@@ -201,7 +211,14 @@ class MediaLibrary:
                     while len(self._streamed) > MAX_OPEN_FILES:
                         self._streamed.popitem(last=False)
                 return opened
-        return self.load(ref)
+            with self._lock:  # it needs decoding: its header is not read again
+                self._decoding[stream_key] = None
+                while len(self._decoding) > MAX_FAILURES:
+                    self._decoding.popitem(last=False)
+        if self._decoder is not None and path is not None:
+            self._decoder.request(ref, key)
+            raise MediaPending(ref)
+        return self._decode(ref, key, path)  # a built-in is made at once: no file to decode
 
     def duration_ms(self, ref: str) -> int:
         """How long `ref` plays, in whole milliseconds rounded up (MediaError if unusable;
@@ -230,20 +247,46 @@ class MediaLibrary:
 
     # -- the cache -------------------------------------------------------------------------------
 
-    def _cached(self, key: Key) -> np.ndarray | None:
+    def _cached(self, key: Key) -> np.ndarray | PcmFile | None:
         """The decoded samples of `key` (most recently used now), or None; MediaError if its
         decode failed. Call with the lock held."""
         pcm = self._decoded.get(key)
         if pcm is not None:
             self._decoded.move_to_end(key)
             return pcm
+        on_disk = self._on_disk.get(key)
+        if on_disk is not None:
+            self._on_disk.move_to_end(key)
+            return on_disk[0]
         failure = self._failed.get(key)
         if failure is not None:
             raise MediaError(failure)
         return None
 
+    def _keep_on_disk(self, key: Key, path: Path) -> None:
+        """Cache what the decoder process wrote at `path` (the least recently used files are
+        deleted past `cache_bytes`; one still being played stays readable until it ends)."""
+        pcm = open_pcm(path, self.sample_rate)
+        if pcm is None:
+            raise MediaError(f"the decoder wrote {path.name}, which is not a mono 16-bit WAV")
+        with self._lock:
+            self.version += 1
+            old = self._on_disk.pop(key, None)
+            if old is not None:
+                self._on_disk_bytes -= old[1].stat().st_size if old[1].exists() else 0
+            self._on_disk[key] = (pcm, path)
+            self._on_disk_bytes += path.stat().st_size
+            while self._on_disk_bytes > self.cache_bytes and len(self._on_disk) > 1:
+                _, (_, gone) = self._on_disk.popitem(last=False)
+                try:
+                    self._on_disk_bytes -= gone.stat().st_size
+                    gone.unlink()
+                except OSError:
+                    pass
+
     def _keep(self, key: Key, pcm: np.ndarray) -> None:
         with self._lock:
+            self.version += 1
             if key in self._decoded:
                 return
             self._decoded[key] = pcm
@@ -254,6 +297,7 @@ class MediaLibrary:
 
     def _fail(self, key: Key, message: str) -> None:
         with self._lock:
+            self.version += 1
             self._failed[key] = message
             while len(self._failed) > MAX_FAILURES:
                 self._failed.popitem(last=False)
@@ -329,7 +373,10 @@ class MediaLibrary:
             key, inner_path = self._key(inner)
             with self._lock:
                 found = self._cached(key)
-            pcm = found if found is not None else self._decode(inner, key, inner_path)
+            if found is None:
+                pcm = self._decode(inner, key, inner_path)
+            else:
+                pcm = found if isinstance(found, np.ndarray) else found[0:len(found)]
             return [pcm] * loops
         if element.tag == "Speak":
             return [self._speak(ref, text)] * loops
@@ -356,23 +403,30 @@ class MediaLibrary:
 
 
 class _Decoder:
-    """One background thread that decodes the media a library was asked for, in order, each
-    once (a request for a key already queued or cached is not queued again)."""
+    """Sends the media a library was asked for to the decoder process (mpcmix.media.decoder),
+    in order, each once (a request for a key already queued is not queued again), from one
+    thread that waits on the process's answers; the process is started on the first request,
+    and again after it dies."""
 
-    def __init__(self, library: MediaLibrary) -> None:
+    def __init__(self, library: MediaLibrary, cache_dir: Path) -> None:
         self.library = library
+        self.cache_dir = cache_dir
+        shutil.rmtree(cache_dir, ignore_errors=True)  # an earlier run's: keyed by what it knew
+        cache_dir.mkdir(parents=True, exist_ok=True)
         self._cond = threading.Condition()
         self._queue: deque[tuple[str, Key]] = deque()
         self._queued: set[Key] = set()
         self._busy = False
         self._stopping = False
+        self._process: subprocess.Popen[str] | None = None
         self._thread = threading.Thread(target=self._run, name="mpcmix-media-decoder",
                                         daemon=True)
         self._thread.start()
 
-    def is_current(self) -> bool:
-        """Whether the caller is the decoder's own thread (an XML document's inner files)."""
-        return threading.current_thread() is self._thread
+    def is_queued(self, key: Key) -> bool:
+        """Whether `key` is queued or being decoded now."""
+        with self._cond:
+            return key in self._queued
 
     def request(self, ref: str, key: Key) -> None:
         with self._cond:
@@ -392,6 +446,9 @@ class _Decoder:
             self._queue.clear()
             self._queued.clear()
             self._cond.notify_all()
+            process, self._process = self._process, None
+        if process is not None:
+            _end(process)
 
     def _run(self) -> None:
         while True:
@@ -402,18 +459,72 @@ class _Decoder:
                 ref, key = self._queue.popleft()
                 self._busy = True
             try:
-                path = None if key[0] == "builtin" else Path(str(key[0]))
-                self.library._decode(ref, key, path)
-            except MediaError:
-                pass  # remembered by the library: `status` reports it
-            except Exception as exc:  # a decode must never end the thread
-                self.library._fail(key, f"media {ref!r}: cannot be decoded ({type(exc).__name__}: "
-                                        f"{exc})")
+                self._decode(ref, key)
+            except Exception as exc:  # nothing one medium does may end the thread
+                self.library._fail(key, f"media {ref!r}: cannot be decoded "
+                                        f"({type(exc).__name__}: {exc})")
             finally:
                 with self._cond:
                     self._busy = False
                     self._queued.discard(key)
                     self._cond.notify_all()
+
+    def _decode(self, ref: str, key: Key) -> None:
+        name = hashlib.sha256(repr(key).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        out = self.cache_dir / f"{name}.wav"
+        reply = self._ask({"ref": ref, "path": None if key[0] == "builtin" else str(key[0]),
+                           "out": str(out)})
+        if "error" in reply:
+            self.library._fail(key, str(reply["error"]))
+            return
+        warnings = reply.get("warnings")
+        if isinstance(warnings, list):
+            self.library.warnings.extend(str(w) for w in warnings)
+        self.library._keep_on_disk(key, out)
+
+    def _ask(self, request: dict[str, object]) -> dict[str, object]:
+        """Send one request to the process (started if need be) and wait for its answer."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            process = self._process = self._start()
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
+            reply = json.loads(line) if line else None
+        except (OSError, ValueError):
+            reply = None
+        if not isinstance(reply, dict):
+            self._process = None
+            _end(process)
+            return {"error": f"media {request['ref']!r}: the decoder process stopped while "
+                             "decoding it"}
+        return reply
+
+    def _start(self) -> subprocess.Popen[str]:
+        lib = self.library
+        config = {"base_dir": str(lib.base_dir), "sample_rate": lib.sample_rate,
+                  "confine": lib.confine, "map_http": lib.map_http,
+                  "cache_bytes": lib.cache_bytes}
+        return subprocess.Popen(
+            [sys.executable, "-m", "mpcmix.media.decoder", json.dumps(config)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8",
+            errors="surrogateescape", close_fds=True)
+
+
+def _end(process: subprocess.Popen[str]) -> None:
+    """Close the decoder process's input (it ends) and reap it; kill it if it lingers."""
+    try:
+        if process.stdin is not None:
+            process.stdin.close()
+        process.wait(5)
+    except (OSError, subprocess.TimeoutExpired):
+        process.kill()
+        process.wait()
+    finally:
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def _decoded_bytes(path: Path, sample_rate: int) -> int:

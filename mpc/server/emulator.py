@@ -128,6 +128,9 @@ def _stats(state: ServerState) -> Endpoint:
                 "ticker": state.ticks.summary(window_s, now),
                 "callbacks": {"pending": state.dispatcher.pending(),
                               "queue_size": state.dispatcher.max_pending},
+                "media": {"cached_bytes": state.media.cached_bytes(),
+                          "cache_bytes": state.media.cache_bytes,
+                          "cached_files": len(state.media.cached_files())},
             })
         return await guard(work)
     return stats

@@ -7,10 +7,11 @@ refuses it with a MediaError, which the call model treats as missing media. Noth
 from the network. Without a media root, the library is anchored in an empty folder of the data
 directory, so only the built-in sounds play.
 
-Decoding runs on the library's background thread, never on a request's or the ticker's path: a
-medium not decoded yet is accepted at once and heard once ready (the runtime tells the call
-model, `AccountRuntime.settle_media`). Decoded audio is cached by file (its real path, mtime and
-size) up to `media_cache_mb`, shared by all accounts.
+Decoding runs in the library's decoder process, never on a request's or the ticker's path (nor
+on any thread of the server: it would hold the GIL): a medium not decoded yet is accepted at once
+and heard once ready (the runtime tells the call model, `AccountRuntime.settle_media`). Decoded
+audio is cached by file (its real path, mtime and size) in ``DATA/media-cache`` up to
+`media_cache_mb`, shared by all accounts, and streamed from there.
 """
 
 from __future__ import annotations
@@ -29,4 +30,5 @@ def server_media(config: ServerConfig, data_dir: Path) -> MediaLibrary:
         root = data_dir / "no-media-root"
         root.mkdir(parents=True, exist_ok=True)
     return MediaLibrary(root, config.sample_rate, confine=True, map_http=True,
-                        cache_bytes=config.media_cache_mb << 20, decoder=True)
+                        cache_bytes=config.media_cache_mb << 20,
+                        cache_dir=data_dir / "media-cache")

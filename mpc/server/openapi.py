@@ -183,6 +183,10 @@ SCHEMAS: dict[str, Any] = {
                                   "made it due each tick of the real-time clock finished"},
         "callbacks": _object({"pending": {"type": "integer", "minimum": 0},
                               "queue_size": {"type": "integer", "minimum": 1}}),
+        "media": _object({"cached_bytes": {"type": "integer", "minimum": 0},
+                          "cache_bytes": {"type": "integer", "minimum": 1},
+                          "cached_files": {"type": "integer", "minimum": 0}},
+                         description="decoded media kept in memory (shared by all accounts)"),
     }),
     "Health": _object({"status": {"enum": ["ok"]}, "version": _TEXT}),
 }

@@ -86,6 +86,7 @@ class AccountRuntime:
         self._last_error: str | None = None
         self._recovered: dict[str, Path] = {}  # file name -> a recording of an earlier run
         self._saved = (-1, -1)  # (model revision, written_ms) last saved to live.json
+        self._media_seen = -1  # the media library's version when its media were last asked about
         self._live_json = "[]"
         self._record_texts: dict[int, tuple[dict[str, Any], str]] = {}  # id -> (record, JSON)
         interrupted = self._restore()
@@ -106,8 +107,8 @@ class AccountRuntime:
         with self.lock:
             if target_ms <= self.engine.now_ms or self.engine.closed:
                 return
-            if self.model.pending_media():
-                self.settle_media()
+            if self.model.pending_media() and self.media.version != self._media_seen:
+                self.settle_media()  # only once a decode has ended: nothing to learn before
             try:
                 events = self.engine.advance_to(target_ms)
             except Exception as exc:
@@ -120,6 +121,7 @@ class AccountRuntime:
         medium it waits for (decoded off this path by the media library): ready ones begin,
         failed ones are reported and replaced by silence. Never waits for a decode."""
         with self.lock:
+            self._media_seen = self.media.version
             refs = self.model.pending_media()
             if not refs or self.engine.closed:
                 return

@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/mpcmix render fixtures/scenarios/coaching.yaml --out out/coaching --force --report
+	$(BIN)/mpcmix render fixtures/scenarios/coaching.yaml --out out/coaching --report
 	@echo
 	@echo "Report (open in a browser): out/coaching/report.html"
 	@echo "Listener streams:           out/coaching/listeners/"

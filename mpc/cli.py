@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
         help="listener stream sample format: 16-bit PCM (default) or 32-bit float",
     )
     render.add_argument("--force", action="store_true",
-                        help="replace --out even if it holds files that are not a render")
+                        help="no effect (kept for older command lines): a previous render in "
+                             "--out is always replaced, any other folder never is")
     render.add_argument("--quiet", "-q", action="store_true", help="print nothing on success")
     render.add_argument("--report", action="store_true",
                         help="also measure who heard whom and write DIR/report.html (one extra "

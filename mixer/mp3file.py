@@ -34,6 +34,9 @@ _RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 
 _XING_FLAGS = 0x0F  # frames, bytes, seek table, quality
 _TAG_BYTES = 120 + 36  # Xing part (4 + 4 + 4 + 4 + 100 + 4) then the LAME part
 _LAME_CRC_SPAN = 190  # the LAME tag's CRC covers the frame's first 190 bytes
+#: Samples a layer III decoder outputs before the first encoded one (gapless decoders trim them
+#: with the encoder's delay).
+DECODER_DELAY = 529
 
 
 class Mp3Frame(NamedTuple):
@@ -171,8 +174,10 @@ def repair(path: str | os.PathLike[str]) -> bool:
             return False
         end = found[-1].offset + found[-1].size
         first = found[0]
-        header = _header_frame(data[first.offset:first.offset + first.size], found, end,
-                               encoder_delay(first.sample_rate, first.channels))
+        delay = encoder_delay(first.sample_rate, first.channels)
+        if (len(found) - 1) * first.samples <= delay + DECODER_DELAY + first.samples:
+            delay = 0  # too short to hold the encoder's delay: decoders would refuse the tag
+        header = _header_frame(data[first.offset:first.offset + first.size], found, end, delay)
         f.truncate(end)
         f.seek(first.offset)
         f.write(header)

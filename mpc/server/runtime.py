@@ -15,6 +15,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -89,6 +90,7 @@ class AccountRuntime:
         self._media_seen = -1  # the media library's version when its media were last asked about
         self._live_json = "[]"
         self._record_texts: dict[int, tuple[dict[str, Any], str]] = {}  # id -> (record, JSON)
+        self._saver = ThreadPoolExecutor(1, thread_name_prefix=f"mpcmix-save-{account.auth_id}")
         interrupted = self._restore()
         self._recover_recordings()
         for item in interrupted:  # after its recordings' failures, as its run would have
@@ -102,8 +104,20 @@ class AccountRuntime:
         # engine has already rendered (the real-time ticker may be a frame ahead of a request).
         return max(self.clock.now_ms(), self.engine.now_ms)
 
-    def tick(self, target_ms: int) -> None:
-        """Render up to `target_ms` (the real-time ticker, or a virtual advance)."""
+    def tick(self, target_ms: int, *, wait: bool = True) -> None:
+        """Render up to `target_ms` (the real-time ticker, or a virtual advance).
+
+        `wait` False (the real-time ticker): if a request holds the account now, skip this tick
+        rather than wait for it (the request brings the engine to its own time, and the next
+        tick catches up), so one account's requests never delay another account's ticks."""
+        if not self.lock.acquire(blocking=wait):
+            return
+        try:
+            self._tick(target_ms)
+        finally:
+            self.lock.release()
+
+    def _tick(self, target_ms: int) -> None:
         with self.lock:
             if target_ms <= self.engine.now_ms or self.engine.closed:
                 return
@@ -148,7 +162,7 @@ class AccountRuntime:
                 self.engine.update_headers(wait=wait)
             except Exception as exc:
                 self._log_once(f"flush failed: {exc!r}")
-            self._save()
+            self._save(wait=False)
 
     def _log_once(self, message: str) -> None:
         if message != self._last_error:
@@ -378,24 +392,36 @@ class AccountRuntime:
             "reason": "the server stopped while this MPC was live; it ended at the last moment "
                       "the server wrote"})
 
-    def _save(self, *, clean: bool = False) -> None:
+    def _save(self, *, clean: bool = False, wait: bool = True) -> None:
         """Append the MPCs that ended to mpcs.jsonl, and, if the model changed or time moved
-        with MPCs live, write live.json (`clean`: the server is stopping). Under the lock."""
-        try:
-            ended = self.model.drain_archive()
-            for item in ended:
-                item["run"] = self.generation
-            self.store.append(ended)
-            revision, written = self.model.revision, self.engine.now_ms
-            if not clean and (revision, written) == self._saved:
-                return
-            if not clean and revision == self._saved[0] and not self.model.live_mpcs():
-                return
+        with MPCs live, write live.json (`clean`: the server is stopping). What to write is
+        taken under the lock; the files are written by the account's saver thread, in order
+        (`wait`: until this is written: a request's 2xx then survives a kill; the ticker's
+        flush does not wait, so no tick waits on the disk)."""
+        ended = self.model.drain_archive()
+        for item in ended:
+            item["run"] = self.generation
+        revision, written = self.model.revision, self.engine.now_ms
+        state: dict[str, Any] | None = None
+        if clean or ((revision, written) != self._saved
+                     and (revision != self._saved[0] or self.model.live_mpcs())):
             if revision != self._saved[0]:
                 self._live_json = self._records_json(self.model.live_records())
-            self.store.write_live({"v": archive.VERSION, "run": self.generation,
-                                   "written_ms": written, "clean": clean}, self._live_json)
+            state = {"v": archive.VERSION, "run": self.generation, "written_ms": written,
+                     "clean": clean}
             self._saved = (revision, written)
+        if not ended and state is None:
+            return
+        done = self._saver.submit(self._write_saved, ended, state, self._live_json)
+        if wait:
+            done.result()
+
+    def _write_saved(self, ended: list[dict[str, Any]], state: dict[str, Any] | None,
+                     live_json: str) -> None:
+        try:
+            self.store.append(ended)
+            if state is not None:
+                self.store.write_live(state, live_json)
         except OSError as exc:
             self._log_once(f"saving the MPCs failed: {exc!r}")
 
@@ -527,6 +553,7 @@ class AccountRuntime:
                 try:
                     self._save(clean=True)
                 finally:
+                    self._saver.shutdown(wait=True)
                     self.events.close()
 
 

@@ -132,7 +132,7 @@ class ServerState:
                 continue
             due_ms = rendered + clock.frame_ms  # the oldest boundary this tick serves
             for runtime in self.runtimes.values():
-                runtime.tick(target)
+                runtime.tick(target, wait=False)  # an account busy with a request catches up
             if time.monotonic() - last_flush >= FLUSH_EVERY_S:
                 last_flush = time.monotonic()
                 self.flush_all()

@@ -138,6 +138,9 @@ def check_cut_recording(client: httpx.Client, path: str, fmt: str,
     assert response.status_code == 200, response.text
     data = response.content
     assert failed, f"recording {recording_id} cut by the stop is reported failed"
+    if not data:  # killed before its first gathered block reached the file: nothing to play
+        assert fmt == "mp3" and failed[-1]["params"]["RecordingDuration"] == "0", failed[-1]
+        return sha(data)
     samples, rate = sf.read(io.BytesIO(data), dtype="int16")
     seconds = len(samples) / rate
     assert int(failed[-1]["params"]["RecordingDuration"]) == round(seconds)
@@ -149,7 +152,10 @@ def check_cut_recording(client: httpx.Client, path: str, fmt: str,
         decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(_write(data, "cut.mp3")),
                                   "-f", "s16le", "-ac", "1", "-"],
                                  capture_output=True, check=True).stdout
-        assert abs(len(decoded) // 2 - len(samples)) <= 1, (len(decoded) // 2, len(samples))
+        # the same samples, exactly; a file of a few frames (under ~0.1 s: too short for the
+        # encoder's delay to be trimmed) within one frame (576 samples at 16 kHz)
+        slack = 0 if len(samples) > 4 * 576 else 576
+        assert abs(len(decoded) // 2 - len(samples)) <= slack, (len(decoded) // 2, len(samples))
     return sha(data)
 
 

@@ -192,3 +192,47 @@ def test_a_dead_receiver_is_given_up_and_a_full_queue_drops_without_blocking() -
     finally:
         dispatcher.stop()
     assert outcomes.count("failed") == 2
+
+
+def test_a_callback_url_that_cannot_be_parsed_fails_alone_and_no_worker_dies() -> None:
+    """Deliveries built from URLs the request check would refuse (made here directly): each
+    fails as a delivery; the one worker goes on to deliver the next."""
+    receiver = CallbackReceiver().start()
+    outcomes: list[tuple[str, str]] = []
+    dispatcher = CallbackDispatcher(attempts=1, backoff_s=0.01, timeout_s=2, workers=1)
+    dispatcher.start()
+    try:
+        for url in ("http://[::1", "http://a\ud800/", "://", f"{receiver.url}/ok"):
+            dispatcher.submit(Delivery(
+                url=url, method="POST", params={"EventName": "X\ud800" if "a" in url else "X"},
+                auth_token=MAIN.auth_token, main_auth_token=MAIN.auth_token,
+                on_done=lambda status, detail, url=url: outcomes.append((url, status))))
+        assert dispatcher.wait_idle(10)
+    finally:
+        dispatcher.stop()
+        receiver.stop()
+    assert [status for _, status in outcomes] == ["failed", "failed", "failed", "delivered"]
+    assert [r.path for r in receiver.snapshot()] == ["/ok"]
+
+
+def test_one_accounts_slow_receiver_does_not_delay_another_accounts_callbacks() -> None:
+    from tests.reliability_server.receivers import Receiver
+
+    slow, fast = Receiver(delay_s=3).start(), CallbackReceiver().start()
+    dispatcher = CallbackDispatcher(max_pending=5, attempts=1, timeout_s=10, workers=1)
+    dispatcher.start()
+    outcomes: list[str] = []
+    try:
+        for i in range(8):  # more than the slow account's queue holds: the rest are dropped
+            dispatcher.submit(Delivery(url=f"{slow.url}/slow/{i}", method="POST", params={},
+                                       auth_token="t", main_auth_token="t", account="A",
+                                       on_done=lambda status, detail: outcomes.append(status)))
+        dispatcher.submit(Delivery(url=f"{fast.url}/fast", method="POST", params={},
+                                   auth_token="t", main_auth_token="t", account="B"))
+        got = fast.wait_for(lambda r: r.path == "/fast", timeout_s=2)  # not behind 3 s x 5
+        assert got and dispatcher.pending("A") > 0
+    finally:
+        dispatcher.stop(timeout_s=0.5)
+        slow.stop()
+        fast.stop()
+    assert outcomes.count("dropped") == 3

@@ -61,6 +61,21 @@ def write_media(root: Path) -> dict[str, str]:
     return {"huge": "huge.wav", "slow": "slow.xml", "fifo": "fifo.wav"}
 
 
+def open_bad_calls(b: httpx.Client, down: str, slow: str) -> None:
+    """The bad account: malformed callback URLs, each refused when given (400 naming it); then
+    two MPCs whose status callbacks go to a receiver that is down and to one taking 10 s."""
+    for url in MALFORMED:
+        for key in ("status_callback_url", "recording_callback_url", "on_exit_action_url",
+                    "call_status_callback_url"):
+            refused = add(b, BAD, "bad", "customer", CUSTOMER, **{key: url})
+            assert refused.status_code == 400, (key, url, refused.text)
+            assert key in refused.json()["error"]
+    for name, url in (("dead", down), ("slowcb", slow)):
+        for role, to in (("customer", CUSTOMER), ("agent", AGENT)):
+            assert add(b, BAD, name, role, to, status_callback_url=url,
+                       status_callback_method="POST").status_code == 201
+
+
 @pytest.mark.slow
 def test_one_account_cannot_stall_or_break_another(tmp_path: Path) -> None:
     good, down, slow = Receiver().start(), f"http://127.0.0.1:{free_port()}/down", \
@@ -75,17 +90,7 @@ def test_one_account_cannot_stall_or_break_another(tmp_path: Path) -> None:
         with serve(config) as server, server.http(MAIN) as g, server.http(OTHER) as b:
             started = time.monotonic()
             busy_before = busy_seconds()
-            # The bad account: malformed callback URLs are refused when given, naming them.
-            for url in MALFORMED:
-                for key in ("status_callback_url", "recording_callback_url",
-                            "on_exit_action_url", "call_status_callback_url"):
-                    refused = add(b, BAD, "bad", "customer", CUSTOMER, **{key: url})
-                    assert refused.status_code == 400, (key, url, refused.text)
-                    assert key in refused.json()["error"]
-            for name, url in (("dead", down), ("slowcb", f"{slow.url}/slow")):
-                for role, to in (("customer", CUSTOMER), ("agent", AGENT)):
-                    assert add(b, BAD, name, role, to, status_callback_url=url,
-                               status_callback_method="POST").status_code == 201
+            open_bad_calls(b, down, f"{slow.url}/slow")
             # The good account's calls.
             for i in range(2):
                 for role, to in (("customer", CUSTOMER), ("agent", AGENT)):

@@ -85,7 +85,10 @@ class MediaLibrary:
         pcm = self._cache.get(ref)
         if pcm is not None:
             return pcm
-        if ref in ("beep:1", "beep:2"):
+        if ref.startswith(SPEAK_PREFIX):
+            voice, language, text = _speak_parts(ref)
+            pcm = self.speak(ref, text, voice, language)
+        elif ref in ("beep:1", "beep:2"):
             pcm = beep(int(ref[-1]), self.sample_rate)
         elif ref == "none":
             pcm = np.zeros(0, dtype=np.int16)
@@ -117,7 +120,8 @@ class MediaLibrary:
         if opened is not None:
             return opened
         opened = self._cache.get(ref)
-        if opened is None and ref not in ("beep:1", "beep:2", "none") and ref not in BUILTIN_MUSIC:
+        if (opened is None and ref not in ("beep:1", "beep:2", "none")
+                and ref not in BUILTIN_MUSIC and not ref.startswith(SPEAK_PREFIX)):
             path = self.resolve(ref)
             if not _is_xml(path):
                 try:
@@ -159,25 +163,39 @@ class MediaLibrary:
             inner = text if urlsplit(text).scheme or Path(text).is_absolute() else str(path.parent / text)
             return [self.load(inner)] * loops
         if element.tag == "Speak":
-            return [self._speak(ref, text)] * loops
+            voice = element.get("voice", "WOMAN")
+            language = element.get("language", "en-US")
+            return [self.speak(ref, text, voice, language)] * loops
         raise MediaError(f"{where} is not supported (use Play, Speak or Wait)")
 
-    def _speak(self, ref: str, text: str) -> np.ndarray:
-        """`text` spoken by espeak-ng where installed; else silence of its estimated length."""
-        engine = shutil.which("espeak-ng") or shutil.which("espeak")
+    def speech_engine(self) -> str | None:
+        """The text-to-speech program Speak uses (espeak-ng, or espeak), or None if neither is
+        installed (speech is then silence of the text's estimated length)."""
+        return shutil.which("espeak-ng") or shutil.which("espeak")
+
+    def speak(self, ref: str, text: str, voice: str = "WOMAN", language: str = "en-US"
+              ) -> np.ndarray:
+        """`text` spoken in `voice` (WOMAN or MAN) and `language` (e.g. en-US) by espeak-ng
+        where installed; else silence of its estimated length (0.4 s a word, at least 0.5 s)
+        and a warning. The one text-to-speech of mpcmix: `<Speak>` in XML documents and the
+        API's Speak to members."""
+        engine = self.speech_engine()
         if engine and text:
+            variant = "+m3" if voice.upper() == "MAN" else "+f3"
             with tempfile.TemporaryDirectory() as tmp:
                 wav = os.path.join(tmp, "speak.wav")
-                result = subprocess.run([engine, "-w", wav, text], capture_output=True, timeout=60,
-                                        check=False)
-                if result.returncode == 0:
-                    try:
-                        return load_audio(wav, self.sample_rate)
-                    except AudioError:
-                        pass
+                for name in (espeak_voice(language), "en"):
+                    result = subprocess.run([engine, "-w", wav, "-v", name + variant, "--stdin"],
+                                            input=text.encode("utf-8"), capture_output=True,
+                                            timeout=60, check=False)
+                    if result.returncode == 0:
+                        try:
+                            return load_audio(wav, self.sample_rate)
+                        except AudioError:
+                            break
         seconds = max(0.5, 0.4 * len(text.split()))  # about 150 words a minute
         self.warnings.append(
-            f"media {ref!r}: <Speak> rendered as {seconds:g} s of silence (no espeak-ng installed)"
+            f"media {ref!r}: speech rendered as {seconds:g} s of silence (no espeak-ng installed)"
         )
         return np.zeros(round(seconds * self.sample_rate), dtype=np.int16)
 
@@ -185,6 +203,23 @@ class MediaLibrary:
         """How long `ref` plays, in whole milliseconds rounded up (MediaError if unusable)."""
         n = len(self.open(ref))
         return -(-n * 1000 // self.sample_rate)
+
+
+#: The reference a Speak to members plays (mpcmix.model.play_ops.speak_ref).
+SPEAK_PREFIX = "speak:"
+
+
+def _speak_parts(ref: str) -> tuple[str, str, str]:
+    """(voice, language, text) of a ``speak:<voice>:<language>:<text>`` reference."""
+    voice, _, rest = ref[len(SPEAK_PREFIX):].partition(":")
+    language, _, text = rest.partition(":")
+    return voice, language, text
+
+
+def espeak_voice(language: str) -> str:
+    """espeak-ng's voice name for an API language code (en-US -> en-us, en-UK -> en-gb)."""
+    code = language.strip().lower().replace("_", "-")
+    return {"en-uk": "en-gb", "cmn-cn": "cmn", "arb": "ar", "en-gb-wls": "en-gb"}.get(code, code)
 
 
 def _is_xml(path: Path) -> bool:

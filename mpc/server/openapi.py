@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from mpcmix.model import params as P
-from mpcmix.model.serialize import MPC_LIST_FIELDS, PARTICIPANT_LIST_FIELDS
+from mpcmix.model.serialize import MPC_FIELDS, PARTICIPANT_FIELDS
 
 #: The SDK accepts only these auth ids (plivo.utils), and so does the server's configuration.
 AUTH_ID_PATTERN = r"^(MA|SA)[A-Za-z0-9]{18}$"
@@ -65,11 +65,9 @@ _MPC_FIELDS: dict[str, Any] = {
     "duration": _null({"type": "integer", "minimum": 0}),
     "end_time": _null(_TIMESTAMP),
     "friendly_name": _STRING,
-    "max_duration": {"type": "integer", "minimum": 300, "maximum": 28800},
-    "max_participants": {"type": "integer", "minimum": 2, "maximum": 10},
     "mpc_uuid": _TEXT,
     "participants": _TEXT,
-    "recording": {"enum": ["not-recording", "recording", "paused"]},
+    "recording": _null({"enum": ["not-recording", "recording", "paused"]}),
     "resource_uri": _TEXT,
     "start_time": _null(_TIMESTAMP),
     "status": {"enum": ["Initialized", "Active", "Ended"]},
@@ -92,6 +90,7 @@ _PARTICIPANT_FIELDS: dict[str, Any] = {
     "exit_time": _null(_TIMESTAMP),
     "hold": _null(_BOOL),
     "join_time": _null(_TIMESTAMP),
+    "member_address": _STRING,
     "member_id": {"type": "string", "pattern": MEMBER_PATTERN},
     "mpc_uuid": _TEXT,
     "mute": _null(_BOOL),
@@ -104,8 +103,8 @@ SCHEMAS: dict[str, Any] = {
     "Error": _object({"api_id": _API_ID, "error": _TEXT},
                      description="Every refusal: what was refused and which rule"),
     "MultiPartyCall": _object({"api_id": _API_ID, **_MPC_FIELDS},
-                              description="The MPC object: every attribute of the API text"),
-    "MultiPartyCallListItem": _object({k: _MPC_FIELDS[k] for k in MPC_LIST_FIELDS}),
+                              description="The MPC object, as the recorded bodies show it"),
+    "MultiPartyCallListItem": _object({k: _MPC_FIELDS[k] for k in MPC_FIELDS}),
     "MultiPartyCallList": _object({
         "api_id": _API_ID,
         "meta": _object({"count": {"type": "integer", "minimum": 0},
@@ -117,15 +116,19 @@ SCHEMAS: dict[str, Any] = {
     }),
     "Participant": _object({"api_id": _API_ID, **_PARTICIPANT_FIELDS},
                            description="The participant object of the API text"),
-    "ParticipantListItem": _object({k: _PARTICIPANT_FIELDS[k] for k in PARTICIPANT_LIST_FIELDS}),
+    "ParticipantListItem": _object({k: _PARTICIPANT_FIELDS[k] for k in PARTICIPANT_FIELDS}),
     "ParticipantList": _object({
         "api_id": _API_ID,
         "meta": _object({"count": {"type": "integer", "minimum": 0},
                          "limit": {"type": "integer", "minimum": 1},
-                         "offset": {"type": "integer", "minimum": 0}}),
+                         "next": _null(_STRING),
+                         "offset": {"type": "integer", "minimum": 0},
+                         "previous": _null(_STRING)}),
         "objects": {"type": "array", "items": _ref("ParticipantListItem")},
     }),
-    "Started": _object({"api_id": _API_ID, "message": _TEXT, "request_uuid": _TEXT}),
+    "AsyncSpawned": _object({"api_id": _API_ID, "message": {"enum": ["async api spawned"]}},
+                            description="Asynchronous mode (callback_url given): the answer "
+                                        "goes to callback_url"),
     "ParticipantAdded": _object({
         "api_id": _API_ID,
         "calls": {"type": "array", "minItems": 1, "items": _object(
@@ -141,6 +144,10 @@ SCHEMAS: dict[str, Any] = {
     },
     "RecordingStarted": _object({"api_id": _API_ID, "message": _TEXT, "recording_id": _TEXT,
                                  "recording_url": _TEXT}),
+    "SpeakQueued": _object({"api_id": _API_ID, "message": _TEXT,
+                            "mpcMemberId": {"type": "array", "minItems": 1, "items": {
+                                "type": "string", "pattern": MEMBER_PATTERN}},
+                            "mpcName": _STRING}),
     "PlayQueued": _object({"api_id": _API_ID, "message": _TEXT,
                            "mpcMemberId": {"type": "array", "minItems": 1, "items": {
                                "type": "string", "pattern": MEMBER_PATTERN}},
@@ -190,7 +197,7 @@ SCHEMAS: dict[str, Any] = {
 BODIES: dict[str, str | None] = {
     "list": "MultiPartyCallList",
     "get": "MultiPartyCall",
-    "start": "Started",
+    "start": None,
     "end": None,
     "list_participants": "ParticipantList",
     "add_participant": "ParticipantAdded",
@@ -207,6 +214,8 @@ BODIES: dict[str, str | None] = {
     "resume_participant_recording": None,
     "start_play_audio": "PlayQueued",
     "stop_play_audio": None,
+    "start_speak": "SpeakQueued",
+    "stop_speak": None,
 }
 #: operationId -> (success status, its body schema; None: no body; a media type: a file), for the
 #: endpoints that are not API operations.
@@ -342,7 +351,7 @@ def _links() -> dict[tuple[str, str], dict[str, Any]]:
             "Play": to("start_play_audio", mpc_id=mpc, member_id=member),
             "Listener": to("download_listener_stream", mpc_id=mpc, member_id=member),
         },
-        ("start_recording", "200"): {
+        ("start_recording", "202"): {
             "DownloadMp3": to("download_recording", filename="{$response.body#/recording_id}.mp3"),
             "DownloadWav": to("download_recording", filename="{$response.body#/recording_id}.wav"),
             "Pause": to("pause_recording", mpc_id=mpc),
@@ -386,6 +395,8 @@ def build_document(app: FastAPI) -> dict[str, Any]:
             if (operation_id, status) in links:
                 success["links"] = links[(operation_id, status)]
             responses = {status: success}
+            if api_op is not None:
+                _document_async(responses)
             if operation_id in _OPEN:
                 operation["security"] = []
             else:
@@ -399,6 +410,17 @@ def build_document(app: FastAPI) -> dict[str, Any]:
                     if schema is not None:
                         parameter["schema"] = schema
     return document
+
+
+def _document_async(responses: dict[str, Any]) -> None:
+    """Every API operation also answers 200 `AsyncSpawned` when given a callback_url."""
+    spawned = _ref("AsyncSpawned")
+    if "200" not in responses:
+        responses["200"] = {"description": "asynchronous mode: the answer goes to callback_url",
+                            "content": {"application/json": {"schema": spawned}}}
+        return
+    schema = responses["200"]["content"]["application/json"]["schema"]
+    responses["200"]["content"]["application/json"]["schema"] = {"anyOf": [schema, spawned]}
 
 
 def install(app: FastAPI) -> None:

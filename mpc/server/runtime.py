@@ -25,7 +25,7 @@ from mpcmix.errors import NotFoundError, ValidationError
 from mpcmix.media import MediaLibrary
 from mpcmix.mixer import wavfile
 from mpcmix.model import CallModel, Event
-from mpcmix.model.events import recording_failed_at_restart
+from mpcmix.model.events import RECORDING_CLOSED, RECORDING_OPENED, recording_failed_at_restart
 from mpcmix.model.params import destinations, operation
 from mpcmix.scenario import to_model_lines
 
@@ -235,16 +235,17 @@ class AccountRuntime:
         params = self.rewrite_urls(dict(event.params))
         url = event.url
         method = (event.method or "POST").upper()
-        self._journal_recording(event.name, params, url, method)
-        self._log_and_send(event.name, event.at_ms, params, url, method)
+        mpc_uuid = event.mpc_uuid or params.get("MPCUUID")
+        self._journal_recording(event.name, params, url, method, mpc_uuid)
+        self._log_and_send(event.name, event.at_ms, params, url, method, mpc_uuid=mpc_uuid)
 
     def _log_and_send(self, name: str, at_ms: int, params: dict[str, Any], url: str | None,
-                      method: str, **extra: Any) -> None:
+                      method: str, *, mpc_uuid: Any = None, **extra: Any) -> None:
         record = {
             "at_ms": at_ms,
             "at": at_ms / 1000,
             "name": name,
-            "mpc_uuid": params.get("MPCUUID") or params.get("mpc_uuid"),
+            "mpc_uuid": mpc_uuid or params.get("MPCUUID") or params.get("mpc_uuid"),
             "url": url,
             "method": method,
             "params": params,
@@ -269,22 +270,29 @@ class AccountRuntime:
             )
         )
 
+    def send_callback(self, name: str, params: dict[str, str], url: str, method: str) -> None:
+        """Log and send one callback the server makes itself (an asynchronous answer), at the
+        clock's current time, signed like every callback."""
+        with self.lock:
+            self._log_and_send(name, self._now(), params, url, method.upper())
+
     # -- crash safety: recordings in progress survive a kill -------------------------------------
 
     def _journal_recording(self, name: str, params: dict[str, Any], url: str | None,
-                           method: str) -> None:
-        """Keep a marker per recording in progress (from MPCRecordingInitiated until it completes
+                           method: str, mpc_uuid: Any) -> None:
+        """Keep a marker per recording in progress (from its Initiated event until it completes
         or fails), so a server started after a crash finds it (`_recover_recordings`)."""
         recording_id = params.get("RecordingUUID")
         if not recording_id or not _SAFE_ID.match(str(recording_id)):
             return
         marker = self.journal / f"{recording_id}.json"
         try:
-            if name == "MPCRecordingInitiated":
+            if name in RECORDING_OPENED:
                 temporary = marker.with_suffix(".tmp")
-                temporary.write_text(json.dumps({"params": params, "url": url, "method": method}))
+                temporary.write_text(json.dumps({"params": params, "url": url, "method": method,
+                                                 "mpc_uuid": mpc_uuid}))
                 os.replace(temporary, marker)
-            elif name in ("MPCRecordingCompleted", "MPCRecordingFailed"):
+            elif name in RECORDING_CLOSED:
                 marker.unlink(missing_ok=True)
         except OSError as exc:
             self._log_once(f"recording journal {marker}: {exc!r}")
@@ -316,9 +324,9 @@ class AccountRuntime:
                 self._recovered[path.name] = path
                 if path.stem != recording_id and f"{recording_id}.{fmt}" not in self._recovered:
                     self._recovered[f"{recording_id}.{fmt}"] = path  # the recording_url
+            mpc_uuid = entry.get("mpc_uuid") or params.get("MPCUUID")
             failed = recording_failed_at_restart(
-                params, seconds, self._wall_timestamp(),
-                self._next_sequence(params.get("MPCUUID")))
+                params, seconds, self._wall_timestamp(), self._next_sequence(mpc_uuid))
             reason = ("the server stopped while this recording was in progress; its file keeps "
                       "what was written up to then" if files else
                       "the server stopped while this recording was in progress, before its file "
@@ -326,8 +334,8 @@ class AccountRuntime:
             log.warning("account %s: recording %s was in progress when the server stopped: "
                         "reported as MPCRecordingFailed (%s)", self.account.auth_id, recording_id,
                         ", ".join(p.name for p in files) or "no file")
-            self._log_and_send("MPCRecordingFailed", 0, failed, entry.get("url"),
-                               str(entry.get("method") or "POST").upper(),
+            self._log_and_send(failed["EventName"], 0, failed, entry.get("url"),
+                               str(entry.get("method") or "POST").upper(), mpc_uuid=mpc_uuid,
                                recovered={"reason": reason,
                                           "files": [p.name for p in files],
                                           "seconds_on_disk": round(seconds, 3)})
@@ -337,7 +345,7 @@ class AccountRuntime:
         highest = 0
         for record in self.events.records():
             record_params = record.get("params") or {}
-            if record_params.get("MPCUUID") == mpc_uuid:
+            if (record.get("mpc_uuid") or record_params.get("MPCUUID")) == mpc_uuid:
                 try:
                     highest = max(highest, int(record_params.get("SequenceNumber", 0)))
                 except (TypeError, ValueError):
@@ -353,7 +361,7 @@ class AccountRuntime:
         and name the subaccount in a subaccount's MPC objects (`sub_account`)."""
         if isinstance(value, dict) and self.account.is_subaccount and "mpc_uuid" in value \
                 and value.get("sub_account", "") is None:
-            value = {**value, "sub_account": self.account.auth_id}
+            value = {**value, "sub_account": self.sub_account_uri}
         if isinstance(value, str):
             for base in PLIVO_MEDIA_BASES:
                 if value.startswith(base + "/v1/Account/"):
@@ -364,6 +372,23 @@ class AccountRuntime:
         if isinstance(value, list):
             return [self.rewrite_urls(v) for v in value]
         return value
+
+    @property
+    def sub_account_uri(self) -> str | None:
+        """A subaccount's `sub_account` in its MPC objects: its URI under its parent (as the
+        recorded list bodies write it); None for a main account."""
+        if not self.account.is_subaccount:
+            return None
+        parent = self.account.parent or self.account.auth_id
+        return f"/v1/Account/{parent}/Subaccount/{self.account.auth_id}/"
+
+    def list_matches(self, args: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+        """The MPCs a `list` request's filters select, newest first, as (creation ms, object),
+        their URLs and `sub_account` as this account shows them."""
+        spec = operation("list")
+        passed = {p.name: None for p in spec.params} | spec.known(args)
+        found = self._now_run(lambda now: self.model.list_matches(now, **passed))
+        return [(created, self.rewrite_urls(obj)) for created, obj in found]
 
     def close(self) -> None:
         with self.lock:
@@ -420,6 +445,7 @@ def account_engine(account: Account, config: ServerConfig, media: MediaLibrary, 
         lines=to_model_lines(config.lines, config.frame_ms),
         media=media,
         recording_url_base=config.base_url() + "/v1/Account/{auth_id}/Recording/",
+        api_base_url=config.base_url(),
         strict_media=False,  # a bad medium is reported as an event, the request still accepted
         **kwargs,
     )

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from mpcmix.errors import NotFoundError
 from mpcmix.mixer import wavfile
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +23,7 @@ from .state import ServerState
 
 MEMBER = MPC + "/{mpc_id}/Participant/{member_id}"
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9_-]{1,200}\.(wav|mp3)$")
+_RECORDING_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
 
 def add_download_routes(app: FastAPI, state: ServerState) -> None:
@@ -33,6 +34,15 @@ def add_download_routes(app: FastAPI, state: ServerState) -> None:
                 raise NotFoundError(f"no recording file {filename!r} in this account")
             path, complete = await run_in_threadpool(runtime.recording_file, filename)
             return await _file_response(runtime, path, complete)
+        return await guard(work)
+
+    async def recording_resource(request: Request, auth_id: str, recording_id: str) -> Response:
+        async def work() -> Response:
+            runtime = state.runtime_for(request, auth_id)
+            if not _RECORDING_ID.match(recording_id):
+                raise NotFoundError(f"no recording {recording_id!r} in this account")
+            found = await run_in_threadpool(runtime.recording_object, recording_id)
+            return JSONResponse(found)
         return await guard(work)
 
     async def listener(request: Request, auth_id: str, mpc_id: str, member_id: str) -> Response:
@@ -52,6 +62,11 @@ def add_download_routes(app: FastAPI, state: ServerState) -> None:
         responses={"200": {"description": "the audio file",
                            "content": {"audio/mpeg": {}, "audio/wav": {}}}, **ERRORS},
         response_class=Response,
+    )
+    app.add_api_route(
+        ACCOUNT + "/Recording/{recording_id}/", recording_resource, methods=["GET"],
+        tags=["Downloads"], summary="A recording's resource (RecordingResourceURL)",
+        operation_id="get_recording", responses=ERRORS, response_class=Response,
     )
     app.add_api_route(
         MEMBER + "/Listener.wav", listener, methods=["GET"], tags=["Downloads"],

@@ -152,6 +152,9 @@ SCHEMAS: dict[str, Any] = {
                            "mpcMemberId": {"type": "array", "minItems": 1, "items": {
                                "type": "string", "pattern": MEMBER_PATTERN}},
                            "mpcName": _STRING}),
+    "Recording": _object({"api_id": _API_ID, "recording_format": {"enum": ["mp3", "wav"]},
+                          "recording_id": _TEXT, "recording_url": _TEXT, "resource_uri": _TEXT},
+                         description="A recording's resource (its RecordingResourceURL)"),
     "Advanced": _object({"api_id": _API_ID, "now": {"type": "number", "minimum": 0},
                          "now_ms": {"type": "integer", "minimum": 0}}),
     "Clock": _object({"api_id": _API_ID, "clock": {"enum": ["virtual", "realtime"]},
@@ -222,6 +225,7 @@ BODIES: dict[str, str | None] = {
 _OTHER_SUCCESS: dict[str, tuple[int, str | None]] = {
     "download_recording": (200, "audio/mpeg audio/wav"),
     "download_listener_stream": (200, "audio/wav"),
+    "get_recording": (200, "Recording"),
     "emulator_advance": (200, "Advanced"),
     "emulator_clock": (200, "Clock"),
     "emulator_events": (200, "Events"),
@@ -307,6 +311,9 @@ def _path_parameter(operation_id: str, name: str) -> dict[str, Any] | None:
         return {"type": "string", "pattern": FILENAME_PATTERN,
                 "description": "<recording_id>.<mp3|wav> as in the recording_url, or "
                                "<recording_id>-<participant|all>.<ext> for track type both"}
+    if name == "recording_id":
+        return {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,200}$",
+                "description": "a recording_id"}
     if name == "call_uuid":
         return {"type": "string", "minLength": 1, "description": "a participant's call_uuid"}
     return None

@@ -222,6 +222,25 @@ class AccountRuntime:
             return recovered, True
         raise NotFoundError(f"no recording file {filename!r} in this account")
 
+    def recording_object(self, recording_id: str) -> dict[str, Any]:
+        """What a recording's resource (its callbacks' RecordingResourceURL) answers: its id,
+        format, `recording_url` and `resource_uri` (NotFoundError if it has no file)."""
+        with self.lock:
+            paths = list(self.engine.recording_paths(recording_id))
+            api_id = self.model.new_api_id()
+        paths += [p for name, p in self._recovered.items() if name.startswith(recording_id)]
+        formats = sorted({p.suffix.lstrip(".") for p in paths})
+        if not paths or not formats:
+            raise NotFoundError(f"no recording {recording_id!r} in this account")
+        account = f"/v1/Account/{self.account.auth_id}"
+        return {
+            "api_id": api_id,
+            "recording_format": formats[0],
+            "recording_id": recording_id,
+            "recording_url": f"{self.base_url}{account}/Recording/{recording_id}.{formats[0]}",
+            "resource_uri": f"{account}/Recording/{recording_id}/",
+        }
+
     # -- events --------------------------------------------------------------------------------
 
     def _publish(self, events: Iterable[Event]) -> None:

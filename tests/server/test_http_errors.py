@@ -94,7 +94,8 @@ def test_a_main_account_reaches_its_subaccounts_mpcs_but_not_the_reverse(
     # sub_account as the recorded list bodies write it: the subaccount's URI under its parent.
     assert created.sub_account == f"/v1/Account/{MAIN.auth_id}/Subaccount/{SUB.auth_id}/"
     listed = sdk.multi_party_calls.list(sub_account=SUB.auth_id)
-    assert [m.mpc_uuid for m in listed.objects] == [created.mpc_uuid]
+    assert created.mpc_uuid in {m.mpc_uuid for m in listed.objects}
+    assert all(m.sub_account == created.sub_account for m in listed.objects)
     # The main account's own list holds its subaccounts' MPCs too; a subaccount sees only its own.
     everything = {m.mpc_uuid: m for m in sdk.multi_party_calls.list(friendly_name=mpc_name).objects}
     assert everything[created.mpc_uuid].sub_account == created.sub_account

@@ -26,6 +26,13 @@ DEFAULT_LIST_WINDOW = timedelta(days=7)
 ONE_SIDED_LIST_WINDOW = timedelta(days=30)
 
 
+#: (creation ms, MPC object) of each MPC a list selects; a test of one MPC. (Named here: in the
+#: class, `list` is the operation.)
+Matches = list[tuple[int, dict[str, Any]]]
+Objects = list[dict[str, Any]]
+Tests = list[Callable[[MpcRecord | EndedMpc], bool]]
+
+
 class MpcOperations(Lifecycle):
     """Get, List, Start and End an MPC; Get, List, Update and Kick its participants."""
 
@@ -48,7 +55,7 @@ class MpcOperations(Lifecycle):
         found = self.list_matches(now_ms, **filters)
         return self.list_page([obj for _, obj in found], args["limit"], args["offset"])
 
-    def list_matches(self, now_ms: int, **filters: Any) -> list[tuple[int, dict[str, Any]]]:
+    def list_matches(self, now_ms: int, **filters: Any) -> Matches:
         """Every MPC the filters of `list` select, newest first, as (creation time in ms, MPC
         object): the server merges a main account's with its subaccounts' before paging."""
         self._begin(now_ms)
@@ -57,8 +64,7 @@ class MpcOperations(Lifecycle):
         matched = [m for m in reversed(self._mpcs) if all(test(m) for test in tests)]
         return [(m.created_ms, self._mpc_object(m)) for m in matched]
 
-    def list_page(self, objects: list[dict[str, Any]], limit: int, offset: int
-                  ) -> dict[str, Any]:
+    def list_page(self, objects: Objects, limit: int, offset: int) -> dict[str, Any]:
         """The page of `objects` `list` answers with: ``{api_id, meta, objects}``."""
         count = len(objects)
         meta = {
@@ -71,9 +77,8 @@ class MpcOperations(Lifecycle):
         return {"api_id": self._ids.uuid("api"), "meta": meta,
                 "objects": objects[offset:offset + limit]}
 
-    def _list_tests(self, args: dict[str, Any], now_ms: int
-                    ) -> list[Callable[[MpcRecord | EndedMpc], bool]]:
-        tests: list[Callable[[MpcRecord | EndedMpc], bool]] = []
+    def _list_tests(self, args: dict[str, Any], now_ms: int) -> Tests:
+        tests: Tests = []
         name = args["friendly_name"]
         if name is not None:
             tests.append(lambda m: m.name == name)
@@ -98,8 +103,7 @@ class MpcOperations(Lifecycle):
         tests.extend(self._default_window(bounds["end_time"], now_ms))
         return tests
 
-    def _default_window(self, given: dict[str, datetime], now_ms: int
-                        ) -> list[Callable[[MpcRecord | EndedMpc], bool]]:
+    def _default_window(self, given: dict[str, datetime], now_ms: int) -> Tests:
         """The API's default search window on end_time: the last 7 days when no end_time filter
         is given (MPCs still live have no end_time and are always in it), 30 days from a bound
         given on one side only (docs/semantics.md, Lists)."""

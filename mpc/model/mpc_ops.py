@@ -112,14 +112,17 @@ class MpcOperations(Lifecycle):
         lower = given.get("__gt") or given.get("__gte")
         upper = given.get("__lt") or given.get("__lte")
         if lower is None and upper is None:
-            since = self._fmt.moment(now_ms) - DEFAULT_LIST_WINDOW
-            return [lambda m: m.end_ms is None or self._fmt.moment(m.end_ms) >= since]
-        if lower is not None and upper is None:
-            until = lower + ONE_SIDED_LIST_WINDOW
-            return [self._time_test("end_time", "__lte", until)]
-        if upper is not None and lower is None:
-            since = upper - ONE_SIDED_LIST_WINDOW
-            return [self._time_test("end_time", "__gte", since)]
+            # On the timeline (whole seconds, as the timestamps read): an epoch near the ends
+            # of `datetime` leaves no room for the window as a date.
+            since_s = now_ms // 1000 - int(DEFAULT_LIST_WINDOW.total_seconds())
+            return [lambda m: m.end_ms is None or m.end_ms // 1000 >= since_s]
+        try:
+            if lower is not None and upper is None:
+                return [self._time_test("end_time", "__lte", lower + ONE_SIDED_LIST_WINDOW)]
+            if upper is not None and lower is None:
+                return [self._time_test("end_time", "__gte", upper - ONE_SIDED_LIST_WINDOW)]
+        except OverflowError:  # a bound within 30 days of year 1 or 9999: nothing is beyond it
+            pass
         return []
 
     def start(self, now_ms: int, *, friendly_name: str | None = None, uuid: str | None = None,

@@ -252,3 +252,27 @@ def test_mpc_json_lists_every_participant_in_the_order_added():
     assert [p["member_id"] for p in doc["participants"]] == [
         model.member_id_of(x) for x in ("customer", "agent", "late")]
     assert all(p["exit_cause"] == "Multiparty Call Ended" for p in doc["participants"])
+
+
+def test_the_default_list_window_holds_at_the_ends_of_the_calendar():
+    """The 7-day window is counted on the timeline: an epoch at year 1 (where a date 7 days
+    before would not exist) lists as any other (found by the scenario fuzzing)."""
+    early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+    model = make_model(epoch=early)
+    two_party(model)
+    model.end(1000, friendly_name="demo")
+    assert model.list(1000)["meta"]["count"] == 1
+    assert model.list(1000, end_time__gte="0001-01-01 00:00")["meta"]["count"] == 0
+    assert model.list(1000, end_time__lte="9999-12-31 23:59")["meta"]["count"] == 0
+
+
+def test_an_mpc_that_ended_more_than_seven_days_ago_leaves_the_default_list():
+    model = make_model()
+    two_party(model)
+    model.end(1000, friendly_name="demo")
+    week = 7 * 24 * 3600 * 1000
+    assert model.list(week)["meta"]["count"] == 1
+    assert model.list(week + 2000)["meta"]["count"] == 0
+    # an end_time filter replaces the window
+    found = model.list(week + 2000, end_time__gte="2020-01-01 00:00", end_time__lt="2020-01-02 00:00")
+    assert found["meta"]["count"] == 1

@@ -32,13 +32,14 @@ def async_target(args: dict[str, Any]) -> tuple[str, str] | None:
     are taken out of `args` (the operation itself does not use them)."""
     url = args.pop("callback_url", None)
     method = args.pop("callback_method", None)
+    method = as_method("callback_method", method) if is_given(method) else "POST"
     if not is_given(url):
         return None
     text = str(unwrap("callback_url", url)).strip()
     parts = urlsplit(text)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValidationError(f"callback_url must be an http or https URL, not {text!r}")
-    return text, as_method("callback_method", method) if is_given(method) else "POST"
+    return text, method
 
 
 def callback_params(api_id: str, status: int, body: Any) -> dict[str, str]:

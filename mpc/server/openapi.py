@@ -497,11 +497,10 @@ def _forms(p: P.Param, required: bool) -> list[dict[str, Any]]:
         return [{"type": "integer", **limits}, {"type": "string", "pattern": r"^\s*-?[0-9]+\s*$"}]
     if p.kind == P.INTS:
         return [{"type": "integer"}, {"type": "string", "pattern": r"^\s*[0-9]+\s*(<\s*[0-9]+\s*)*$"}]
-    if p.kind == P.METHOD:
-        return [_words(("GET", "POST"))]
-    if p.kind in (P.CHOICE, P.TIME):
+    if p.kind in (P.CHOICE, P.TIME, P.METHOD):
         # An empty value (a form's empty field) is the same as leaving the parameter out.
-        main = _words(p.choices) if p.kind == P.CHOICE else {"type": "string", "pattern": _TIME}
+        main = ({"type": "string", "pattern": _TIME} if p.kind == P.TIME
+                else _words(("GET", "POST") if p.kind == P.METHOD else p.choices))
         return [main] if required else [main, {"type": "string", "maxLength": 0}]
     text: dict[str, Any] = {"type": "string"}
     if required:

@@ -71,3 +71,12 @@ def test_a_callback_url_that_is_no_http_url_is_refused_before_anything_runs(
             "role": "customer", "from": FROM, "to": CUSTOMER, "callback_url": "ftp://x/"})
         assert response.status_code == 400 and "callback_url" in response.json()["error"]
         assert client.get(f"{BASE}/name_{mpc_name}/").status_code == 404
+
+
+def test_a_bad_callback_method_is_refused_with_or_without_callback_url(
+        server: RunningServer, mpc_name: str) -> None:
+    with server.http(MAIN) as client:
+        for query in ({"callback_method": "true"},
+                      {"callback_method": "PUT", "callback_url": "http://127.0.0.1:9/x"}):
+            response = client.get(f"{BASE}/", params=query)
+            assert response.status_code == 400 and "callback_method" in response.json()["error"]

@@ -84,3 +84,10 @@ def test_a_parameter_mpcmix_cannot_honour_is_refused_off_its_default_only():
     add(model, 0, "agent", "agent", "+1002", sip_headers="", send_on_preanswer=False)
     with pytest.raises(ValidationError, match=r"sip_headers=.* is not supported by mpcmix"):
         add(model, 0, "customer", "customer", "+1001", sip_headers="X-A=1")
+
+
+def test_the_scenario_builder_has_a_method_for_every_operation():
+    from mpcmix.api import Scenario
+
+    missing = {name for name in OPERATIONS if not callable(getattr(Scenario, name, None))}
+    assert missing == set()

@@ -96,14 +96,18 @@ class CallModelMachine(RuleBasedStateMachine):
         if confirm:
             params["confirm_key"] = "5"
         self.model.advance(self.now)
+        existing = set(self.model.mpcs())
         try:
             self.model.add_participant(self.now, friendly_name=self._mpc_name(name), label=label,
                                        **params)
         except MpcError:
             return
         self.labels.append(label)
-        # The MPC's limit is the creating call's (Get MPC does not show it, as the API's doesn't).
-        self.limits.setdefault(self.model.mpc_uuid_of_member(label), max_participants)
+        # The MPC's limit is the creating call's (Get MPC does not show it, as the API's
+        # doesn't); an MPC a transfer created has the default, 10.
+        uuid = self.model.mpc_uuid_of_member(label)
+        if uuid not in existing:
+            self.limits[uuid] = max_participants
         self.events += self.model.drain_events()
 
     @rule(name=st.integers(0, 1), role=st.sampled_from(ROLES),

@@ -4,11 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Debian packages the test suite uses: ffmpeg and sox (benchmark peers, checked by a smoke test)
-# and chromium (the report page is tested in a headless browser). Installed when missing.
-SYSTEM_DEPS := ffmpeg sox chromium
+# Debian packages the test suite uses: ffmpeg and sox (benchmark peers, checked by a smoke test),
+# chromium (the report page is tested in a headless browser), espeak-ng (Speak is spoken), nodejs
+# and npm (the official Node SDK is driven against the server). Installed when missing.
+SYSTEM_DEPS := ffmpeg sox chromium espeak-ng nodejs npm
+# The official Node SDK, at the version tests/conformance/node/package.json pins, in .node/.
+NODE_SDK := .node/node_modules/plivo/package.json
 
-.PHONY: demo test fuzz lint typecheck docs bench load soak serve clean system-deps
+.PHONY: demo test fuzz lint typecheck docs bench load soak serve clean system-deps node-sdk
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +50,14 @@ system-deps:
 	  fi; \
 	fi
 
-test: $(STAMP) system-deps
+$(NODE_SDK): tests/conformance/node/package.json
+	npm install --prefix .node --no-audit --no-fund --silent \
+	  plivo@$$($(PYTHON) -c 'import json; print(json.load(open("tests/conformance/node/package.json"))["dependencies"]["plivo"])')
+	touch $(NODE_SDK)
+
+node-sdk: system-deps $(NODE_SDK)
+
+test: $(STAMP) system-deps node-sdk
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
@@ -87,4 +97,4 @@ serve: $(STAMP)
 	$(BIN)/mpcmix serve --host 127.0.0.1 --port 8080 --clock realtime --media-root fixtures --lines fixtures/lines.yaml
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) out .pytest_cache .hypothesis .node

@@ -185,6 +185,14 @@ class Scenario:
         """Stop the Play started with the same ``member`` form. Returns the scenario."""
         return self.op("stop_play_audio", at, **params)
 
+    def start_speak(self, at: float | str, **params: Any) -> Scenario:
+        """Speak ``text`` (``voice``, ``language``) to ``member``. Returns the scenario."""
+        return self.op("start_speak", at, **params)
+
+    def stop_speak(self, at: float | str, **params: Any) -> Scenario:
+        """Stop the Speak started with the same ``member`` form. Returns the scenario."""
+        return self.op("stop_speak", at, **params)
+
     def hangup(self, at: float | str, **params: Any) -> Scenario:
         """The far end: ``member``'s phone hangs up. Returns the scenario."""
         return self.op("hangup", at, **params)

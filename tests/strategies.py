@@ -432,7 +432,10 @@ def _mutate(draw, doc, kind, media):
     events = doc.get("events") if isinstance(doc.get("events"), list) else []
     event_dicts = [e for e in events if isinstance(e, dict)]
     if kind == "replace":
-        path, _ = _pick(draw, list(_paths(doc))[1:])
+        places = list(_paths(doc))[1:]
+        if not places:  # an earlier mutation emptied the document
+            return doc
+        path, _ = _pick(draw, places)
         return _set(doc, path, draw(weird_values()))
     if kind == "delete":
         holders = [(p, v) for p, v in _paths(doc) if isinstance(v, dict) and v]

@@ -153,6 +153,8 @@ class MediaLibrary:
         """The cache key of `ref` now, and its file (None for a built-in)."""
         if ref in BUILTIN:
             return ("builtin", ref, 0, 0), None
+        if ref.startswith(SPEAK_PREFIX):
+            return ("speak", ref, 0, 0), None
         path = self.resolve(ref)
         try:
             st = os.stat(path)
@@ -164,7 +166,7 @@ class MediaLibrary:
         """The real paths of the files whose audio the cache holds (decoded or streamed)."""
         with self._lock:
             return sorted({str(k[0]) for k in (*self._decoded, *self._streamed, *self._on_disk)
-                           if k[0] != "builtin"})
+                           if k[0] not in ("builtin", "speak")})
 
     def cached_bytes(self) -> int:
         """Bytes of decoded audio the cache holds, in memory and in `cache_dir` (each at most
@@ -215,10 +217,10 @@ class MediaLibrary:
                 self._decoding[stream_key] = None
                 while len(self._decoding) > MAX_FAILURES:
                     self._decoding.popitem(last=False)
-        if self._decoder is not None and path is not None:
-            self._decoder.request(ref, key)
+        if self._decoder is not None and (path is not None or key[0] == "speak"):
+            self._decoder.request(ref, key)  # speech too: a text-to-speech program runs
             raise MediaPending(ref)
-        return self._decode(ref, key, path)  # a built-in is made at once: no file to decode
+        return self._decode(ref, key, path)  # a built-in is made at once: nothing to decode
 
     def duration_ms(self, ref: str) -> int:
         """How long `ref` plays, in whole milliseconds rounded up (MediaError if unusable;
@@ -324,6 +326,9 @@ class MediaLibrary:
             return np.zeros(0, dtype=np.int16)
         if ref in BUILTIN_MUSIC:
             return default_music(BUILTIN_MUSIC[ref], self.sample_rate)
+        if ref.startswith(SPEAK_PREFIX):
+            voice, language, text = _speak_parts(ref)
+            return self.speak(ref, text, voice, language)
         assert path is not None
         if _is_xml(path):
             if ref in self._loading:
@@ -379,25 +384,39 @@ class MediaLibrary:
                 pcm = found if isinstance(found, np.ndarray) else found[0:len(found)]
             return [pcm] * loops
         if element.tag == "Speak":
-            return [self._speak(ref, text)] * loops
+            voice = element.get("voice", "WOMAN")
+            language = element.get("language", "en-US")
+            return [self.speak(ref, text, voice, language)] * loops
         raise MediaError(f"{where} is not supported (use Play, Speak or Wait)")
 
-    def _speak(self, ref: str, text: str) -> np.ndarray:
-        """`text` spoken by espeak-ng where installed; else silence of its estimated length."""
-        engine = shutil.which("espeak-ng") or shutil.which("espeak")
+    def speech_engine(self) -> str | None:
+        """The text-to-speech program Speak uses (espeak-ng, or espeak), or None if neither is
+        installed (speech is then silence of the text's estimated length)."""
+        return shutil.which("espeak-ng") or shutil.which("espeak")
+
+    def speak(self, ref: str, text: str, voice: str = "WOMAN", language: str = "en-US"
+              ) -> np.ndarray:
+        """`text` spoken in `voice` (WOMAN or MAN) and `language` (e.g. en-US) by espeak-ng
+        where installed; else silence of its estimated length (0.4 s a word, at least 0.5 s)
+        and a warning. The one text-to-speech of mpcmix: `<Speak>` in XML documents and the
+        API's Speak to members."""
+        engine = self.speech_engine()
         if engine and text:
+            variant = "+m3" if voice.upper() == "MAN" else "+f3"
             with tempfile.TemporaryDirectory() as tmp:
                 wav = os.path.join(tmp, "speak.wav")
-                result = subprocess.run([engine, "-w", wav, text], capture_output=True, timeout=60,
-                                        check=False)
-                if result.returncode == 0:
-                    try:
-                        return load_audio(wav, self.sample_rate)
-                    except AudioError:
-                        pass
+                for name in (espeak_voice(language), "en"):
+                    result = subprocess.run([engine, "-w", wav, "-v", name + variant, "--stdin"],
+                                            input=text.encode("utf-8"), capture_output=True,
+                                            timeout=60, check=False)
+                    if result.returncode == 0:
+                        try:
+                            return load_audio(wav, self.sample_rate)
+                        except AudioError:
+                            break
         seconds = max(0.5, 0.4 * len(text.split()))  # about 150 words a minute
         self.warnings.append(
-            f"media {ref!r}: <Speak> rendered as {seconds:g} s of silence (no espeak-ng installed)"
+            f"media {ref!r}: speech rendered as {seconds:g} s of silence (no espeak-ng installed)"
         )
         return np.zeros(round(seconds * self.sample_rate), dtype=np.int16)
 
@@ -472,8 +491,8 @@ class _Decoder:
     def _decode(self, ref: str, key: Key) -> None:
         name = hashlib.sha256(repr(key).encode("utf-8", "surrogateescape")).hexdigest()[:32]
         out = self.cache_dir / f"{name}.wav"
-        reply = self._ask({"ref": ref, "path": None if key[0] == "builtin" else str(key[0]),
-                           "out": str(out)})
+        reply = self._ask({"ref": ref, "path": None if key[0] in ("builtin", "speak")
+                           else str(key[0]), "out": str(out)})
         if "error" in reply:
             self.library._fail(key, str(reply["error"]))
             return
@@ -527,6 +546,23 @@ def _end(process: subprocess.Popen[str]) -> None:
             process.stdout.close()
 
 
+#: The reference a Speak to members plays (mpcmix.model.play_ops.speak_ref).
+SPEAK_PREFIX = "speak:"
+
+
+def _speak_parts(ref: str) -> tuple[str, str, str]:
+    """(voice, language, text) of a ``speak:<voice>:<language>:<text>`` reference."""
+    voice, _, rest = ref[len(SPEAK_PREFIX):].partition(":")
+    language, _, text = rest.partition(":")
+    return voice, language, text
+
+
+def espeak_voice(language: str) -> str:
+    """espeak-ng's voice name for an API language code (en-US -> en-us, en-UK -> en-gb)."""
+    code = language.strip().lower().replace("_", "-")
+    return {"en-uk": "en-gb", "cmn-cn": "cmn", "arb": "ar", "en-gb-wls": "en-gb"}.get(code, code)
+
+
 def _decoded_bytes(path: Path, sample_rate: int) -> int:
     """About how many bytes `path` takes decoded at `sample_rate` (int16 mono), from its header;
     0 when the header cannot be read (the decoder then says why)."""
@@ -564,4 +600,5 @@ def _xml_number(value: str, what: str) -> float:
     return number
 
 
-__all__ = ["BUILTIN", "BUILTIN_MUSIC", "DEFAULT_CACHE_BYTES", "MediaLibrary", "MediaPending"]
+__all__ = ["BUILTIN", "BUILTIN_MUSIC", "DEFAULT_CACHE_BYTES", "SPEAK_PREFIX", "MediaLibrary",
+           "MediaPending", "espeak_voice"]

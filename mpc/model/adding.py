@@ -198,6 +198,12 @@ class AddParticipant(Lifecycle):
             line_audio = {leg.call_uuid: audio for leg, audio in zip(legs, legs_audio, strict=True)}
             from_number, to = spec["from"] or "", spec["to"] or ""
         winner = winning_leg(legs)
+        # One destination: the request is its call, as every recorded body shows (request_uuid
+        # == calls[0].call_uuid); several: a request of their own. (Drawn either way, so the
+        # ids after it do not shift.)
+        request_uuid = self._ids.uuid("request")
+        if len(legs) == 1:
+            request_uuid = legs[0].call_uuid
         p = ParticipantRecord(
             member_id=member_id, label=label or member_id, mpc=mpc, role=spec.role,
             call_uuid=(winner or legs[0]).call_uuid, legs=legs,
@@ -213,7 +219,7 @@ class AddParticipant(Lifecycle):
             on_exit_action_url=spec["on_exit_action_url"],
             on_exit_action_method=spec["on_exit_action_method"],
             confirm_key=spec["confirm_key"], confirm_sound=sounds["confirm"],
-            line_audio=line_audio, added_ms=t, request_uuid=self._ids.uuid("request"),
+            line_audio=line_audio, added_ms=t, request_uuid=request_uuid,
             call_status_callback_url=spec["call_status_callback_url"],
             call_status_callback_method=spec["call_status_callback_method"],
         )

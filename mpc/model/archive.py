@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from .records import EXIT_MPC_ENDED, EndedMpc, MpcRecord, ParticipantRecord
-from .serialize import Serializer, billed_duration, whole_seconds
+from .serialize import ENDED_RECORDING, Serializer, billed_duration, whole_seconds
 
 #: The record layout's version (a record of another version is not read).
 VERSION = 1
@@ -114,7 +114,7 @@ def interrupted(item: Mapping[str, Any], end_ms: int, auth_id: str,
     mpc_object = {**item["mpc"], "status": "Ended", "end_time": fmt.timestamp(end),
                   "duration": duration, "billed_duration": billed,
                   "billed_amount": fmt.amount(billed), "termination_cause": cause,
-                  "termination_cause_code": code, "recording": "not-recording",
+                  "termination_cause_code": code, "recording": ENDED_RECORDING,
                   "resource_uri": uri, "participants": uri + "Participant/"}
     participants = []
     for member, obj in zip(members, item["participants"], strict=True):

@@ -7,7 +7,8 @@ callback carries them (form fields or a query string), every value is a string: 
 ``"true"``/``"false"``, numbers in decimal, absent values ``""``.
 
 A few events are mpcmix's own report of what happened, with no real callback behind them
-(`url` is always None): `MPCPlayStarted`, `MPCPlayEnded`, `MPCPlayFailed`, `MPCMediaFailed` and
+(`url` is always None): `MPCPlayStarted`, `MPCPlayEnded`, `MPCPlayFailed`, `MPCMediaFailed`,
+`MPCSpeakStarted`, `MPCSpeakEnded`, `MPCSpeakSilent` (no text-to-speech engine: silence) and
 `MPCMediaDelayed` (a medium was ready only after the moment it was first needed: the server
 prepares media off the real-time clock's path).
 """
@@ -39,12 +40,30 @@ PARTICIPANT_DIGIT_INPUT = "ParticipantDigitInput"
 # add-participant-api-events
 ADD_PARTICIPANT_INITIATED = "AddParticipantByAPIActionInitiated"
 ADD_PARTICIPANT_COMPLETED = "AddParticipantByAPIActionCompleted"
-# recording_callback_url
+# recording_callback_url: the MPC's recording
 RECORDING_INITIATED = "MPCRecordingInitiated"
 RECORDING_PAUSED = "MPCRecordingPaused"
 RECORDING_RESUMED = "MPCRecordingResumed"
 RECORDING_COMPLETED = "MPCRecordingCompleted"
 RECORDING_FAILED = "MPCRecordingFailed"
+# recording_callback_url: a participant's recording (the API's participant-level recording page)
+PARTICIPANT_RECORDING_INITIATED = "ParticipantRecordingInitiated"
+PARTICIPANT_RECORDING_PAUSED = "ParticipantRecordingPaused"
+PARTICIPANT_RECORDING_RESUMED = "ParticipantRecordingResumed"
+PARTICIPANT_RECORDING_COMPLETED = "ParticipantRecordingCompleted"
+PARTICIPANT_RECORDING_FAILED = "ParticipantRecordingFailed"
+#: A participant recording's event of each MPC recording event.
+PARTICIPANT_RECORDING = {
+    RECORDING_INITIATED: PARTICIPANT_RECORDING_INITIATED,
+    RECORDING_PAUSED: PARTICIPANT_RECORDING_PAUSED,
+    RECORDING_RESUMED: PARTICIPANT_RECORDING_RESUMED,
+    RECORDING_COMPLETED: PARTICIPANT_RECORDING_COMPLETED,
+    RECORDING_FAILED: PARTICIPANT_RECORDING_FAILED,
+}
+#: Recording events that open (initiated) and close (completed, failed) a recording.
+RECORDING_OPENED = frozenset({RECORDING_INITIATED, PARTICIPANT_RECORDING_INITIATED})
+RECORDING_CLOSED = frozenset({RECORDING_COMPLETED, RECORDING_FAILED,
+                              PARTICIPANT_RECORDING_COMPLETED, PARTICIPANT_RECORDING_FAILED})
 # on_exit_action_url: the request the API makes when a participant leaves
 ON_EXIT_ACTION = "OnExitAction"
 # mpcmix's own reports (never sent anywhere)
@@ -53,6 +72,9 @@ PLAY_ENDED = "MPCPlayEnded"
 PLAY_FAILED = "MPCPlayFailed"
 MEDIA_FAILED = "MPCMediaFailed"
 MEDIA_DELAYED = "MPCMediaDelayed"
+SPEAK_STARTED = "MPCSpeakStarted"
+SPEAK_ENDED = "MPCSpeakEnded"
+SPEAK_SILENT = "MPCSpeakSilent"
 
 #: The `status_callback_events` group each status event belongs to.
 EVENT_GROUPS: dict[str, str] = {
@@ -99,6 +121,9 @@ class Event:
     url: str | None
     method: str
     params: dict[str, str]
+    #: The MPC the event belongs to, where its parameters do not name it (a participant
+    #: recording's callback carries no MPCUUID).
+    mpc_uuid: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: ``{"at_ms", "name", "url", "method", "params"}``."""
@@ -121,17 +146,14 @@ def callback_value(value: Any) -> str:
 
 
 def recording_failed_at_restart(initiated: dict[str, Any], seconds: float, timestamp: str,
-                                sequence: int, initiated_name: str = RECORDING_INITIATED,
-                                ) -> dict[str, Any]:
+                                sequence: int) -> dict[str, Any]:
     """The failure callback of a recording a server's stop cut short, from its Initiated
-    callback (`initiated_name`, whose ``...Initiated`` becomes ``...Failed``) and parameters:
-    `seconds` on disk (its duration and end time), sent at `timestamp` (the restart's wall
-    time) with `sequence` as its SequenceNumber."""
-    name = initiated_name.removesuffix("Initiated") + "Failed" \
-        if initiated_name.endswith("Initiated") else RECORDING_FAILED
+    callback's parameters: `seconds` a decoder plays of its file (its duration and end time),
+    sent at `timestamp` (the restart's wall time) with `sequence` as its SequenceNumber."""
+    participant = initiated.get("EventName") == PARTICIPANT_RECORDING_INITIATED
     return {
         **initiated,
-        "EventName": name,
+        "EventName": PARTICIPANT_RECORDING_FAILED if participant else RECORDING_FAILED,
         "EventTimestamp": timestamp,
         "RecordingDuration": str(round(seconds)),
         "RecordingEndTime": _plus_seconds(initiated.get("RecordingStartTime"), seconds),

@@ -287,6 +287,13 @@ class Lifecycle(Notifier):
     def _end_play(self, play: PlayRecord, t: int, reason: str) -> None:
         play.active = False
         play.end_ms = min(play.end_ms, t)
+        if play.kind == "speak":
+            self._report(ev.SPEAK_ENDED, play.mpc, t, {
+                "MPCUUID": play.mpc.uuid, "MPCName": play.mpc.name,
+                "MemberID": ",".join(p.member_id for p in play.targets),
+                "SpeakName": play.name, "SpeakEndReason": reason,
+            })
+            return
         self._report(ev.PLAY_ENDED, play.mpc, t, {
             "MPCUUID": play.mpc.uuid, "MPCName": play.mpc.name,
             "MemberID": ",".join(p.member_id for p in play.targets), "PlayURL": play.url,

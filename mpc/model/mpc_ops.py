@@ -8,7 +8,7 @@ refusals (coach_mode only for supervisors, not with ``all``; a role is fixed).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mpcmix.errors import NotFoundError, ValidationError
@@ -18,9 +18,19 @@ from . import events as ev
 from .lifecycle import Lifecycle
 from .params import parse
 from .records import EXIT_KICKED, HANGUP_API_TRIGGERED, EndedMpc, EndedParticipant, MpcRecord
-from .serialize import MPC_LIST_FIELDS, PARTICIPANT_LIST_FIELDS
 from .state import who
 from .values import is_given, unwrap
+
+#: The API's default search window of `list` on end_time, and its window from a one-sided bound.
+DEFAULT_LIST_WINDOW = timedelta(days=7)
+ONE_SIDED_LIST_WINDOW = timedelta(days=30)
+
+
+#: (creation ms, MPC object) of each MPC a list selects; a test of one MPC. (Named here: in the
+#: class, `list` is the operation.)
+Matches = list[tuple[int, dict[str, Any]]]
+Objects = list[dict[str, Any]]
+Tests = list[Callable[[MpcRecord | EndedMpc], bool]]
 
 
 class MpcOperations(Lifecycle):
@@ -36,12 +46,39 @@ class MpcOperations(Lifecycle):
 
     def list(self, now_ms: int, **filters: Any) -> dict[str, Any]:
         """List MPCs, newest first: friendly_name, status, termination_cause_code, sub_account,
-        end_time__gt/gte/lt/lte, creation_time__gt/gte/lt/lte, limit (1..20, default 20),
-        offset (default 0). ``meta.next``/``meta.previous`` are page URIs or null."""
+        end_time[__gt/gte/lt/lte], creation_time[__gt/gte/lt/lte], limit (1..20, default 20),
+        offset (default 0). ``meta.next``/``meta.previous`` are page URIs or null. Without an
+        end_time filter, MPCs that ended more than seven days ago are left out (the API's
+        default window); with a bound on one side only, the window is 30 days from it."""
         self._begin(now_ms)
         args = parse("list", filters)
-        limit, offset = args["limit"], args["offset"]
-        tests: list[Callable[[MpcRecord | EndedMpc], bool]] = []
+        found = self.list_matches(now_ms, **filters)
+        return self.list_page([obj for _, obj in found], args["limit"], args["offset"])
+
+    def list_matches(self, now_ms: int, **filters: Any) -> Matches:
+        """Every MPC the filters of `list` select, newest first, as (creation time in ms, MPC
+        object): the server merges a main account's with its subaccounts' before paging."""
+        self._begin(now_ms)
+        args = parse("list", filters)
+        tests = self._list_tests(args, now_ms)
+        matched = [m for m in reversed(self._mpcs) if all(test(m) for test in tests)]
+        return [(m.created_ms, self._mpc_object(m)) for m in matched]
+
+    def list_page(self, objects: Objects, limit: int, offset: int) -> dict[str, Any]:
+        """The page of `objects` `list` answers with: ``{api_id, meta, objects}``."""
+        count = len(objects)
+        meta = {
+            "count": count,
+            "limit": limit,
+            "next": self._fmt.list_uri(limit, offset + limit) if offset + limit < count else None,
+            "offset": offset,
+            "previous": self._fmt.list_uri(limit, max(0, offset - limit)) if offset > 0 else None,
+        }
+        return {"api_id": self._ids.uuid("api"), "meta": meta,
+                "objects": objects[offset:offset + limit]}
+
+    def _list_tests(self, args: dict[str, Any], now_ms: int) -> Tests:
+        tests: Tests = []
         name = args["friendly_name"]
         if name is not None:
             tests.append(lambda m: m.name == name)
@@ -52,28 +89,47 @@ class MpcOperations(Lifecycle):
         if wanted_code is not None:
             tests.append(lambda m: m.termination_cause_code == wanted_code)
         if args["sub_account"] is not None:
-            tests.append(lambda m: False)  # no MPC of an emulated account has a subaccount
-        for field in ("end_time", "creation_time"):
-            for op in ("gt", "gte", "lt", "lte"):
-                bound = args[f"{field}__{op}"]
+            tests.append(lambda m: False)  # the server answers for subaccounts (their own MPCs)
+        bounds: dict[str, dict[str, datetime]] = {"end_time": {}, "creation_time": {}}
+        for field in bounds:
+            for op in ("", "__gt", "__gte", "__lt", "__lte"):
+                bound = args[f"{field}{op}"]
                 if bound is not None:
-                    tests.append(self._time_test(field, op, bound.replace(tzinfo=self.epoch.tzinfo)))
-        matched = [m for m in reversed(self._mpcs) if all(test(m) for test in tests)]
-        count = len(matched)
-        meta = {
-            "count": count,
-            "limit": limit,
-            "next": self._fmt.list_uri(limit, offset + limit) if offset + limit < count else None,
-            "offset": offset,
-            "previous": self._fmt.list_uri(limit, max(0, offset - limit)) if offset > 0 else None,
-        }
-        objects = [self._mpc_list_item(m) for m in matched[offset:offset + limit]]
-        return {"api_id": self._ids.uuid("api"), "meta": meta, "objects": objects}
+                    # List filters are UTC timestamps (the API's list page).
+                    bounds[field][op] = bound.replace(tzinfo=UTC)
+        for field, given in bounds.items():
+            for op, bound in given.items():
+                tests.append(self._time_test(field, op, bound))
+        tests.extend(self._default_window(bounds["end_time"], now_ms))
+        return tests
+
+    def _default_window(self, given: dict[str, datetime], now_ms: int) -> Tests:
+        """The API's default search window on end_time: the last 7 days when no end_time filter
+        is given (MPCs still live have no end_time and are always in it), 30 days from a bound
+        given on one side only (docs/semantics.md, Lists)."""
+        if "" in given:
+            return []
+        lower = given.get("__gt") or given.get("__gte")
+        upper = given.get("__lt") or given.get("__lte")
+        if lower is None and upper is None:
+            # On the timeline (whole seconds, as the timestamps read): an epoch near the ends
+            # of `datetime` leaves no room for the window as a date.
+            since_s = now_ms // 1000 - int(DEFAULT_LIST_WINDOW.total_seconds())
+            return [lambda m: m.end_ms is None or m.end_ms // 1000 >= since_s]
+        try:
+            if lower is not None and upper is None:
+                return [self._time_test("end_time", "__lte", lower + ONE_SIDED_LIST_WINDOW)]
+            if upper is not None and lower is None:
+                return [self._time_test("end_time", "__gte", upper - ONE_SIDED_LIST_WINDOW)]
+        except OverflowError:  # a bound within 30 days of year 1 or 9999: nothing is beyond it
+            pass
+        return []
 
     def start(self, now_ms: int, *, friendly_name: str | None = None, uuid: str | None = None,
-              status: Any = "active", **params: Any) -> dict[str, Any]:
+              status: Any = "active", **params: Any) -> None:
         """Activate an Initialized MPC (``status=active``, any case, or ``["active"]`` as the SDK
-        sends it). No enter sound plays. An MPC already Active is refused (400).
+        sends it); the API answers 204. No enter sound plays. An MPC in any other state is 404,
+        as the API documents.
 
         The API requires `status` (the server passes what the request gave); a Python caller
         (a scenario's ``op: start``) may leave it at its default here."""
@@ -83,13 +139,13 @@ class MpcOperations(Lifecycle):
             raise ValidationError("status is required: set it to active to start the MPC")
         parse("start", {**params, "status": status})
         if mpc.status is MpcStatus.ACTIVE:
-            raise ValidationError(
-                f"MPC {mpc.name!r} is already Active (started at "
+            # The API: "Returns 404 Not Found if the MPC is not found for the given name or
+            # UUID in the initiated state."
+            raise NotFoundError(
+                f"MPC {mpc.name!r} is not in the Initialized state (it is Active since "
                 f"{self._fmt.timestamp(mpc.start_ms)}); only an Initialized MPC can be started")
         self._activate(mpc, now_ms)
         self._changed(now_ms)
-        return {"api_id": self._ids.uuid("api"), "message": f"MPC: {mpc.name} started",
-                "request_uuid": self._ids.uuid("request")}
 
     def end(self, now_ms: int, *, friendly_name: str | None = None, uuid: str | None = None,
             **params: Any) -> None:
@@ -119,27 +175,31 @@ class MpcOperations(Lifecycle):
     def list_participants(self, now_ms: int, *, friendly_name: str | None = None,
                           uuid: str | None = None, **params: Any) -> dict[str, Any]:
         """List the MPC's participants (exited ones included, in the order added), optionally
-        those of one call_uuid; ``meta`` is ``{count, limit, offset}``."""
+        those of one call_uuid; ``meta`` is ``{count, limit, next, offset, previous}``."""
         self._begin(now_ms)
         args = parse("list_participants", params)
         mpc = self._find(friendly_name, uuid)
         limit, offset, call_uuid = args["limit"], args["offset"], args["call_uuid"]
         if isinstance(mpc, EndedMpc):
-            items = [{key: o[key] for key in PARTICIPANT_LIST_FIELDS} for o in mpc.objects()[1]]
-            matched_items = [o for o in items
-                             if not is_given(call_uuid) or o["call_uuid"] == str(call_uuid)]
-            page = matched_items[offset:offset + limit]
-            count = len(matched_items)
+            mpc_object, objects = mpc.objects()
         else:
-            matched = [p for p in mpc.participants
-                       if not is_given(call_uuid) or p.call_uuid == str(call_uuid)]
-            page = [self._fmt.participant_list_item(p) for p in matched[offset:offset + limit]]
-            count = len(matched)
-        return {
-            "api_id": self._ids.uuid("api"),
-            "meta": {"count": count, "limit": limit, "offset": offset},
-            "objects": page,
+            mpc_object = self._fmt.mpc_object(mpc)
+            objects = [self._fmt.participant_object(p) for p in mpc.participants]
+        matched = [o for o in objects
+                   if not is_given(call_uuid) or o["call_uuid"] == str(call_uuid)]
+        count = len(matched)
+        uri = mpc_object["participants"]
+        meta = {
+            "count": count,
+            "limit": limit,
+            "next": (self._fmt.participants_page_uri(uri, limit, offset + limit)
+                     if offset + limit < count else None),
+            "offset": offset,
+            "previous": (self._fmt.participants_page_uri(uri, limit, max(0, offset - limit))
+                         if offset > 0 else None),
         }
+        return {"api_id": self._ids.uuid("api"), "meta": meta,
+                "objects": matched[offset:offset + limit]}
 
     def update_participant(self, now_ms: int, member_id: str, *,
                            friendly_name: str | None = None, uuid: str | None = None,
@@ -147,7 +207,8 @@ class MpcOperations(Lifecycle):
         """Mute/unmute, hold/unhold, or set coach_mode for one member, a comma list or ``all``.
 
         coach_mode applies to supervisors only and not with ``all`` (400). The response names
-        each setting given, as the API's does.
+        each setting given, as the API's does, with the recorded bodies' texts (their
+        "succeded" included; docs/conformance.md).
         """
         self._begin(now_ms)
         t = now_ms
@@ -185,9 +246,9 @@ class MpcOperations(Lifecycle):
         self._changed(t)
         response: dict[str, Any] = {"api_id": self._ids.uuid("api")}
         if new_mute is not None:
-            response["mute"] = f"MPC: {mpc.name} mute/unmute member(s) succeeded"
+            response["mute"] = f"MPC: {mpc.name} mute/unmute member(s) succeded"
         if new_hold is not None:
-            response["hold"] = f"MPC: {mpc.name} hold/unhold member(s) succeeded"
+            response["hold"] = f"MPC: {mpc.name} hold/unhold member(s) succeded"
         if new_coach is not None:
             response["coach_mode"] = f"MPC: {mpc.name} coach_mode enable/disable succeeded"
         return response
@@ -209,12 +270,6 @@ class MpcOperations(Lifecycle):
         if isinstance(mpc, EndedMpc):
             return mpc.objects()[0]
         return self._fmt.mpc_object(mpc)
-
-    def _mpc_list_item(self, mpc: MpcRecord | EndedMpc) -> dict[str, Any]:
-        if isinstance(mpc, EndedMpc):
-            full = mpc.objects()[0]
-            return {key: full[key] for key in MPC_LIST_FIELDS}
-        return self._fmt.mpc_list_item(mpc)
 
     def _ended_participant(self, mpc: EndedMpc, member_id: Any) -> dict[str, Any]:
         """Get Participant of one member (by member_id or label) of an ended MPC."""
@@ -239,6 +294,6 @@ class MpcOperations(Lifecycle):
             if ms is None:
                 return False
             moment = self._fmt.moment(ms)
-            return {"gt": moment > bound, "gte": moment >= bound, "lt": moment < bound,
-                    "lte": moment <= bound}[op]
+            return {"": moment == bound, "__gt": moment > bound, "__gte": moment >= bound,
+                    "__lt": moment < bound, "__lte": moment <= bound}[op]
         return test

@@ -100,23 +100,27 @@ class Notifier(ModelState):
                              {**base, **tail}))
 
     def _recording_event(self, name: str, rec: RecordingRecord, t: int) -> None:
+        """A recording's event, with the parameters the API lists: the MPC's recording names
+        its MPC (MPCName, MPCUUID), a participant's its member (MemberID) and sends the
+        ParticipantRecording* event of `name` (the MPCRecording* one)."""
         mpc = rec.mpc
-        params = {
-            **self._head(name, t),
-            "MPCName": mpc.name,
-            "MPCUUID": mpc.uuid,
+        if rec.member is None:
+            params = {**self._head(name, t), "MPCName": mpc.name, "MPCUUID": mpc.uuid}
+        else:
+            name = ev.PARTICIPANT_RECORDING[name]
+            params = {**self._head(name, t), "MemberID": rec.member.member_id}
+        params.update({
             "RecordingDuration": str((rec.duration_ms(t) + 500) // 1000),
+            "RecordingEndTime": callback_value(self._fmt.timestamp(rec.end_ms)),
             "RecordingFormat": rec.file_format,
+            "RecordingResourceURL": self._api_base + self._fmt.recording_resource_uri(
+                rec.recording_id),
+            "RecordingStartTime": callback_value(self._fmt.timestamp(rec.begun_ms)),
             "RecordingURL": rec.url,
             "RecordingUUID": rec.recording_id,
-            "RecordingStartTime": callback_value(self._fmt.timestamp(rec.begun_ms)),
-            "RecordingEndTime": callback_value(self._fmt.timestamp(rec.end_ms)),
-        }
-        if rec.member is not None:
-            params["MemberID"] = rec.member.member_id
-            params["RecordTrackType"] = rec.track
-        params["SequenceNumber"] = self._next_sequence(mpc)
-        self._push(Event(t, name, rec.callback_url, rec.callback_method, params))
+            "SequenceNumber": self._next_sequence(mpc),
+        })
+        self._push(Event(t, name, rec.callback_url, rec.callback_method, params, mpc.uuid))
 
     def _report(self, name: str, mpc: MpcRecord, t: int, params: dict[str, Any]) -> None:
         """One of mpcmix's own reports (no real callback: url None)."""

@@ -235,14 +235,16 @@ class Operation:
 
 # --- the table ------------------------------------------------------------------------------------
 
-_ASYNC = "asynchronous API responses are not emulated"
 _TRANSCRIPTION = "transcription is not emulated"
 
+#: Asynchronous mode, which every operation takes: with `callback_url`, the server answers
+#: ``{"api_id", "message": "async api spawned"}`` at once and sends the operation's own answer
+#: to `callback_url` (docs/server.md, Asynchronous mode). The call model ignores both.
 CALLBACK = (
-    Param("callback_url", URL, None, "URL told of the request's outcome (asynchronous mode)",
-          supported=False, why=_ASYNC),
+    Param("callback_url", URL, None, "asynchronous mode: URL the answer is sent to"),
     Param("callback_method", METHOD, "POST", "method for callback_url"),
 )
+ASYNC_PARAMS = ("callback_url", "callback_method")
 _TRANSCRIBE = (
     Param("transcription_url", URL, None, "URL for transcription events", supported=False,
           why=_TRANSCRIPTION),
@@ -331,8 +333,8 @@ _LIST = (
     Param("status", CHOICE, None, "initialized, active or ended",
           choices=("initialized", "active", "ended")),
     Param("termination_cause_code", INT, None, "1000, 1010, 2000 or 3000"),
-    *(Param(f"{time}__{op}", TIME, None, "YYYY-MM-DD HH:MM[:ss]")
-      for time in ("end_time", "creation_time") for op in ("gt", "gte", "lt", "lte")),
+    *(Param(f"{time}{op}", TIME, None, "YYYY-MM-DD HH:MM[:ss] (UTC)")
+      for time in ("end_time", "creation_time") for op in ("", "__gt", "__gte", "__lt", "__lte")),
     Param("limit", INT, 20, "results per page", low=1, high=20),
     Param("offset", INT, 0, "results to skip", low=0),
     *CALLBACK,
@@ -347,10 +349,22 @@ _START_RECORDING = (
     *_TRANSCRIBE,
 )
 
+#: The voices Speak takes (the API's Speak on calls and conference members).
+SPEAK_VOICES = ("WOMAN", "MAN")
+_SPEAK = (
+    Param("text", STR, None, "the text to speak", max_len=3000),
+    Param("voice", CHOICE, "WOMAN", "WOMAN or MAN", choices=SPEAK_VOICES),
+    Param("language", STR, "en-US", "language of the text, e.g. en-US, fr-FR", max_len=16),
+    Param("mix", BOOL, True, "mix the speech with the conference (mpcmix always mixes it)"),
+    Param("type", STR, None, "type of the text (accepted, not interpreted)"),
+    *CALLBACK,
+)
+
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("list", "GET", "", 200, "List multiparty calls", _LIST),
     Operation("get", "GET", "{mpc_id}/", 200, "Retrieve a multiparty call", CALLBACK),
-    Operation("start", "POST", "{mpc_id}/", 200, "Start (activate) a multiparty call",
+    Operation("start", "POST", "{mpc_id}/", 204,
+              "Start (activate) an Initialized multiparty call (404 in any other state)",
               (Param("status", CHOICE, None, "active (any case)", choices=("active",)),
                *CALLBACK), required=("status",)),
     Operation("end", "DELETE", "{mpc_id}/", 204, "End a multiparty call (the SDK's stop)",
@@ -365,7 +379,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
               _ADD_PARTICIPANT, required=("role",)),
     Operation("get_participant", "GET", "{mpc_id}/Participant/{member_id}/", 200,
               "Retrieve a participant", CALLBACK, members="one"),
-    Operation("update_participant", "POST", "{mpc_id}/Participant/{member_id}/", 200,
+    Operation("update_participant", "POST", "{mpc_id}/Participant/{member_id}/", 202,
               "Update participants: mute, hold, coach_mode",
               (Param("mute", BOOL, None, "true to mute, false to unmute"),
                Param("hold", BOOL, None, "true to hold (hold music), false to unhold"),
@@ -374,7 +388,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
                *CALLBACK), members="many"),
     Operation("kick_participant", "DELETE", "{mpc_id}/Participant/{member_id}/", 204,
               "Kick participants", CALLBACK, members="many"),
-    Operation("start_recording", "POST", "{mpc_id}/Record/", 200, "Start recording the MPC",
+    Operation("start_recording", "POST", "{mpc_id}/Record/", 202, "Start recording the MPC",
               _START_RECORDING),
     Operation("stop_recording", "DELETE", "{mpc_id}/Record/", 204, "Stop recording the MPC",
               CALLBACK),
@@ -396,10 +410,18 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("start_play_audio", "POST", "{mpc_id}/Member/{member_id}/Play/", 202,
               "Play an audio file to participants",
               (Param("urls", URLS, None, "URL of the audio file (the API's name)"),
-               Param("url", URLS, None, "URL of the audio file (the SDK's name)")),
+               Param("url", URLS, None, "URL of the audio file (the SDK's name)"),
+               *CALLBACK),
               one_of=("urls", "url"), members="many"),
     Operation("stop_play_audio", "DELETE", "{mpc_id}/Member/{member_id}/Play/", 204,
-              "Stop playing audio (with the member form that started it)", members="many"),
+              "Stop playing audio (with the member form that started it)", CALLBACK,
+              members="many"),
+    Operation("start_speak", "POST", "{mpc_id}/Member/{member_id}/Speak/", 202,
+              "Speak text to participants (text-to-speech)", _SPEAK, required=("text",),
+              members="many"),
+    Operation("stop_speak", "DELETE", "{mpc_id}/Member/{member_id}/Speak/", 204,
+              "Stop speaking (with the member form that started it)", CALLBACK,
+              members="many"),
     # The far end (the participant's phone): emulator only.
     Operation("hangup", "POST", "/emulator/calls/{call_uuid}/hangup", 200,
               "The participant's phone hangs up", emulator=True),
@@ -493,6 +515,7 @@ def parameters_markdown(operations: Mapping[str, Operation] | None = None) -> st
 
 __all__ = [
     "ALIASES",
+    "ASYNC_PARAMS",
     "BOOL",
     "CHOICE",
     "CONFIRM_KEYS",
@@ -508,6 +531,7 @@ __all__ = [
     "OPERATIONS",
     "ROLES",
     "SOUND",
+    "SPEAK_VOICES",
     "STR",
     "TIME",
     "URL",

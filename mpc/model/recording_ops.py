@@ -104,7 +104,8 @@ class RecordingOperations(Lifecycle):
             first = first or rec
         assert first is not None
         self._changed(now_ms)
-        return {"api_id": self._ids.uuid("api"), "message": f"MPC: {mpc.name} record started",
+        return {"api_id": self._ids.uuid("api"),
+                "message": f"MPC: {mpc.name} participant record started",
                 "recording_id": recording_id, "recording_url": first.url}
 
     def stop_participant_recording(self, now_ms: int, member_id: str, *,

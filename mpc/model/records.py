@@ -197,7 +197,10 @@ class CueRecord:
 
 @dataclass(eq=False)
 class PlayRecord:
-    """A Play aimed at some members of one MPC."""
+    """A Play (or a Speak: text-to-speech played the same way) aimed at some members of one MPC.
+
+    One whose medium could not be loaded is kept, not active, so that stopping it answers as
+    stopping a Play that has ended."""
 
     name: str
     mpc: MpcRecord
@@ -207,6 +210,7 @@ class PlayRecord:
     start_ms: int
     end_ms: int
     active: bool = True
+    kind: str = "play"  # play | speak
 
 
 # --- ended MPCs ------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""The API's JSON objects, exactly as the API text's examples show them.
+"""The API's JSON objects, exactly as the real API's recorded bodies show them.
 
-Field names, `null`s and types follow the API's documented objects (the MPC object, the participant object, the
-list items); timestamps are ``YYYY-MM-DD HH:MM:SS+hh:mm``, the epoch plus the timeline time,
+Field names, `null`s and types follow the bodies the official SDKs keep as recorded responses
+(docs/conformance.md): an MPC object has 16 fields (no `max_duration` or `max_participants`,
+which only the attribute table lists), a participant 17 (with `member_address`); list items are
+these full objects. Timestamps are ``YYYY-MM-DD HH:MM:SS+hh:mm``, the epoch plus the timeline time,
 truncated to the second. Durations are whole seconds between those truncated timestamps, so a
 serialised `duration` always equals `end_time - start_time` as a reader computes it.
 """
@@ -15,14 +17,19 @@ from typing import Any
 
 from .records import MpcRecord, ParticipantRecord
 
-#: Fields of each list item of `list()` (the API's list example).
-MPC_LIST_FIELDS = (
+#: The fields of an MPC object (Get MPC without api_id, and each item of `list()`).
+MPC_FIELDS = (
     "billed_amount", "billed_duration", "creation_time", "duration", "end_time",
-    "friendly_name", "mpc_uuid", "status", "termination_cause", "termination_cause_code",
+    "friendly_name", "mpc_uuid", "participants", "recording", "resource_uri", "start_time",
+    "status", "stay_alone", "sub_account", "termination_cause", "termination_cause_code",
 )
-#: Fields of each list item of `list_participants()` (the API's list example).
-PARTICIPANT_LIST_FIELDS = ("call_uuid", "coach_mode", "hold", "member_id", "mpc_uuid", "mute",
-                           "role")
+#: The fields of a participant object (Get Participant without api_id, and each item of
+#: `list_participants()`).
+PARTICIPANT_FIELDS = (
+    "billed_amount", "billed_duration", "call_uuid", "coach_mode", "duration", "end_mpc_on_exit",
+    "exit_cause", "exit_time", "hold", "join_time", "member_address", "member_id", "mpc_uuid",
+    "mute", "resource_uri", "role", "start_mpc_on_enter",
+)
 
 
 def whole_seconds(start_ms: int, end_ms: int) -> int:
@@ -88,6 +95,14 @@ class Serializer:
         """A page of the MPC list, as `meta.next`/`meta.previous` give it."""
         return f"/v1/Account/{self.auth_id}/MultiPartyCall/?limit={limit}&offset={offset}"
 
+    def participants_page_uri(self, participants_uri: str, limit: int, offset: int) -> str:
+        """A page of an MPC's participant list, as `meta.next`/`meta.previous` give it."""
+        return f"{participants_uri}?limit={limit}&offset={offset}"
+
+    def recording_resource_uri(self, recording_id: str) -> str:
+        """The recording's resource (`RecordingResourceURL` of the recording callbacks)."""
+        return f"/v1/Account/{self.auth_id}/Recording/{recording_id}/"
+
     # -- objects ---------------------------------------------------------------------------------
 
     def mpc_billing(self, mpc: MpcRecord) -> tuple[int | None, int | None, str | None]:
@@ -99,7 +114,7 @@ class Serializer:
         return duration, billed, self.amount(billed)
 
     def mpc_object(self, mpc: MpcRecord) -> dict[str, Any]:
-        """The MPC as Get MPC returns it (every attribute of the API's table), without api_id."""
+        """The MPC as Get MPC returns it, without api_id (`MPC_FIELDS`)."""
         duration, billed, amount = self.mpc_billing(mpc)
         return {
             "billed_amount": amount,
@@ -108,8 +123,6 @@ class Serializer:
             "duration": duration,
             "end_time": self.timestamp(mpc.end_ms),
             "friendly_name": mpc.name,
-            "max_duration": mpc.max_duration_s,
-            "max_participants": mpc.max_participants,
             "mpc_uuid": mpc.uuid,
             "participants": self.participants_uri(mpc),
             "recording": recording_status(mpc),
@@ -121,11 +134,6 @@ class Serializer:
             "termination_cause": mpc.termination_cause,
             "termination_cause_code": mpc.termination_cause_code,
         }
-
-    def mpc_list_item(self, mpc: MpcRecord) -> dict[str, Any]:
-        """The MPC as each item of `list()` shows it."""
-        full = self.mpc_object(mpc)
-        return {key: full[key] for key in MPC_LIST_FIELDS}
 
     def participant_billing(
         self, p: ParticipantRecord
@@ -155,6 +163,7 @@ class Serializer:
             "exit_time": self.timestamp(p.exited_ms),
             "hold": None if exited else p.hold,
             "join_time": self.timestamp(p.joined_ms),
+            "member_address": p.to,
             "member_id": p.member_id,
             "mpc_uuid": p.mpc.uuid,
             "mute": None if exited else p.mute,
@@ -163,19 +172,21 @@ class Serializer:
             "start_mpc_on_enter": p.start_mpc_on_enter,
         }
 
-    def participant_list_item(self, p: ParticipantRecord) -> dict[str, Any]:
-        """The participant as each item of `list_participants()` shows it."""
-        full = self.participant_object(p)
-        return {key: full[key] for key in PARTICIPANT_LIST_FIELDS}
-
 
 def coach_mode(p: ParticipantRecord) -> bool:
     """coach_mode as the API reads it: the supervisor's setting, false for every other role."""
     return p.coach_mode if p.is_supervisor else False
 
 
-def recording_status(mpc: MpcRecord) -> str:
-    """The MPC's `recording` field: not-recording, recording or paused."""
+#: The `recording` field of an ended MPC.
+ENDED_RECORDING = None
+
+
+def recording_status(mpc: MpcRecord) -> str | None:
+    """The MPC's `recording` field: not-recording, recording or paused; null once it has
+    ended (as every recorded body of an ended MPC shows)."""
+    if not mpc.is_live:
+        return ENDED_RECORDING
     rec = mpc.recording
     if rec is None or rec.state == "stopped":
         return "not-recording"

@@ -36,6 +36,8 @@ from .values import as_str, is_given, unwrap
 
 DEFAULT_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 DEFAULT_RECORDING_URL_BASE = "https://media.plivo.com/v1/Account/{auth_id}/Recording/"
+#: Where the API's resources live (a recording's RecordingResourceURL is under it).
+DEFAULT_API_BASE_URL = "https://api.plivo.com"
 DEFAULT_RATE_PER_MINUTE = Decimal("0.00500")
 #: A number missing from the lines: answers at once, silent.
 DEFAULT_LINE = Line(None, 0)
@@ -73,6 +75,7 @@ class ModelState:
         default_line: Line = DEFAULT_LINE,
         recording_url_base: str = DEFAULT_RECORDING_URL_BASE,
         strict_media: bool = True,
+        api_base_url: str = DEFAULT_API_BASE_URL,
         archive: bool = False,
     ) -> None:
         if not isinstance(frame_ms, int) or frame_ms <= 0:
@@ -87,6 +90,7 @@ class ModelState:
         self._default_line = default_line
         self._media = media
         self._recording_url_base = recording_url_base.format(auth_id=auth_id)
+        self._api_base = api_base_url.rstrip("/")
         self._fmt = Serializer(auth_id, epoch, Decimal(rate_per_minute))
         self._ids = IdSource(seed)
         # Every MPC ever created stays found by its uuid; once it has ended and its boundary is

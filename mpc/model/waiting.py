@@ -75,11 +75,12 @@ class MediaWaits(Lifecycle):
                 play.start_ms = now_ms
                 delayed[play.mpc.uuid] = play.mpc
             play.end_ms = play.start_ms + length
-            self._report(ev.PLAY_STARTED, play.mpc, play.start_ms, {
-                "MPCUUID": play.mpc.uuid, "MPCName": play.mpc.name,
-                "MemberID": ",".join(p.member_id for p in play.targets), "PlayURL": ref,
-                "PlayName": play.name,
-            })
+            if play.kind == "play":  # a Speak's start was reported when it was asked for
+                self._report(ev.PLAY_STARTED, play.mpc, play.start_ms, {
+                    "MPCUUID": play.mpc.uuid, "MPCName": play.mpc.name,
+                    "MemberID": ",".join(p.member_id for p in play.targets), "PlayURL": ref,
+                    "PlayName": play.name,
+                })
             if play.end_ms <= now_ms:
                 self._end_play(play, now_ms, "completed")
             else:
@@ -111,6 +112,9 @@ class MediaWaits(Lifecycle):
                 mpc.cues.remove(cue)
         for _, play in plays:
             if not play.active:
+                continue
+            if play.kind != "play":
+                self._end_play(play, now_ms, "failed")
                 continue
             play.active = False
             play.end_ms = now_ms

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mpcmix.errors import ScenarioError
-from mpcmix.model.params import ALIASES, OPERATIONS
+from mpcmix.model.params import ALIASES, OPERATIONS, operation
 
 SAMPLE_RATES = (8000, 16000, 24000, 48000)
 FRAME_MS = (10, 20, 40, 60)
@@ -409,6 +409,11 @@ def _events(value: Any, source: str) -> tuple[ScenarioEvent, ...]:
             if key in _RESERVED_PARAMS:
                 raise ScenarioError(f"{where}: `{key}` is not an API parameter"
                                     + (" (name a participant with `as`)" if key == "label" else ""))
+        unknown = operation(op).unknown(params)
+        if unknown:
+            known = ", ".join(sorted(operation(op).by_name)) or "none"
+            raise ScenarioError(f"{where}: unknown parameter(s) {', '.join(map(repr, unknown))} "
+                                f"of {op} (its parameters: {known})")
         events.append(
             ScenarioEvent(
                 index=index,

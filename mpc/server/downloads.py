@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from mpcmix.errors import NotFoundError
 from mpcmix.mixer import wavfile
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +35,7 @@ RANGES: dict[int | str, dict[str, object]] = {
     "416": {"description": "the Range asked for starts past the end of the file"},
 }
 _SAFE_FILENAME = re.compile(r"^[A-Za-z0-9_-]{1,200}\.(wav|mp3)$")
+_RECORDING_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
 
 def add_download_routes(app: FastAPI, state: ServerState) -> None:
@@ -45,6 +46,15 @@ def add_download_routes(app: FastAPI, state: ServerState) -> None:
                 raise NotFoundError(f"no recording file {filename!r} in this account")
             path, complete = await run_in_threadpool(runtime.recording_file, filename)
             return await _file_response(runtime, request, path, complete)
+        return await guard(work)
+
+    async def recording_resource(request: Request, auth_id: str, recording_id: str) -> Response:
+        async def work() -> Response:
+            runtime = state.runtime_for(request, auth_id)
+            if not _RECORDING_ID.match(recording_id):
+                raise NotFoundError(f"no recording {recording_id!r} in this account")
+            found = await run_in_threadpool(runtime.recording_object, recording_id)
+            return JSONResponse(found)
         return await guard(work)
 
     async def listener(request: Request, auth_id: str, mpc_id: str, member_id: str) -> Response:
@@ -65,6 +75,11 @@ def add_download_routes(app: FastAPI, state: ServerState) -> None:
                            "content": {"audio/mpeg": {}, "audio/wav": {}}},
                    **RANGES, **ERRORS},
         response_class=Response,
+    )
+    app.add_api_route(
+        ACCOUNT + "/Recording/{recording_id}/", recording_resource, methods=["GET"],
+        tags=["Downloads"], summary="A recording's resource (RecordingResourceURL)",
+        operation_id="get_recording", responses=ERRORS, response_class=Response,
     )
     app.add_api_route(
         MEMBER + "/Listener.wav", listener, methods=["GET"], tags=["Downloads"],

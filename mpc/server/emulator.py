@@ -72,7 +72,7 @@ def _events(state: ServerState) -> Endpoint:
             runtime = state.runtimes[account.auth_id]
             sub = q.get("sub_account")
             if sub:
-                runtime = sub_account(state, runtime, {"sub_account": sub})
+                runtime = sub_account(state, runtime, {"sub_account": sub})[1][0]
             try:
                 after = int(q.get("after", 0))
                 limit = int(q["limit"]) if "limit" in q else None

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from mpcmix.model import params as P
-from mpcmix.model.serialize import MPC_LIST_FIELDS, PARTICIPANT_LIST_FIELDS
+from mpcmix.model.serialize import MPC_FIELDS, PARTICIPANT_FIELDS
 from mpcmix.model.values import MAX_TEXT
 
 #: The SDK accepts only these auth ids (plivo.utils), and so does the server's configuration.
@@ -66,11 +66,9 @@ _MPC_FIELDS: dict[str, Any] = {
     "duration": _null({"type": "integer", "minimum": 0}),
     "end_time": _null(_TIMESTAMP),
     "friendly_name": _STRING,
-    "max_duration": {"type": "integer", "minimum": 300, "maximum": 28800},
-    "max_participants": {"type": "integer", "minimum": 2, "maximum": 10},
     "mpc_uuid": _TEXT,
     "participants": _TEXT,
-    "recording": {"enum": ["not-recording", "recording", "paused"]},
+    "recording": _null({"enum": ["not-recording", "recording", "paused"]}),
     "resource_uri": _TEXT,
     "start_time": _null(_TIMESTAMP),
     "status": {"enum": ["Initialized", "Active", "Ended"]},
@@ -93,6 +91,7 @@ _PARTICIPANT_FIELDS: dict[str, Any] = {
     "exit_time": _null(_TIMESTAMP),
     "hold": _null(_BOOL),
     "join_time": _null(_TIMESTAMP),
+    "member_address": _STRING,
     "member_id": {"type": "string", "pattern": MEMBER_PATTERN},
     "mpc_uuid": _TEXT,
     "mute": _null(_BOOL),
@@ -105,8 +104,8 @@ SCHEMAS: dict[str, Any] = {
     "Error": _object({"api_id": _API_ID, "error": _TEXT},
                      description="Every refusal: what was refused and which rule"),
     "MultiPartyCall": _object({"api_id": _API_ID, **_MPC_FIELDS},
-                              description="The MPC object: every attribute of the API text"),
-    "MultiPartyCallListItem": _object({k: _MPC_FIELDS[k] for k in MPC_LIST_FIELDS}),
+                              description="The MPC object, as the recorded bodies show it"),
+    "MultiPartyCallListItem": _object({k: _MPC_FIELDS[k] for k in MPC_FIELDS}),
     "MultiPartyCallList": _object({
         "api_id": _API_ID,
         "meta": _object({"count": {"type": "integer", "minimum": 0},
@@ -118,15 +117,19 @@ SCHEMAS: dict[str, Any] = {
     }),
     "Participant": _object({"api_id": _API_ID, **_PARTICIPANT_FIELDS},
                            description="The participant object of the API text"),
-    "ParticipantListItem": _object({k: _PARTICIPANT_FIELDS[k] for k in PARTICIPANT_LIST_FIELDS}),
+    "ParticipantListItem": _object({k: _PARTICIPANT_FIELDS[k] for k in PARTICIPANT_FIELDS}),
     "ParticipantList": _object({
         "api_id": _API_ID,
         "meta": _object({"count": {"type": "integer", "minimum": 0},
                          "limit": {"type": "integer", "minimum": 1},
-                         "offset": {"type": "integer", "minimum": 0}}),
+                         "next": _null(_STRING),
+                         "offset": {"type": "integer", "minimum": 0},
+                         "previous": _null(_STRING)}),
         "objects": {"type": "array", "items": _ref("ParticipantListItem")},
     }),
-    "Started": _object({"api_id": _API_ID, "message": _TEXT, "request_uuid": _TEXT}),
+    "AsyncSpawned": _object({"api_id": _API_ID, "message": {"enum": ["async api spawned"]}},
+                            description="Asynchronous mode (callback_url given): the answer "
+                                        "goes to callback_url"),
     "ParticipantAdded": _object({
         "api_id": _API_ID,
         "calls": {"type": "array", "minItems": 1, "items": _object(
@@ -142,10 +145,17 @@ SCHEMAS: dict[str, Any] = {
     },
     "RecordingStarted": _object({"api_id": _API_ID, "message": _TEXT, "recording_id": _TEXT,
                                  "recording_url": _TEXT}),
+    "SpeakQueued": _object({"api_id": _API_ID, "message": _TEXT,
+                            "mpcMemberId": {"type": "array", "minItems": 1, "items": {
+                                "type": "string", "pattern": MEMBER_PATTERN}},
+                            "mpcName": _STRING}),
     "PlayQueued": _object({"api_id": _API_ID, "message": _TEXT,
                            "mpcMemberId": {"type": "array", "minItems": 1, "items": {
                                "type": "string", "pattern": MEMBER_PATTERN}},
                            "mpcName": _STRING}),
+    "Recording": _object({"api_id": _API_ID, "recording_format": {"enum": ["mp3", "wav"]},
+                          "recording_id": _TEXT, "recording_url": _TEXT, "resource_uri": _TEXT},
+                         description="A recording's resource (its RecordingResourceURL)"),
     "Advanced": _object({"api_id": _API_ID, "now": {"type": "number", "minimum": 0},
                          "now_ms": {"type": "integer", "minimum": 0}}),
     "Clock": _object({"api_id": _API_ID, "clock": {"enum": ["virtual", "realtime"]},
@@ -195,7 +205,7 @@ SCHEMAS: dict[str, Any] = {
 BODIES: dict[str, str | None] = {
     "list": "MultiPartyCallList",
     "get": "MultiPartyCall",
-    "start": "Started",
+    "start": None,
     "end": None,
     "list_participants": "ParticipantList",
     "add_participant": "ParticipantAdded",
@@ -212,12 +222,15 @@ BODIES: dict[str, str | None] = {
     "resume_participant_recording": None,
     "start_play_audio": "PlayQueued",
     "stop_play_audio": None,
+    "start_speak": "SpeakQueued",
+    "stop_speak": None,
 }
 #: operationId -> (success status, its body schema; None: no body; a media type: a file), for the
 #: endpoints that are not API operations.
 _OTHER_SUCCESS: dict[str, tuple[int, str | None]] = {
     "download_recording": (200, "audio/mpeg audio/wav"),
     "download_listener_stream": (200, "audio/wav"),
+    "get_recording": (200, "Recording"),
     "emulator_advance": (200, "Advanced"),
     "emulator_clock": (200, "Clock"),
     "emulator_events": (200, "Events"),
@@ -303,6 +316,9 @@ def _path_parameter(operation_id: str, name: str) -> dict[str, Any] | None:
         return {"type": "string", "pattern": FILENAME_PATTERN,
                 "description": "<recording_id>.<mp3|wav> as in the recording_url, or "
                                "<recording_id>-<participant|all>.<ext> for track type both"}
+    if name == "recording_id":
+        return {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,200}$",
+                "description": "a recording_id"}
     if name == "call_uuid":
         return {"type": "string", "minLength": 1, "description": "a participant's call_uuid"}
     return None
@@ -347,7 +363,7 @@ def _links() -> dict[tuple[str, str], dict[str, Any]]:
             "Play": to("start_play_audio", mpc_id=mpc, member_id=member),
             "Listener": to("download_listener_stream", mpc_id=mpc, member_id=member),
         },
-        ("start_recording", "200"): {
+        ("start_recording", "202"): {
             "DownloadMp3": to("download_recording", filename="{$response.body#/recording_id}.mp3"),
             "DownloadWav": to("download_recording", filename="{$response.body#/recording_id}.wav"),
             "Pause": to("pause_recording", mpc_id=mpc),
@@ -391,6 +407,8 @@ def build_document(app: FastAPI) -> dict[str, Any]:
             if (operation_id, status) in links:
                 success["links"] = links[(operation_id, status)]
             responses = {status: success}
+            if api_op is not None:
+                _document_async(responses)
             if operation_id in _OPEN:
                 operation["security"] = []
             else:
@@ -404,6 +422,17 @@ def build_document(app: FastAPI) -> dict[str, Any]:
                     if schema is not None:
                         parameter["schema"] = schema
     return document
+
+
+def _document_async(responses: dict[str, Any]) -> None:
+    """Every API operation also answers 200 `AsyncSpawned` when given a callback_url."""
+    spawned = _ref("AsyncSpawned")
+    if "200" not in responses:
+        responses["200"] = {"description": "asynchronous mode: the answer goes to callback_url",
+                            "content": {"application/json": {"schema": spawned}}}
+        return
+    schema = responses["200"]["content"]["application/json"]["schema"]
+    responses["200"]["content"]["application/json"]["schema"] = {"anyOf": [schema, spawned]}
 
 
 def install(app: FastAPI) -> None:
@@ -473,11 +502,10 @@ def _forms(p: P.Param, required: bool) -> list[dict[str, Any]]:
         return [{"type": "integer", **limits}, {"type": "string", "pattern": r"^\s*-?[0-9]+\s*$"}]
     if p.kind == P.INTS:
         return [{"type": "integer"}, {"type": "string", "pattern": r"^\s*[0-9]+\s*(<\s*[0-9]+\s*)*$"}]
-    if p.kind == P.METHOD:
-        return [_words(("GET", "POST"))]
-    if p.kind in (P.CHOICE, P.TIME):
+    if p.kind in (P.CHOICE, P.TIME, P.METHOD):
         # An empty value (a form's empty field) is the same as leaving the parameter out.
-        main = _words(p.choices) if p.kind == P.CHOICE else {"type": "string", "pattern": _TIME}
+        main = ({"type": "string", "pattern": _TIME} if p.kind == P.TIME
+                else _words(("GET", "POST") if p.kind == P.METHOD else p.choices))
         return [main] if required else [main, {"type": "string", "maxLength": 0}]
     if p.kind == P.URL:  # a callback URL, checked when given (values.as_url)
         url = {"type": "string", "pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]", "maxLength": MAX_TEXT}

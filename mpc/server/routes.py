@@ -17,6 +17,7 @@ from mpcmix.errors import ValidationError
 from mpcmix.model.params import OPERATIONS, Operation
 from starlette.concurrency import run_in_threadpool
 
+from .asyncmode import answer_async, async_target
 from .http import guard, mpc_target, ok, request_args
 from .runtime import AccountRuntime
 from .state import ServerState
@@ -35,35 +36,32 @@ def add_api_routes(app: FastAPI, state: ServerState) -> None:
 def _add_route(app: FastAPI, state: ServerState, op: Operation) -> None:
     body = op.http != "GET"
     endpoint: Callable[..., Any]
+
+    async def answer(request: Request, auth_id: str, path: dict[str, str]) -> Response:
+        async def work() -> Response:
+            runtime = state.runtime_for(request, auth_id)
+            args = await request_args(request, body=body)
+            target = async_target(args)
+
+            async def run() -> tuple[Any, int]:
+                return await _run(state, runtime, op, args, path), op.status
+
+            if target is not None:
+                return await answer_async(runtime, target, run)
+            result, status = await run()
+            return ok(result, status)
+        return await guard(work)
+
     if "{member_id}" in op.path:
         async def endpoint(request: Request, auth_id: str, mpc_id: str, member_id: str
                            ) -> Response:
-            async def work() -> Response:
-                runtime = state.runtime_for(request, auth_id)
-                target = mpc_target(mpc_id, prefixless_is_name=op.bare_name)
-                args = await request_args(request, body=body)
-                result = await run_in_threadpool(runtime.apply, op.name, args, target=target,
-                                                 member=member_id)
-                return ok(result, op.status)
-            return await guard(work)
+            return await answer(request, auth_id, {"mpc_id": mpc_id, "member_id": member_id})
     elif "{mpc_id}" in op.path:
         async def endpoint(request: Request, auth_id: str, mpc_id: str) -> Response:
-            async def work() -> Response:
-                runtime = state.runtime_for(request, auth_id)
-                target = mpc_target(mpc_id)
-                args = await request_args(request, body=body)
-                result = await run_in_threadpool(runtime.apply, op.name, args, target=target)
-                return ok(result, op.status)
-            return await guard(work)
+            return await answer(request, auth_id, {"mpc_id": mpc_id})
     else:
         async def endpoint(request: Request, auth_id: str) -> Response:
-            async def work() -> Response:
-                runtime = state.runtime_for(request, auth_id)
-                args = await request_args(request, body=body)
-                runtime = sub_account(state, runtime, args)
-                result = await run_in_threadpool(runtime.apply, op.name, args)
-                return ok(result, op.status)
-            return await guard(work)
+            return await answer(request, auth_id, {})
 
     app.add_api_route(
         f"{MPC}/{op.path}",
@@ -78,17 +76,46 @@ def _add_route(app: FastAPI, state: ServerState, op: Operation) -> None:
     )
 
 
-def sub_account(state: ServerState, runtime: AccountRuntime,
-                args: dict[str, Any]) -> AccountRuntime:
-    """`list(sub_account=SA...)` by a main account lists that subaccount's MPCs."""
+async def _run(state: ServerState, runtime: AccountRuntime, op: Operation, args: dict[str, Any],
+               path: dict[str, str]) -> Any:
+    """Operation `op` of the account with a request's arguments and path; its answer's body."""
+    if "mpc_id" not in path:  # list: this account's MPCs, and its subaccounts'
+        runtime, accounts = sub_account(state, runtime, args)
+        return await run_in_threadpool(list_mpcs, runtime, accounts, args)
+    target = mpc_target(path["mpc_id"], prefixless_is_name=op.bare_name)
+    return await run_in_threadpool(runtime.apply, op.name, args, target=target,
+                                   member=path.get("member_id"))
+
+
+def sub_account(state: ServerState, runtime: AccountRuntime, args: dict[str, Any]
+                ) -> tuple[AccountRuntime, list[AccountRuntime]]:
+    """Whose MPCs `list` shows: (the account answering, every account listed). A main
+    account lists its own MPCs and its subaccounts' (as their `sub_account` says), or one
+    subaccount's with ``sub_account=SA...``; a subaccount only its own."""
     sub = args.pop("sub_account", None)
     if isinstance(sub, list) and len(sub) == 1:
         sub = sub[0]
     if sub is not None and not isinstance(sub, str):
         raise ValidationError(f"sub_account must be one subaccount's auth_id, not {sub!r}")
     if not sub or sub == runtime.account.auth_id:
-        return runtime
+        subs = [r for r in state.runtimes.values()
+                if r.account.parent == runtime.account.auth_id] if not sub else []
+        return runtime, [runtime, *subs]
     target = state.runtimes.get(sub)
     if target is None or target.account.parent != runtime.account.auth_id:
         raise ValidationError(f"sub_account {sub!r} is not a subaccount of this account")
-    return target
+    return runtime, [target]
+
+
+def list_mpcs(runtime: AccountRuntime, accounts: list[AccountRuntime],
+              args: dict[str, Any]) -> Any:
+    """`list` over several accounts' MPCs: merged newest first, then one page of them."""
+    parsed = OPERATIONS["list"].parse(args)  # refuses a bad filter before any account is read
+    found: list[tuple[int, int, dict[str, Any]]] = []
+    for order, account in enumerate(accounts):
+        found.extend((created, order, obj) for created, obj in account.list_matches(args))
+    found.sort(key=lambda item: (-item[0], item[1]))
+    with runtime.lock:
+        page = runtime.model.list_page([obj for _, _, obj in found], parsed["limit"],
+                                       parsed["offset"])
+    return page

@@ -26,7 +26,7 @@ from mpcmix.errors import NotFoundError, ValidationError
 from mpcmix.media import MediaLibrary
 from mpcmix.mixer import mp3file, wavfile
 from mpcmix.model import CallModel, Event, archive
-from mpcmix.model.events import recording_failed_at_restart
+from mpcmix.model.events import RECORDING_CLOSED, RECORDING_OPENED, recording_failed_at_restart
 from mpcmix.model.params import destinations, operation
 from mpcmix.scenario import to_model_lines
 
@@ -34,7 +34,13 @@ from .callbacks import CallbackDispatcher, Delivery, form_params
 from .clock import Clock
 from .config import Account, ServerConfig, default_epoch
 from .eventlog import EventLog
-from .store import AccountStore, recording_on_disk, repair_cut_files, used_ids
+from .store import (
+    AccountStore,
+    recording_files,
+    recording_on_disk,
+    repair_cut_files,
+    used_ids,
+)
 
 log = logging.getLogger("mpcmix.server")
 
@@ -272,6 +278,27 @@ class AccountRuntime:
             return recovered, True  # an earlier run's: closed, or repaired at start-up
         raise NotFoundError(f"no recording file {filename!r} in this account")
 
+    def recording_object(self, recording_id: str) -> dict[str, Any]:
+        """What a recording's resource (its callbacks' RecordingResourceURL) answers: its id,
+        format, `recording_url` and `resource_uri` (NotFoundError if it has no file)."""
+        with self.lock:
+            paths = list(self.engine.recording_paths(recording_id))
+            api_id = self.model.new_api_id()
+        paths += [p for name, p in self._recovered.items() if name.startswith(recording_id)]
+        if not paths:  # an earlier run's, closed or repaired at start-up
+            paths = recording_files(self.out_dir, recording_id)
+        formats = sorted({p.suffix.lstrip(".") for p in paths})
+        if not paths or not formats:
+            raise NotFoundError(f"no recording {recording_id!r} in this account")
+        account = f"/v1/Account/{self.account.auth_id}"
+        return {
+            "api_id": api_id,
+            "recording_format": formats[0],
+            "recording_id": recording_id,
+            "recording_url": f"{self.base_url}{account}/Recording/{recording_id}.{formats[0]}",
+            "resource_uri": f"{account}/Recording/{recording_id}/",
+        }
+
     # -- events --------------------------------------------------------------------------------
 
     def _publish(self, events: Iterable[Event]) -> None:
@@ -285,16 +312,17 @@ class AccountRuntime:
         params = self.rewrite_urls(dict(event.params))
         url = event.url
         method = (event.method or "POST").upper()
-        self._journal_recording(event.name, params, url, method)
-        self._log_and_send(event.name, event.at_ms, params, url, method)
+        mpc_uuid = event.mpc_uuid or params.get("MPCUUID")
+        self._journal_recording(event.name, params, url, method, mpc_uuid)
+        self._log_and_send(event.name, event.at_ms, params, url, method, mpc_uuid=mpc_uuid)
 
     def _log_and_send(self, name: str, at_ms: int, params: dict[str, Any], url: str | None,
-                      method: str, **extra: Any) -> None:
+                      method: str, *, mpc_uuid: Any = None, **extra: Any) -> None:
         record = {
             "at_ms": at_ms,
             "at": at_ms / 1000,
             "name": name,
-            "mpc_uuid": params.get("MPCUUID") or params.get("mpc_uuid"),
+            "mpc_uuid": mpc_uuid or params.get("MPCUUID") or params.get("mpc_uuid"),
             "url": url,
             "method": method,
             "params": params,
@@ -319,6 +347,12 @@ class AccountRuntime:
                 account=self.account.auth_id,
             )
         )
+
+    def send_callback(self, name: str, params: dict[str, str], url: str, method: str) -> None:
+        """Log and send one callback the server makes itself (an asynchronous answer), at the
+        clock's current time, signed like every callback."""
+        with self.lock:
+            self._log_and_send(name, self._now(), params, url, method.upper())
 
     # -- durability: the MPCs of earlier runs on this folder -------------------------------------
 
@@ -439,20 +473,20 @@ class AccountRuntime:
     # -- crash safety: recordings in progress survive a kill -------------------------------------
 
     def _journal_recording(self, name: str, params: dict[str, Any], url: str | None,
-                           method: str) -> None:
-        """Keep a marker per recording in progress (from MPCRecordingInitiated until it completes
+                           method: str, mpc_uuid: Any) -> None:
+        """Keep a marker per recording in progress (from its Initiated event until it completes
         or fails), so a server started after a crash finds it (`_recover_recordings`)."""
         recording_id = params.get("RecordingUUID")
         if not recording_id or not _SAFE_ID.match(str(recording_id)):
             return
         marker = self.journal / f"{recording_id}.json"
         try:
-            if name.endswith("RecordingInitiated"):  # MPC... or Participant... recordings
+            if name in RECORDING_OPENED:
                 temporary = marker.with_suffix(".tmp")
-                temporary.write_text(json.dumps({"name": name, "params": params, "url": url,
-                                                 "method": method}))
+                temporary.write_text(json.dumps({"params": params, "url": url, "method": method,
+                                                 "mpc_uuid": mpc_uuid}))
                 os.replace(temporary, marker)
-            elif name.endswith(("RecordingCompleted", "RecordingFailed")):
+            elif name in RECORDING_CLOSED:
                 marker.unlink(missing_ok=True)
         except OSError as exc:
             self._log_once(f"recording journal {marker}: {exc!r}")
@@ -471,8 +505,7 @@ class AccountRuntime:
                             self.account.auth_id, marker, exc)
                 continue
             fmt = str(params.get("RecordingFormat") or "mp3")
-            files = sorted(p for p in (self.dir / "out" / "recordings").glob(f"{recording_id}*.{fmt}")
-                           if p.stem == recording_id or p.stem.startswith(recording_id + "-"))
+            files = recording_files(self.out_dir, recording_id, fmt)
             seconds = 0.0
             for path in files:
                 try:
@@ -489,10 +522,9 @@ class AccountRuntime:
             url_file = recording_on_disk(self.out_dir, f"{recording_id}.{fmt}")
             if url_file is not None:
                 self._recovered[f"{recording_id}.{fmt}"] = url_file
+            mpc_uuid = entry.get("mpc_uuid") or params.get("MPCUUID")
             failed = recording_failed_at_restart(
-                params, seconds, self._wall_timestamp(),
-                self._next_sequence(params.get("MPCUUID")),
-                str(entry.get("name") or "MPCRecordingInitiated"))
+                params, seconds, self._wall_timestamp(), self._next_sequence(mpc_uuid))
             reason = ("the server stopped while this recording was in progress; its file keeps "
                       "what was written up to then" if files else
                       "the server stopped while this recording was in progress, before its file "
@@ -501,7 +533,7 @@ class AccountRuntime:
                         "reported as MPCRecordingFailed (%s)", self.account.auth_id, recording_id,
                         ", ".join(p.name for p in files) or "no file")
             self._log_and_send(failed["EventName"], 0, failed, entry.get("url"),
-                               str(entry.get("method") or "POST").upper(),
+                               str(entry.get("method") or "POST").upper(), mpc_uuid=mpc_uuid,
                                recovered={"reason": reason,
                                           "files": [p.name for p in files],
                                           "seconds_on_disk": round(seconds, 3)})
@@ -511,7 +543,7 @@ class AccountRuntime:
         highest = 0
         for record in self.events.records():
             record_params = record.get("params") or {}
-            if record_params.get("MPCUUID") == mpc_uuid:
+            if (record.get("mpc_uuid") or record_params.get("MPCUUID")) == mpc_uuid:
                 try:
                     highest = max(highest, int(record_params.get("SequenceNumber", 0)))
                 except (TypeError, ValueError):
@@ -527,7 +559,7 @@ class AccountRuntime:
         and name the subaccount in a subaccount's MPC objects (`sub_account`)."""
         if isinstance(value, dict) and self.account.is_subaccount and "mpc_uuid" in value \
                 and value.get("sub_account", "") is None:
-            value = {**value, "sub_account": self.account.auth_id}
+            value = {**value, "sub_account": self.sub_account_uri}
         if isinstance(value, str):
             for base in PLIVO_MEDIA_BASES:
                 if value.startswith(base + "/v1/Account/"):
@@ -538,6 +570,23 @@ class AccountRuntime:
         if isinstance(value, list):
             return [self.rewrite_urls(v) for v in value]
         return value
+
+    @property
+    def sub_account_uri(self) -> str | None:
+        """A subaccount's `sub_account` in its MPC objects: its URI under its parent (as the
+        recorded list bodies write it); None for a main account."""
+        if not self.account.is_subaccount:
+            return None
+        parent = self.account.parent or self.account.auth_id
+        return f"/v1/Account/{parent}/Subaccount/{self.account.auth_id}/"
+
+    def list_matches(self, args: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+        """The MPCs a `list` request's filters select, newest first, as (creation ms, object),
+        their URLs and `sub_account` as this account shows them."""
+        spec = operation("list")
+        passed = {p.name: None for p in spec.params} | spec.known(args)
+        found = self._now_run(lambda now: self.model.list_matches(now, **passed))
+        return [(created, self.rewrite_urls(obj)) for created, obj in found]
 
     def close(self) -> None:
         with self.lock:
@@ -604,6 +653,7 @@ def account_engine(account: Account, config: ServerConfig, media: MediaLibrary, 
         lines=to_model_lines(config.lines, config.frame_ms),
         media=media,
         recording_url_base=config.base_url() + "/v1/Account/{auth_id}/Recording/",
+        api_base_url=config.base_url(),
         strict_media=False,  # a bad medium is reported as an event, the request still accepted
         archive=True,  # ended MPCs' records, kept in the account's folder (mpcs.jsonl)
         **kwargs,

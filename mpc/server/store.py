@@ -129,6 +129,13 @@ def used_ids(out_dir: Path) -> tuple[set[str], int]:
     return recordings, highest + 1
 
 
+def recording_files(out_dir: Path, recording_id: str, fmt: str = "*") -> list[Path]:
+    """The files of recording `recording_id` in ``out_dir/recordings`` (`fmt`: mp3, wav or
+    any), by name."""
+    return sorted(p for p in (out_dir / "recordings").glob(f"{recording_id}*.{fmt}")
+                  if p.stem == recording_id or p.stem.startswith(recording_id + "-"))
+
+
 def recording_on_disk(out_dir: Path, filename: str) -> Path | None:
     """The file of an earlier run's recording named `filename` (`<id>[-<track>].<fmt>`): the
     file of that name, or, for a recording of two tracks behind one URL, its participant track

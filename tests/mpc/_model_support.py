@@ -33,7 +33,8 @@ LINES = {
 
 
 class FakeCatalog:
-    """Durations from `MEDIA`; anything else is a broken file."""
+    """Durations from `MEDIA`, and a second a word of speech (``speak:...``); anything else is
+    a broken file. It has no text-to-speech engine."""
 
     def __init__(self, media: dict[str, int] | None = None) -> None:
         self.media = dict(MEDIA if media is None else media)
@@ -41,6 +42,8 @@ class FakeCatalog:
 
     def duration_ms(self, ref: str) -> int:
         self.asked.append(ref)
+        if ref.startswith("speak:"):
+            return 1000 * len(ref.split(":", 3)[3].split())
         if ref not in self.media:
             raise MediaError(f"media {ref!r}: no such file")
         return self.media[ref]

@@ -45,9 +45,7 @@ def test_participants_without_start_mpc_on_enter_wait_until_start():
     add(model, 0, "agent", "agent", "+1002", start_mpc_on_enter="false")
     at(model, 0)
     assert mpc_of(model)["status"] == "Initialized"
-    response = model.start(2000, friendly_name="demo", status=["active"])
-    assert response["message"] == "MPC: demo started"
-    assert set(response) == {"api_id", "message", "request_uuid"}
+    assert model.start(2000, friendly_name="demo", status=["active"]) is None  # the API's 204
     model.settle(2000)
     assert mpc_of(model)["status"] == "Active"
     assert mpc_of(model)["start_time"] == "2020-01-01 00:00:02+00:00"
@@ -70,9 +68,10 @@ def test_start_refusals():
     with pytest.raises(ValidationError, match="status is required"):
         model.start(0, friendly_name="demo", status=None)
     model.start(0, friendly_name="demo")
-    with pytest.raises(ValidationError, match="already Active") as err:
+    # The API: 404 when the MPC is not found in the Initialized state.
+    with pytest.raises(NotFoundError, match="not in the Initialized state") as err:
         model.start(0, friendly_name="demo")
-    assert err.value.status == 400
+    assert err.value.status == 404
     with pytest.raises(NotFoundError, match="no live MPC named 'nope'") as err:
         model.start(0, friendly_name="nope")
     assert err.value.status == 404
@@ -508,8 +507,14 @@ def test_mpc_settings_come_from_the_creating_call():
     add(model, 0, "a", "agent", "+1002", max_participants=3, max_duration=600, stay_alone=True)
     add(model, 0, "b", "customer", "+1001", max_participants=10, max_duration=900,
         stay_alone=False)
-    mpc = mpc_of(model)
-    assert (mpc["max_participants"], mpc["max_duration"], mpc["stay_alone"]) == (3, 600, True)
+    assert mpc_of(model)["stay_alone"] is True
+    add(model, 0, "c", "customer", "+1001", max_participants=10)
+    with pytest.raises(ValidationError, match="max_participants \\(3\\)"):
+        add(model, 0, "d", "customer", "+1001")
+    uuid = model.mpc_uuid_of("demo")
+    at(model, 600_000)
+    ended = model.get(600_000, uuid=uuid)
+    assert (ended["termination_cause_code"], ended["end_time"]) == (2000, "2020-01-01 00:10:00+00:00")
 
 
 def test_events_of_a_simple_call_in_order():

@@ -7,14 +7,17 @@ from mpcmix.errors import ValidationError
 
 from ._model_support import AUTH_ID, add, at, make_model, mpc_of, names, two_party
 
+#: The parameters the API lists for the MPC's recording callbacks, and for a participant's.
 RECORDING_PARAMS = {
     "EventName", "EventTimestamp", "MPCName", "MPCUUID", "RecordingDuration", "RecordingFormat",
-    "RecordingURL", "RecordingUUID", "RecordingStartTime", "RecordingEndTime", "SequenceNumber",
+    "RecordingResourceURL", "RecordingURL", "RecordingUUID", "RecordingStartTime",
+    "RecordingEndTime", "SequenceNumber",
 }
+PARTICIPANT_RECORDING_PARAMS = RECORDING_PARAMS - {"MPCName", "MPCUUID"} | {"MemberID"}
 
 
 def recording_events(model):
-    return [e for e in model.drain_events() if e.name.startswith("MPCRecording")]
+    return [e for e in model.drain_events() if "Recording" in e.name]
 
 
 def test_start_recording_response_and_url():
@@ -196,8 +199,16 @@ def test_participant_recording_tracks():
                                      record_track_type="both")
     assert model.mix_state().recordings == ()
     events = recording_events(model)
-    assert {e.params["RecordTrackType"] for e in events} == {"participant", "all"}
+    # Two tracks, one recording_id: each track's Initiated, Paused/Resumed (participant only)
+    # and Completed, named as the API names participant-recording events.
+    assert sorted(names(events)) == sorted([
+        "ParticipantRecordingInitiated", "ParticipantRecordingInitiated",
+        "ParticipantRecordingPaused", "ParticipantRecordingResumed",
+        "ParticipantRecordingCompleted", "ParticipantRecordingCompleted"])
+    assert all(set(e.params) == PARTICIPANT_RECORDING_PARAMS for e in events)
     assert all(e.params["MemberID"] == model.member_id_of("agent") for e in events)
+    assert {e.params["RecordingResourceURL"] for e in events} == {
+        f"https://api.plivo.com/v1/Account/{AUTH_ID}/Recording/{response['recording_id']}/"}
 
 
 def test_participant_recording_refusals():

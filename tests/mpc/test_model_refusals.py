@@ -56,11 +56,12 @@ def test_far_end_actions_on_an_ended_call():
         model.member_of_call("nope")
 
 
-def test_asynchronous_callback_url_is_refused_on_every_operation():
+def test_the_call_model_takes_callback_url_and_leaves_asynchronous_mode_to_the_server():
     model = make_model()
     two_party(model)
-    with pytest.raises(ValidationError, match=r"callback_url.*asynchronous API responses"):
-        model.get(0, friendly_name="demo", callback_url="https://cb")
+    assert model.get(0, friendly_name="demo", callback_url="https://cb")["friendly_name"] == "demo"
+    with pytest.raises(ValidationError, match="callback_method must be one of GET, POST"):
+        model.get(0, friendly_name="demo", callback_url="https://cb", callback_method="PUT")
     with pytest.raises(ValidationError, match="transcript"):
         model.start_recording(0, friendly_name="demo", transcript=True)
     model.start_recording(0, friendly_name="demo", transcript=False)

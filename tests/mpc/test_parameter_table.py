@@ -34,7 +34,8 @@ def test_every_api_operation_of_the_table_is_a_call_model_method_and_back():
                if not name.startswith("_") and "now_ms" in inspect.signature(value).parameters}
     assert ops <= methods
     # every method that takes an operation's time and is no look-up helper is in the table
-    helpers = {"advance", "settle", "emit_speak_event", "stop", "media_ready", "media_failed"}
+    helpers = {"advance", "settle", "emit_speak_event", "stop", "list_matches", "media_ready",
+               "media_failed"}
     assert methods - ops - helpers == set()
 
 
@@ -84,3 +85,10 @@ def test_a_parameter_mpcmix_cannot_honour_is_refused_off_its_default_only():
     add(model, 0, "agent", "agent", "+1002", sip_headers="", send_on_preanswer=False)
     with pytest.raises(ValidationError, match=r"sip_headers=.* is not supported by mpcmix"):
         add(model, 0, "customer", "customer", "+1001", sip_headers="X-A=1")
+
+
+def test_the_scenario_builder_has_a_method_for_every_operation():
+    from mpcmix.api import Scenario
+
+    missing = {name for name in OPERATIONS if not callable(getattr(Scenario, name, None))}
+    assert missing == set()

@@ -49,12 +49,12 @@ def run_mpcs(server: RunningServer, client: httpx.Client, first: int, count: int
                                    json={"role": role, "from": FROM, "to": to, **extra})
             assert response.status_code == 201, response.text
         assert client.post(f"{BASE}/name_{name}/Record/",
-                           json={"file_format": "wav"}).status_code == 200
+                           json={"file_format": "wav"}).status_code == 202
         members = client.get(f"{BASE}/name_{name}/Participant/").json()["objects"]
         member_ids = [m["member_id"] for m in members]
         for member, change in zip(member_ids, ({"mute": True}, {"hold": True}), strict=False):
             assert client.post(f"{BASE}/name_{name}/Participant/{member}/",
-                               json=change).status_code == 200
+                               json=change).status_code == 202
         server.advance(0.2)
         mpc_uuid = client.get(f"{BASE}/name_{name}/").json()["mpc_uuid"]
         assert client.delete(f"{BASE}/name_{name}/").status_code == 204

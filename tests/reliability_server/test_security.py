@@ -65,7 +65,8 @@ def _routes(server: RunningServer) -> list[tuple[str, str, str]]:
 def _fill(path: str, auth_id: str, found: dict) -> str:
     values = {"auth_id": auth_id, "mpc_id": f"uuid_{found['mpc']['mpc_uuid']}",
               "member_id": found["member"], "call_uuid": found["call_uuid"],
-              "filename": found["recording"]["recording_url"].rsplit("/", 1)[1]}
+              "filename": found["recording"]["recording_url"].rsplit("/", 1)[1],
+              "recording_id": found["recording"]["recording_id"]}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 
@@ -96,7 +97,7 @@ def test_every_route_is_walled_off_from_other_accounts(walled: tuple[RunningServ
                                  json=body if method != "GET" else None)
             # Nothing of MAIN's MPC shows (a 404 may echo the id it was given, no more).
             assert "mine" not in own.text and found["mpc"]["creation_time"] not in own.text
-            if not re.search(r"\{(mpc_id|filename|call_uuid)\}", path):
+            if not re.search(r"\{(mpc_id|filename|recording_id|call_uuid)\}", path):
                 assert own.status_code == 200, (method, path)  # the list: its own MPCs
                 assert found["mpc"]["mpc_uuid"] not in own.text
             else:

@@ -507,13 +507,22 @@ def _forms(p: P.Param, required: bool) -> list[dict[str, Any]]:
         main = ({"type": "string", "pattern": _TIME} if p.kind == P.TIME
                 else _words(("GET", "POST") if p.kind == P.METHOD else p.choices))
         return [main] if required else [main, {"type": "string", "maxLength": 0}]
-    if p.kind == P.URL:  # a callback URL, checked when given (values.as_url)
-        url = {"type": "string", "pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]", "maxLength": MAX_TEXT}
-        return [url] if required else [url, {"type": "string", "maxLength": 0}]
-    text: dict[str, Any] = {"type": "string", "maxLength": MAX_TEXT if p.max_len is None else p.max_len}
-    if required:
-        text["pattern"] = r"\S"
+    if p.kind == P.URL:
+        # A callback URL is checked when given (values.as_url: http or https, a host): described
+        # as text, not by a pattern, so that a fuzzer's invalid requests do not carry a valid
+        # callback_url, which puts a request in asynchronous mode (answered 200 at once, its
+        # refusal sent to that URL).
+        return [{"type": "string", "maxLength": MAX_TEXT, "pattern": _NO_NUL,
+                 "description": "an http(s) URL"}]
+    # Text holds no NUL (values.check_text; a lone surrogate is refused too, which JSON Schema
+    # cannot say) and, when required, something besides spaces.
+    text: dict[str, Any] = {"type": "string", "maxLength": MAX_TEXT if p.max_len is None else p.max_len,
+                            "pattern": r"^[^\x00]*\S[^\x00]*$" if required else _NO_NUL}
     return [text, {"type": "number"}, {"type": "boolean"}]  # text; numbers taken as their text
+
+
+#: Text without a NUL character.
+_NO_NUL = r"^[^\x00]*$"
 
 
 def value_schema(p: P.Param, *, query: bool = False, required: bool = False) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """One account cannot stall or break another: callbacks and the real-time clock under abuse.
 
-A server on the real-time clock with two accounts. The bad one sends malformed callback URLs
+A `mpcmix serve` process on the real-time clock with two accounts. The bad one sends malformed callback URLs
 (each refused with a 400 naming the parameter: a worker never meets them), floods its small
 callback queue towards receivers that are down or take 10 s, and plays a huge file (a 10-minute
 44.1 kHz stereo WAV, decoded and resampled), a slow one (an XML document playing a long FLAC
@@ -22,16 +22,18 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from mpcmix.server.process import free_port
+from mpcmix.server.process import free_port, serve_process
 
-from tests.server.conftest import AGENT, CUSTOMER, FROM, virtual_config
-from tests.server.harness import MAIN, OTHER, serve
+from tests.server.conftest import AGENT, CUSTOMER, FROM, make_media_root
+from tests.server.harness import MAIN, OTHER
 
 from .receivers import Receiver
 from .test_callbacks_under_faults import busy_seconds
 
 GOOD = f"/v1/Account/{MAIN.auth_id}/MultiPartyCall"
 BAD = f"/v1/Account/{OTHER.auth_id}/MultiPartyCall"
+MAIN_AUTH = (MAIN.auth_id, MAIN.auth_token)
+OTHER_AUTH = (OTHER.auth_id, OTHER.auth_token)
 MALFORMED = ["http://[::1", "ftp://example.com/cb", "http:// example.com/cb",
              "http://example.com:99999/cb", "http://", "javascript:alert(1)", "http://a..b/cb"]
 
@@ -76,23 +78,39 @@ def open_bad_calls(b: httpx.Client, down: str, slow: str) -> None:
                        status_callback_method="POST").status_code == 201
 
 
+def events(client: httpx.Client) -> list[dict[str, object]]:
+    response = client.get("/emulator/events")
+    assert response.status_code == 200, response.text
+    return response.json()["events"]
+
+
 @pytest.mark.slow
 def test_one_account_cannot_stall_or_break_another(tmp_path: Path) -> None:
     good, down, slow = Receiver().start(), f"http://127.0.0.1:{free_port()}/down", \
         Receiver(delay_s=10).start()
-    config = virtual_config(tmp_path, clock="realtime", callback_queue_size=40,
-                            callback_backoff_s=0.2, callback_attempts=3, callback_timeout_s=12)
-    media = write_media(config.media_root)
+    media_root = make_media_root(tmp_path)
+    media = write_media(media_root)
+    (tmp_path / "lines.yaml").write_text(f'"{CUSTOMER}": {{audio: voices/customer.wav}}\n'
+                                         f'"{AGENT}": {{audio: voices/agent.wav}}\n')
+    (tmp_path / "serve.yaml").write_text(
+        "callback_queue_size: 40\ncallback_backoff_s: 0.2\ncallback_attempts: 3\n"
+        "callback_timeout_s: 12\n")
+    args = ["--clock", "realtime", "--data-dir", str(tmp_path / "data"), "--media-root",
+            str(media_root), "--lines", str(tmp_path / "lines.yaml"), "--log-level", "warning",
+            "--config", str(tmp_path / "serve.yaml"),
+            "--account", f"{MAIN.auth_id}:{MAIN.auth_token}",
+            "--account", f"{OTHER.auth_id}:{OTHER.auth_token}"]
     spellings = ["sounds/chime.wav", *(f"sounds/{'./' * i}chime.wav" for i in range(1, 60)),
                  *(f"./sounds{'/' * i}chime.wav" for i in range(2, 40)),
                  "voices/../sounds/chime.wav"]
     try:
-        with serve(config) as server, server.http(MAIN) as g, server.http(OTHER) as b:
+        with serve_process(args) as served, \
+                httpx.Client(base_url=served.url, auth=MAIN_AUTH, timeout=30) as g, \
+                httpx.Client(base_url=served.url, auth=OTHER_AUTH, timeout=30) as b:
             started = time.monotonic()
             busy_before = busy_seconds()
             open_bad_calls(b, down, f"{slow.url}/slow")
-            # The good account's calls.
-            for i in range(2):
+            for i in range(2):  # the good account's calls
                 for role, to in (("customer", CUSTOMER), ("agent", AGENT)):
                     assert add(g, GOOD, f"good{i}", role, to, status_callback_url=good.url,
                                status_callback_method="POST").status_code == 201
@@ -105,52 +123,60 @@ def test_one_account_cannot_stall_or_break_another(tmp_path: Path) -> None:
                 for name in ("dead", "slowcb"):
                     member = members(b, BAD, name)[1]
                     assert b.post(f"{BAD}/name_{name}/Participant/{member}/",
-                                  json={"mute": round_ % 2 == 0}).status_code == 200
+                                  json={"mute": round_ % 2 == 0}).status_code < 300
                 if round_ % 5 == 0:  # the good account's calls go on meanwhile
                     for i in range(2):
                         member = members(g, GOOD, f"good{i}")[1]
                         assert g.post(f"{GOOD}/name_good{i}/Participant/{member}/",
-                                      json={"hold": round_ % 10 == 0}).status_code == 200
+                                      json={"hold": round_ % 10 == 0}).status_code < 300
                 time.sleep(0.1)
-            deadline = time.monotonic() + 60  # the huge file is decoded off the ticker's path
+            deadline = time.monotonic() + 90  # the huge file is decoded off the ticker's path
             while not any(e["name"] == "MPCMediaDelayed" and e["params"]["MediaURL"] == media["huge"]
-                          for e in server.events(OTHER)):
+                          for e in events(b)):
                 assert time.monotonic() < deadline, "the huge file never played"
                 time.sleep(0.2)
             for i in range(2):
                 assert g.delete(f"{GOOD}/name_good{i}/").status_code == 204
-            assert server.state.dispatcher.wait_idle(20, account=MAIN.auth_id)
+            deadline = time.monotonic() + 20
+            while any(e["url"] and e["delivery"]["status"] in ("queued", "retrying")
+                      for e in events(g)):
+                assert time.monotonic() < deadline, "the good account's callbacks never went out"
+                time.sleep(0.1)
             elapsed = time.monotonic() - started
             busy_after = busy_seconds()
             stats = g.get("/emulator/stats", params={"window_s": elapsed + 1}).json()
-            good_log = server.events(MAIN)
-            bad_log = server.events(OTHER)
-            cached = server.state.media.cached_files()
+            good_log, bad_log = events(g), events(b)
     finally:
         good.stop()
         slow.stop()
+    check(good, good_log, bad_log, media, stats)
+    window = stats["ticker"]["window"]
+    # The ticker never waited on a receiver or a decode. Under one frame at p99, unless other
+    # processes loaded the machine meanwhile (then two), as in test_callbacks_under_faults.
+    others = (busy_after[0] - busy_before[0]) - (busy_after[1] - busy_before[1])
+    overloaded = others / elapsed > 0.5 or os.getloadavg()[0] > (os.cpu_count() or 1)
+    print(f"ticker over {elapsed:.1f} s: {window} (machine overloaded: {overloaded})")
+    assert window["max_ms"] < 500, window
+    assert window["p99_ms"] < (40 if overloaded else 20), window
 
-    # Every callback of the good account arrived, once; none was dropped or late for good.
+
+def check(good: Receiver, good_log: list[dict[str, object]], bad_log: list[dict[str, object]],
+          media: dict[str, str], stats: dict[str, object]) -> None:
+    """Every callback of the good account arrived, once, none dropped; the bad account's own
+    queue overflowed; the FIFO was refused, the spellings are one file, the huge one played."""
     sent = [e for e in good_log if e["url"]]
     assert sent and all(e["delivery"]["status"] == "delivered" for e in sent), \
         Counter(e["delivery"]["status"] for e in sent)
+
     def key(params: dict[str, str]) -> tuple[str, str, str]:  # an MPC event goes to each member
         return params["MPCUUID"], params["SequenceNumber"], params.get("MemberID", "")
 
     received = Counter(key(a.params) for a in good.attempts)
     assert set(received) == {key(e["params"]) for e in sent}
     assert max(received.values()) == 1
-    # The bad account's own queue filled: its callbacks were dropped, not the good one's.
     assert any(e["delivery"]["status"] == "dropped" for e in bad_log)
-    # Its media: the FIFO refused (never opened), the spellings one file, the huge one delayed.
     failed = [e["params"]["PlayURL"] for e in bad_log if e["name"] == "MPCPlayFailed"]
     assert media["fifo"] in failed and media["huge"] not in failed
-    chime = [p for p in cached if p.endswith("/sounds/chime.wav")]
-    assert len(chime) <= 1
-    # The ticker never waited on a receiver or a decode.
-    window = stats["ticker"]["window"]
-    others = (busy_after[0] - busy_before[0]) - (busy_after[1] - busy_before[1])
-    overloaded = others / elapsed > 0.5 or os.getloadavg()[0] > (os.cpu_count() or 1)
-    print(f"ticker over {elapsed:.1f} s: {window} (machine overloaded: {overloaded})")
-    assert window["max_ms"] < 500, window
-    assert window["p99_ms"] < (40 if overloaded else 20), window
+    # the lines' two voices, the chime (one entry for its 100 spellings), the huge and the slow
+    # medium: not one entry per spelling
+    assert stats["media"]["cached_files"] <= 6, stats["media"]

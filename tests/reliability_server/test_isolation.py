@@ -2,7 +2,7 @@
 
 A `mpcmix serve` process on the real-time clock with two accounts. The bad one sends malformed callback URLs
 (each refused with a 400 naming the parameter: a worker never meets them), floods its small
-callback queue towards receivers that are down or take 10 s, and plays a huge file (a 10-minute
+callback queue towards receivers that are down or take 10 s, and plays a huge file (a 3-minute
 44.1 kHz stereo WAV, decoded and resampled), a slow one (an XML document playing a long FLAC
 three times), a FIFO and one file under many spellings. Meanwhile the good account's calls run.
 Then: every callback of the good account arrived, once, none dropped; the ticker's lateness stays
@@ -51,10 +51,12 @@ def members(client: httpx.Client, base: str, name: str) -> list[str]:
 def write_media(root: Path) -> dict[str, str]:
     """The bad account's media: huge, slow, a FIFO, and a file named many ways."""
     rng = np.random.default_rng(14)
-    huge = root / "huge.wav"  # 10 minutes of 44.1 kHz stereo: 106 MB to decode and resample
+    # 3 minutes of 44.1 kHz stereo: 32 MB to decode and resample, seconds of work that on the
+    # ticker's path (as before) held every account's ticks for as long
+    huge = root / "huge.wav"
     with sf.SoundFile(huge, "w", 44100, 2, "PCM_16") as f:
         block = (rng.standard_normal((44100 * 10, 2)) * 3000).astype(np.int16)
-        for _ in range(60):
+        for _ in range(18):
             f.write(block)
     slow = root / "slow.flac"
     sf.write(slow, (rng.standard_normal(22050 * 120) * 3000).astype(np.int16), 22050)

@@ -256,3 +256,23 @@ def _try_advance(client: httpx.Client) -> None:
         client.post("/emulator/advance", json={"seconds": 30})
     except httpx.HTTPError:
         pass  # the server was killed under it
+
+
+def test_a_second_server_on_the_same_data_folder_is_refused(tmp_path: Path) -> None:
+    """One folder, one owner: while a server runs on a data folder, another `mpcmix serve` on it
+    exits at once with status 2, naming the folder and the holder; once the first has stopped
+    (or been killed: the lock dies with it), the folder can be served again."""
+    import sys
+
+    data = tmp_path / "data"
+    args = ["--clock", "virtual", "--data-dir", str(data), "--log-level", "warning",
+            "--account", f"{MAIN.auth_id}:{MAIN.auth_token}"]
+    second = [sys.executable, "-m", "mpcmix.cli", "serve", "--port", "0", *args]
+    with serve_process(args, stop_signal=signal.SIGKILL) as served:
+        refused = subprocess.run(second, capture_output=True, text=True, timeout=60, check=False)
+        assert refused.returncode == 2, refused.stderr
+        assert str(data) in refused.stderr and "in use" in refused.stderr
+        assert f"pid {served.process.pid}" in refused.stderr
+        assert httpx.get(f"{served.url}/emulator/health").status_code == 200  # untouched
+    with serve_process(args) as again:  # the killed holder's lock died with it
+        assert httpx.get(f"{again.url}/emulator/health").status_code == 200

@@ -5,15 +5,19 @@ A `mpcmix serve` process on the real-time clock with two accounts. The bad one s
 callback queue towards receivers that are down or take 10 s, and plays a huge file (a 3-minute
 44.1 kHz stereo WAV, decoded and resampled), a slow one (an XML document playing a long FLAC
 three times), a FIFO and one file under many spellings. Meanwhile the good account's calls run.
-Then: every callback of the good account arrived, once, none dropped; the ticker's lateness stays
-under one frame (p99; two when other processes load the machine, as in
-test_callbacks_under_faults); the FIFO was never opened (Play answered 202, MPCPlayFailed); the
+Then: every callback of the good account arrived, once, none dropped; the ticker's p99 lateness
+is under one frame more than an idle process's ticking beside it (what the machine's other work
+costs any ticker then); the FIFO was never opened (Play answered 202, MPCPlayFailed); the
 many spellings share one cache entry; the huge file played once decoded, its delay reported.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,7 +32,6 @@ from tests.server.conftest import AGENT, CUSTOMER, FROM, make_media_root
 from tests.server.harness import MAIN, OTHER
 
 from .receivers import Receiver
-from .test_callbacks_under_faults import busy_seconds
 
 GOOD = f"/v1/Account/{MAIN.auth_id}/MultiPartyCall"
 BAD = f"/v1/Account/{OTHER.auth_id}/MultiPartyCall"
@@ -110,7 +113,7 @@ def test_one_account_cannot_stall_or_break_another(tmp_path: Path) -> None:
                 httpx.Client(base_url=served.url, auth=MAIN_AUTH, timeout=30) as g, \
                 httpx.Client(base_url=served.url, auth=OTHER_AUTH, timeout=30) as b:
             started = time.monotonic()
-            busy_before = busy_seconds()
+            probe = start_probe()
             open_bad_calls(b, down, f"{slow.url}/slow")
             for i in range(2):  # the good account's calls
                 for role, to in (("customer", CUSTOMER), ("agent", AGENT)):
@@ -145,7 +148,7 @@ def test_one_account_cannot_stall_or_break_another(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "the good account's callbacks never went out"
                 time.sleep(0.1)
             elapsed = time.monotonic() - started
-            busy_after = busy_seconds()
+            probed = stop_probe(probe)
             stats = g.get("/emulator/stats", params={"window_s": elapsed + 1}).json()
             good_log, bad_log = events(g), events(b)
     finally:
@@ -153,13 +156,38 @@ def test_one_account_cannot_stall_or_break_another(tmp_path: Path) -> None:
         slow.stop()
     check(good, good_log, bad_log, media, stats)
     window = stats["ticker"]["window"]
-    # The ticker never waited on a receiver or a decode. Under one frame at p99, unless other
-    # processes loaded the machine meanwhile (then two), as in test_callbacks_under_faults.
-    others = (busy_after[0] - busy_before[0]) - (busy_after[1] - busy_before[1])
-    overloaded = others / elapsed > 0.5 or os.getloadavg()[0] > (os.cpu_count() or 1)
-    print(f"ticker over {elapsed:.1f} s: {window} (machine overloaded: {overloaded})")
+    # The ticker never waited on a receiver or a decode: its p99 lateness is under one frame
+    # more than that of a process doing nothing but sleep frame after frame beside it (what the
+    # machine's other work alone costs any ticker then: nothing on a quiet machine).
+    print(f"ticker over {elapsed:.1f} s: {window}; an idle sleeper beside it: {probed}")
     assert window["max_ms"] < 500, window
-    assert window["p99_ms"] < (40 if overloaded else 20), window
+    assert window["p99_ms"] < 20 + probed["p99_ms"], (window, probed)
+
+
+#: An idle process ticking every 20 ms: how late it wakes is what the machine's load alone costs.
+PROBE = """
+import json, signal, sys, time
+late, stop = [], []
+signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
+due = time.monotonic()
+while not stop:
+    due += 0.02
+    time.sleep(max(0.0, due - time.monotonic()))
+    late.append((time.monotonic() - due) * 1000)
+late.sort()
+print(json.dumps({"ticks": len(late), "p99_ms": late[int(0.99 * (len(late) - 1))] if late else 0,
+                  "max_ms": late[-1] if late else 0}))
+"""
+
+
+def start_probe() -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", PROBE], stdout=subprocess.PIPE, text=True)
+
+
+def stop_probe(probe: subprocess.Popen[str]) -> dict[str, float]:
+    probe.send_signal(signal.SIGTERM)
+    out, _ = probe.communicate(timeout=10)
+    return json.loads(out)
 
 
 def check(good: Receiver, good_log: list[dict[str, object]], bad_log: list[dict[str, object]],

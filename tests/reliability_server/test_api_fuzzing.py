@@ -56,7 +56,7 @@ def api_schema(fuzz_server: RunningServer) -> Any:
         "auth": {"basic": {"username": MAIN.auth_id, "password": MAIN.auth_token}},
         "parameters": {"path.auth_id": MAIN.auth_id},
         # Unknown parameters are ignored by design (the SDK sends more than the API lists).
-        "generation": {"max-examples": 30 if FULL else 10, "allow-extra-parameters": False},
+        "generation": {"max-examples": 30 if FULL else 12, "allow-extra-parameters": False},
         "seed": 20240601,
         # Hypothesis' health checks judge how fast data is generated, not the server: on a loaded
         # machine "too_slow" fired and failed the run with nothing wrong in the server.

@@ -16,7 +16,7 @@ NODE_SDK := .node/node_modules/plivo/package.json
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[server,report,test,bench]'
+	$(BIN)/pip install -q -e '.[server,report,test,bench,batch]'
 	$(BIN)/python -m compileall -q mpc routing mixer >/dev/null  # as pip does for a wheel
 	touch $(STAMP)
 

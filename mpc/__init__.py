@@ -20,6 +20,7 @@ _LAZY = {
     "Scenario": "mpcmix.api",
     "Render": "mpcmix.api",
     "render": "mpcmix.api",
+    "render_many": "mpcmix.batch",
     "LoadedScenario": "mpcmix.scenario",
     "load_scenario": "mpcmix.scenario",
     "render_scenario": "mpcmix.scenario",

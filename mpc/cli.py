@@ -1,8 +1,10 @@
 """The `mpcmix` command line: thin; it parses, calls the library, and formats.
 
-Exit status: 0 on success, 2 when the input breaks a rule (a message names the file or the event
-and the rule; nothing is left half-written), 3 on an internal error (a bug in mpcmix: one line on
-stderr, no traceback unless MPCMIX_TRACEBACK=1 is set; nothing is left half-written either).
+Exit status: 0 on success, 1 when a render's `expect:` entries fail (each named on stderr; the
+folder is written) or, for render-many, when any render is not ok, 2 when the input breaks a
+rule (a message names the file or the event and the rule; nothing is left half-written), 3 on an
+internal error (a bug in mpcmix: one line on stderr, no traceback unless MPCMIX_TRACEBACK=1 is
+set; nothing is left half-written either).
 """
 
 from __future__ import annotations
@@ -40,6 +42,29 @@ def _parser() -> argparse.ArgumentParser:
                         help="also measure who heard whom and write DIR/report.html (one extra "
                              "render per participant voice; needs matplotlib)")
 
+    many = sub.add_parser(
+        "render-many", help="render scenario and grid files (*.grid.yaml) as tasks on Dask, with "
+                            "a summary (docs/scenarios.md, Batches)")
+    many.add_argument("inputs", nargs="+", type=Path, metavar="SCENARIO_OR_GRID",
+                      help="scenario files (one render each) and grid files (one render per "
+                           "combination of values)")
+    many.add_argument("--out", type=Path, required=True,
+                      help="the batch folder: renders/<name>/, summary.parquet/.csv, "
+                           "who-heard-whom.parquet/.csv")
+    many.add_argument("--scheduler", metavar="ADDRESS",
+                      help="an existing Dask scheduler (tcp://host:port); default: a LocalCluster")
+    many.add_argument("--workers", type=int, metavar="N",
+                      help="LocalCluster worker processes (default: one per core)")
+    many.add_argument("--sample", type=int, metavar="K", help="a random K combinations of each grid")
+    many.add_argument("--seed", type=int, default=0, help="the seed of --sample (default 0)")
+    many.add_argument("--report", action="store_true", help="a report.html in every render folder")
+    many.add_argument("--dataset", action="store_true",
+                      help="per render: per-speaker tracks as heard, each listener's mix and "
+                           "who spoke when (RTTM), in dataset/")
+    many.add_argument("--subtype", choices=["PCM_16", "FLOAT"], default="PCM_16",
+                      help="listener stream sample format (as for render)")
+    many.add_argument("--quiet", "-q", action="store_true", help="print only what failed")
+
     report = sub.add_parser(
         "report", help="measure who heard whom in a render folder; write who-heard-whom.json "
                        "and report.html there")
@@ -73,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _render(args)
         if args.command == "report":
             return _report(args)
+        if args.command == "render-many":
+            return _render_many(args)
         if args.command == "inspect":
             from .analysis.inspect import inspect_main
 
@@ -96,8 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from .analysis.report import render_with_report
-    from .scenario import load_scenario, render_scenario
+    from .analysis.checked import render_checked
+    from .scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     progress = None
@@ -106,9 +133,9 @@ def _render(args: argparse.Namespace) -> int:
     for warning in scenario.warnings:
         print(f"mpcmix: warning: {warning}", file=sys.stderr)
     try:
-        render = render_with_report if args.report else render_scenario
-        summary = render(scenario, args.out, subtype=args.subtype, force=args.force,
-                         on_progress=progress)
+        checked = render_checked(scenario, args.out, report=args.report, subtype=args.subtype,
+                                 force=args.force, on_progress=progress)
+        summary = checked.summary
     finally:
         if progress is not None:
             progress.done()
@@ -124,7 +151,25 @@ def _render(args: argparse.Namespace) -> int:
         print(f"  mpc        {summary.out_dir / 'mpc.json'}")
         if args.report:
             _print_report(summary.out_dir)
-    return 0
+    for failure in checked.failures:
+        print(f"mpcmix: expectation failed: {failure}", file=sys.stderr)
+    return 1 if checked.failures else 0
+
+
+def _render_many(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+
+    def on_cluster(dashboard: str | None) -> None:
+        if dashboard and not args.quiet:
+            print(f"dask dashboard: {dashboard}", file=sys.stderr)
+
+    batch = run_batch(args.inputs, args.out, scheduler=args.scheduler, workers=args.workers,
+                      sample=args.sample, seed=args.seed, report=args.report, dataset=args.dataset,
+                      subtype=args.subtype, progress=sys.stderr.isatty() and not args.quiet,
+                      on_cluster=on_cluster)
+    if not args.quiet or not batch.ok:
+        print(batch.digest())
+    return 0 if batch.ok else 1
 
 
 def _report(args: argparse.Namespace) -> int:

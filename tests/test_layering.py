@@ -29,6 +29,7 @@ LAYERS = [
     {"mpcmix.engine"},
     {"mpcmix.scenario"},
     {"mpcmix.analysis", "mpcmix.server"},
+    {"mpcmix.batch"},
     {"mpcmix.api", "mpcmix.cli", "mpcmix.pytest_plugin", "mpcmix.testing"},
 ]
 #: The faces (the Python API, the CLI, the pytest plugin and its helpers) are one package: they

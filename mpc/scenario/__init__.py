@@ -19,6 +19,8 @@ from .load import (
     FAR_END_OPS,
     LOOKUP_OPS,
     MEMBER_OPS,
+    RECORDING_LISTENER,
+    Expectation,
     LineSpec,
     LoadedScenario,
     ScenarioEvent,
@@ -26,6 +28,7 @@ from .load import (
     load_scenario,
     parse_lines,
     scenario_from_dict,
+    scenario_from_text,
     to_model_lines,
 )
 from .stored import SCENARIO_FILE, load_stored_scenario, write_scenario_json
@@ -35,8 +38,10 @@ __all__ = [
     "FAR_END_OPS",
     "LOOKUP_OPS",
     "MEMBER_OPS",
+    "RECORDING_LISTENER",
     "SCENARIO_FILE",
     "CollectingSink",
+    "Expectation",
     "LineSpec",
     "LoadedScenario",
     "RenderSummary",
@@ -50,6 +55,7 @@ __all__ = [
     "render_scenario",
     "scenario_engine",
     "scenario_from_dict",
+    "scenario_from_text",
     "to_model_lines",
     "write_scenario_json",
 ]

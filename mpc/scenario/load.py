@@ -53,8 +53,12 @@ MAX_SCENARIO_BYTES = 32 << 20
 _RESERVED_PARAMS = frozenset({"label", "now_ms", "self"})
 _TOP_KEYS = frozenset(
     {"mpc", "sample_rate", "frame_ms", "lines", "events", "seed", "epoch", "auth_id",
-     "rate_per_minute", "description"}
+     "rate_per_minute", "description", "expect"}
 )
+#: The kinds of `expect:` entries: the checks of mpcmix.testing, by the same names.
+EXPECT_KINDS = ("hears", "never_hears")
+#: The listener name of a conference recording in expectations and who-heard-whom.
+RECORDING_LISTENER = "recording"
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,35 @@ class ScenarioEvent:
 
 
 @dataclass(frozen=True)
+class Expectation:
+    """One `expect:` entry: `listener` hears (or never hears) `source`'s voice, within `during`
+    (seconds; None: the whole call). `min_coverage` is the share of `during` a `hears` needs."""
+
+    kind: str  # "hears" | "never_hears"
+    listener: str
+    source: str
+    during: tuple[Fraction, Fraction] | None = None
+    min_coverage: float = 1.0
+    index: int = 0
+
+    def describe(self) -> str:
+        """How messages name it: ``never_hears [customer, boss] during [4, 9] (expect 1)``."""
+        during = "" if self.during is None else \
+            f" during [{float(self.during[0]):g}, {float(self.during[1]):g}]"
+        coverage = f" min_coverage {self.min_coverage:g}" if self.min_coverage != 1.0 else ""
+        return f"{self.kind} [{self.listener}, {self.source}]{during}{coverage} (expect {self.index + 1})"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The entry in the scenario-file shape."""
+        out: dict[str, Any] = {self.kind: [self.listener, self.source]}
+        if self.during is not None:
+            out["during"] = [float(self.during[0]), float(self.during[1])]
+        if self.min_coverage != 1.0:
+            out["min_coverage"] = self.min_coverage
+        return out
+
+
+@dataclass(frozen=True)
 class LoadedScenario:
     """A loaded, shape-checked scenario. Paths in it are resolved against `base_dir`."""
 
@@ -100,6 +133,7 @@ class LoadedScenario:
     rate_per_minute: str = "0.00500"
     source: str = "<scenario>"
     warnings: tuple[str, ...] = ()
+    expectations: tuple[Expectation, ...] = ()
 
 
 def load_scenario(path: str | Path) -> LoadedScenario:
@@ -121,6 +155,22 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         raise ScenarioError(f"{path}: cannot read the scenario file ({exc})") from None
     data = _parse(text, path)
     return scenario_from_dict(data, base_dir=path.resolve().parent, source=str(path))
+
+
+def scenario_from_text(text: str, path: str | Path, *, source: str | None = None) -> LoadedScenario:
+    """A scenario given as the text of a file at `path` (its suffix chooses JSON or YAML, its
+    folder is the base of relative paths), as `load_scenario` reads the file itself; `source`
+    names it in messages (default: `path`)."""
+    path = Path(path)
+    data = _parse(text, path)
+    return scenario_from_dict(data, base_dir=path.resolve().parent,
+                              source=str(path) if source is None else source)
+
+
+def parse_document(text: str, path: Path) -> Any:
+    """The YAML or JSON document `text` of the file at `path` (its suffix decides), as plain
+    values; ScenarioError naming the file, the line and the problem."""
+    return _parse(text, path)
 
 
 def _parse(text: str, path: Path) -> Any:
@@ -189,6 +239,7 @@ def scenario_from_dict(
         raise ScenarioError(f"{source}: {adds} add_participant events; a scenario has at most "
                             f"{MAX_PARTICIPANTS} participants (each is a listener stream written "
                             "for the whole render)")
+    expectations = _expectations(data.get("expect"), events, source)
     return LoadedScenario(
         mpc=mpc,
         base_dir=Path(base_dir),
@@ -202,7 +253,68 @@ def scenario_from_dict(
         rate_per_minute=rate,
         source=source,
         warnings=tuple(warnings),
+        expectations=expectations,
     )
+
+
+def _expectations(value: Any, events: tuple[ScenarioEvent, ...], source: str
+                  ) -> tuple[Expectation, ...]:
+    """Check `expect:`: a list of ``{never_hears: [listener, source], during: [a, b]}`` or
+    ``{hears: [...], during: [...], min_coverage: c}``; names are participants' `as` names (the
+    listener may also be ``recording``)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ScenarioError(f"{source}: `expect` must be a list of {{hears: [listener, source]}} or "
+                            "{never_hears: [listener, source]} entries")
+    names = [e.as_name for e in events if e.op == "add_participant" and e.as_name is not None]
+    out = []
+    for index, raw in enumerate(value):
+        where = f"{source}: expect {index + 1}"
+        if not isinstance(raw, dict):
+            raise ScenarioError(f"{where} must be a mapping such as {{never_hears: [customer, boss], "
+                                f"during: [4, 9]}}, not {raw!r}")
+        kinds = [k for k in EXPECT_KINDS if k in raw]
+        if len(kinds) != 1:
+            raise ScenarioError(f"{where} must have exactly one of `hears` and `never_hears`")
+        kind = kinds[0]
+        unknown = set(raw) - {kind, "during", "min_coverage"}
+        if unknown:
+            raise ScenarioError(f"{where}: unknown key(s) {sorted(map(str, unknown))} (an "
+                                "expectation has `hears` or `never_hears`, `during` and, for "
+                                "`hears`, `min_coverage`)")
+        pair = raw[kind]
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(n, str) for n in pair)):
+            raise ScenarioError(f"{where}: `{kind}` must be [listener, source], two participant "
+                                f"names, not {pair!r}")
+        listener, voice = pair
+        known = ", ".join(names) or "none"
+        if listener not in names and listener != RECORDING_LISTENER:
+            raise ScenarioError(f"{where}: the listener {listener!r} is no participant's `as` name "
+                                f"nor `{RECORDING_LISTENER}` (participants: {known})")
+        if voice not in names:
+            raise ScenarioError(f"{where}: the source {voice!r} is no participant's `as` name "
+                                f"(participants: {known})")
+        during = None
+        if "during" in raw:
+            span = raw["during"]
+            if not (isinstance(span, list) and len(span) == 2):
+                raise ScenarioError(f"{where}: `during` must be [start, end] in seconds, not {span!r}")
+            start = to_seconds(span[0], f"{where}: `during` start")
+            end = to_seconds(span[1], f"{where}: `during` end")
+            if not end > start:
+                raise ScenarioError(f"{where}: `during` [{span[0]}, {span[1]}]: the end must come "
+                                    "after the start")
+            during = (start, end)
+        coverage = raw.get("min_coverage", 1.0)
+        if "min_coverage" in raw and kind != "hears":
+            raise ScenarioError(f"{where}: `min_coverage` applies only to `hears`")
+        if isinstance(coverage, bool) or not isinstance(coverage, int | float) \
+                or not 0 < coverage <= 1:
+            raise ScenarioError(f"{where}: `min_coverage` must be a number in (0, 1], not {coverage!r}")
+        out.append(Expectation(kind=kind, listener=listener, source=voice, during=during,
+                               min_coverage=float(coverage), index=index))
+    return tuple(out)
 
 
 #: Bounds on a scenario document, counting each use of a YAML alias anew: a few YAML lines of

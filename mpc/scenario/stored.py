@@ -41,7 +41,7 @@ def scenario_to_json(scenario: LoadedScenario) -> dict[str, Any]:
             spec["audio"] = _absolute(line.audio, base)
         spec["answer_after"] = "never" if line.answer_after_s is None else _seconds(line.answer_after_s)
         lines[number] = spec
-    return {
+    out: dict[str, Any] = {
         "mpc": scenario.mpc,
         "sample_rate": scenario.sample_rate,
         "frame_ms": scenario.frame_ms,
@@ -53,6 +53,9 @@ def scenario_to_json(scenario: LoadedScenario) -> dict[str, Any]:
         "lines": lines,
         "events": [_event(e, base) for e in scenario.events],
     }
+    if scenario.expectations:
+        out["expect"] = [x.as_dict() for x in scenario.expectations]
+    return out
 
 
 def write_scenario_json(scenario: LoadedScenario, out_dir: str | Path) -> Path:

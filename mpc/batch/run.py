@@ -172,9 +172,9 @@ def _client(client: Any, scheduler: str | None, workers: int | None
         with remote:
             yield remote, _dashboard(remote)
         return
-    dashboard = ":0" if importlib.util.find_spec("bokeh") is not None else None
+    # ":0": any free port (the scheduler's HTTP server runs even without bokeh's dashboard)
     with LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                      processes=True, dashboard_address=dashboard, host="127.0.0.1") as cluster, \
+                      processes=True, dashboard_address=":0", host="127.0.0.1") as cluster, \
             Client(cluster) as local:
         yield local, _dashboard(local)
 

@@ -82,6 +82,7 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.batch
 
 # The server on the real-time clock: the most MPCs it keeps up with (a few minutes), and a
 # 10-minute soak with MPCs opening and closing (memory, open files, tick lateness).

@@ -237,11 +237,19 @@ def render_markdown(res: Results, image: str) -> str:
             "numba's start-up costs more than it saves, and the server's load (tens of MPCs) is bound by the "
             "call model's per-tick work, not by the kernel.", "",
             render_load_section(), "",
+            _batch_section(), "",
             "## Machine", "", "| | |", "|---|---|"]
     for k, v in res.machine.items():
         out.append(f"| {k} | {v} |")
     out.append("")
     return "\n".join(out)
+
+
+def _batch_section() -> str:
+    """Section 6 (make bench's benchmarks/batch.py), from its docs/batch.json."""
+    from .batch import read_figures, render_section
+
+    return render_section(read_figures())
 
 
 def render_plot(res: Results, path: Path) -> None:

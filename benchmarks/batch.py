@@ -240,8 +240,9 @@ def render_section(res: dict[str, Any] | None, image: str = "batch.png") -> str:
     same = all(v == 0 for v in res["differing"].values())
     out += [
         f"`benchmarks/batch.py` ({res['date']}, {res['cores']} cores, load average {res['load_start']:.2f} at "
-        f"the start, {res['load_end']:.2f} at the end): a grid of {res['renders']} short scenarios ({res['side']} voices x "
-        f"{res['side']} coaching times x {res['side']} lengths, {res['audio_s']:.0f} s of calls, three participants each), every render "
+        f"the start, {res['load_end']:.2f} at the end): a grid of {res['renders']} short scenarios "
+        f"({res['side']} voices x {res['side']} coaching times x {res['side']} lengths, "
+        f"{res['audio_s']:.0f} s of calls, three participants each), every render "
         "measured for who heard whom and its `expect:` checked, as `render-many` always does. Clusters are "
         "started before the clock; each batch writes into a fresh folder; the LocalCluster batches alternate, "
         f"best of {len(res.get('local1_rounds', [0]))} rounds each (all rounds: 1 worker "

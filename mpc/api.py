@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 from mpcmix import scenario as _scenario
+from mpcmix.analysis.expect import failed_expectations
 from mpcmix.analysis.measure import Pair, measure, tape_render
 from mpcmix.analysis.report import WHO_HEARD_WHOM, render_with_report
 from mpcmix.analysis.timeline import StateTimeline, state_timeline
@@ -328,6 +329,11 @@ class Render:
         known = sorted({(p.listener, p.source) for p in self.who_heard_whom()})
         raise KeyError(f"no pair listener={listener!r} source={source!r}; known pairs: "
                        + ", ".join(f"{a}<-{b}" for a, b in known))
+
+    def failed_expectations(self) -> list[str]:
+        """The scenario's `expect:` entries this render breaks, one message each (empty: all
+        hold, or none given); measured as `who_heard_whom`. docs/scenarios.md, Expectations."""
+        return failed_expectations(self.scenario.expectations, self.who_heard_whom(), self.timeline)
 
     # -- files and pydub
 

@@ -116,3 +116,14 @@ def test_render_exits_1_naming_the_failed_expectation_and_writes_the_folder(tmp_
     fixed = tmp_path / "fixed.yaml"
     fixed.write_text(leak.read_text().replace("coach_mode: false", "coach_mode: true"))
     assert main(["render", str(fixed), "--out", str(tmp_path / "out2"), "-q"]) == 0
+
+
+def test_a_render_in_python_names_its_failed_expectations(tmp_path: Path):
+    import mpcmix
+
+    leak = write_leak(tmp_path)
+    [failure] = mpcmix.render(leak).failed_expectations()
+    assert failure.startswith("never_hears [customer, boss] (expect 1): customer heard boss at 1.00–2.00 s")
+    fixed = tmp_path / "fixed.yaml"
+    fixed.write_text(leak.read_text().replace("coach_mode: false", "coach_mode: true"))
+    assert mpcmix.render(fixed).failed_expectations() == []

@@ -130,8 +130,9 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 
 def run(n: int = 1000, rounds: int = 2, log: Any = print) -> dict[str, Any]:
     """Every measurement above on a grid of about `n` renders; the figures."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
     from mpcmix.batch import expand
+    from mpcmix.batch.run import local_cluster
     from mpcmix.batch.task import RENDERS, run_job
 
     scratch = Path(tempfile.mkdtemp(prefix="mpcmix-bench-batch-"))
@@ -158,10 +159,7 @@ def run(n: int = 1000, rounds: int = 2, log: Any = print) -> dict[str, Any]:
         log(f"  serial in process: {res['serial_s']:.1f} s ({len(jobs) / res['serial_s']:.1f} renders/s)")
         res["differing"] = {}
         # 2. LocalCluster: both clusters up, batches alternating, the best of `rounds` each
-        with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
-                          host="127.0.0.1") as one, Client(one) as client1, \
-                LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                             host="127.0.0.1") as two, Client(two) as client2:
+        with local_cluster(1) as client1, local_cluster(2) as client2:
             clients = {1: client1, 2: client2}
             for client in clients.values():
                 client.run(lambda: __import__("mpcmix.batch.task"))  # imports before the clock

@@ -139,17 +139,22 @@ def _run(client: Any, jobs: list[Job], out: str, progress: bool) -> Iterator[dic
         from distributed import progress as dask_progress
 
         dask_progress(futures)
-    # with_results: the results come in batches, without a round trip per future
-    for batch in as_completed(futures, with_results=True, raise_errors=False).batches():
-        for future, result in batch:
-            job = by_key[future.key]
+    # Finished futures come in batches; each batch's results are gathered in one round trip.
+    for batch in as_completed(futures).batches():
+        done = [f for f in batch if f.status == "finished"]
+        failed = [f for f in batch if f.status != "finished"]
+        for future, result in zip(done, client.gather(done), strict=True):
             future.release()
-            if isinstance(result, dict):
-                yield result
-                continue
-            # the task never finished: KilledWorker, a lost cluster
+            yield result
+        for future in failed:
+            job = by_key[future.key]
+            try:  # the task never finished: KilledWorker, a lost cluster
+                error = future.exception()
+            except Exception as exc:
+                error = exc
+            future.release()
             yield {"name": job.name, "scenario": job.scenario, "vars": dict(job.vars),
-                   "status": FAILED, "error": f"the task failed: {type(result).__name__}: {result}",
+                   "status": FAILED, "error": f"the task failed: {type(error).__name__}: {error}",
                    "seconds": 0.0, "expectations_failed": 0, "reused": False, "digest": job.digest,
                    "pairs": []}
 

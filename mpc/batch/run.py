@@ -108,7 +108,10 @@ def run_batch(inputs: list[str | os.PathLike[str]], out: str | os.PathLike[str],
         rows: dict[str, dict[str, Any]] = {}
         todo: list[Job] = []
         for job in jobs:
-            done = None if job.error else read_done(out / RENDERS / job.name, job.digest)
+            if job.error is not None:  # refused before any task: no need to ship it
+                rows[job.name] = run_job(job, str(out))
+                continue
+            done = read_done(out / RENDERS / job.name, job.digest)
             if done is not None:
                 rows[job.name] = {**done, "reused": True}
             else:

@@ -38,3 +38,15 @@ def test_a_dataset_render_holds_each_voice_as_heard_each_mix_and_who_spoke_when(
     rttm = (data / "leak.rttm").read_text().splitlines()
     assert "SPEAKER leak 1 1.000 1.000 <NA> <NA> boss <NA> <NA>" in rttm
     assert "SPEAKER leak 1 0.000 2.000 <NA> <NA> customer <NA> <NA>" in rttm
+
+
+def test_a_report_batch_render_holds_the_report_page(tmp_path: Path):
+    (tmp_path / "in").mkdir()
+    leak = write_leak(tmp_path / "in")
+    (tmp_path / "out" / RENDERS).mkdir(parents=True)
+    [job] = expand([leak], options={"subtype": "PCM_16", "report": True, "dataset": False})
+    row = run_job(job, str(tmp_path / "out"))
+    assert row["status"] == "expectation_failed"
+    folder = tmp_path / "out" / RENDERS / "leak"
+    assert "customer" in (folder / "report.html").read_text()
+    assert (folder / "who-heard-whom.json").is_file() and not (folder / "dataset").exists()

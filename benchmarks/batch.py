@@ -234,6 +234,7 @@ def render_section(res: dict[str, Any] | None, image: str = "batch.png") -> str:
     if res is None:
         return "\n".join([*out, "No figures yet: run `make bench`.", END])
     d = derived(res)
+    rounds = len(res.get("local1_rounds", [0]))
     met = "met" if d["speedup_local"] >= TARGET else "**not met**"
     same = all(v == 0 for v in res["differing"].values())
     out += [
@@ -242,10 +243,11 @@ def render_section(res: dict[str, Any] | None, image: str = "batch.png") -> str:
         f"({res['side']} voices x {res['side']} coaching times x {res['side']} lengths, "
         f"{res['audio_s']:.0f} s of calls, three participants each), every render "
         "measured for who heard whom and its `expect:` checked, as `render-many` always does. Clusters are "
-        "started before the clock; each batch writes into a fresh folder; the LocalCluster batches alternate, "
-        f"best of {len(res.get('local1_rounds', [0]))} rounds each (all rounds: 1 worker "
-        f"{', '.join(f'{x:.1f}' for x in res.get('local1_rounds', []))} s; 2 workers "
-        f"{', '.join(f'{x:.1f}' for x in res.get('local2_rounds', []))} s).", "",
+        "started before the clock; each batch writes into a fresh folder; the LocalCluster batches alternate"
+        + (f", best of {rounds} rounds each (all rounds: 1 worker "
+           f"{', '.join(f'{x:.1f}' for x in res['local1_rounds'])} s; 2 workers "
+           f"{', '.join(f'{x:.1f}' for x in res['local2_rounds'])} s)" if rounds > 1 else ", one round each")
+        + ".", "",
         "| run | seconds | renders/s | vs 1 worker | files differing from serial |", "|---|---|---|---|---|",
         f"| serial, in process (no Dask) | {res['serial_s']:.1f} | {d['serial_rate']:.1f} | | (the reference) |"]
     for key, label in (("local1", "LocalCluster, 1 worker"), ("local2", "LocalCluster, 2 workers"),
@@ -271,6 +273,16 @@ def render_section(res: dict[str, Any] | None, image: str = "batch.png") -> str:
         "calls move that limit up in proportion. It assumes the workers' disks keep up and the inputs sit on a "
         "path they share.", "",
         f"![renders per second against workers]({image})", END]
+    if max(res["load_start"], res["load_end"]) > res["cores"]:
+        out.insert(-2, f"**A shared machine.** The load average ({res['load_start']:.1f} at the start, "
+                   f"{res['load_end']:.1f} at the end, on {res['cores']} cores) says other jobs ran beside "
+                   "this one and their load changed during it: the batches then measure the share of the "
+                   "cores they got as much as Dask. Here the serial run, the 1-worker runs and the "
+                   "scheduler-and-workers pair were timed under different loads, so the task overhead, the "
+                   "pair's ratio and the projection (built on the 1-worker figure) carry that noise; the "
+                   "bit-identity holds whatever the load. Rerun `make bench` on a quiet machine for clean "
+                   "figures.")
+        out.insert(-2, "")
     return "\n".join(out)
 
 

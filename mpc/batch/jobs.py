@@ -81,9 +81,10 @@ def slug(value: Any) -> str:
 
 
 def expand(inputs: Iterable[str | os.PathLike[str]], *, options: Mapping[str, Any] | None = None,
-           sample: int | None = None, seed: int = 0) -> list[Job]:
+           sample: int | None = None, seed: int = 0, prepared: bool = True) -> list[Job]:
     """Every render of `inputs` (scenario and grid files), in order; ScenarioError for a grid or
-    file that cannot be read, and for two renders of the same name."""
+    file that cannot be read, and for two renders of the same name. With `prepared` False the
+    jobs are not yet checked nor hashed (`prepare` does it, one job at a time)."""
     options = dict(options or {})
     jobs: list[Job] = []
     for item in inputs:
@@ -99,7 +100,7 @@ def expand(inputs: Iterable[str | os.PathLike[str]], *, options: Mapping[str, An
             raise ScenarioError(f"two renders are named {job.name!r} ({other.source} and {job.source}): "
                                 "every render of a batch needs its own name (rename a file or a value)")
         seen[job.name] = job
-    return jobs
+    return [prepare(job) for job in jobs] if prepared else jobs
 
 
 def _read(path: Path, what: str) -> str:
@@ -174,8 +175,15 @@ def _text(value: Any) -> str:
 
 def _job(name: str, path: Path, text: str, source: str, pairs: tuple[tuple[str, str], ...],
          options: dict[str, Any]) -> Job:
-    job = Job(name=name, scenario=str(path), path=str(path.absolute()), text=text, source=source,
-              vars=pairs, options=options)
+    return Job(name=name, scenario=str(path), path=str(path.absolute()), text=text, source=source,
+               vars=pairs, options=options)
+
+
+def prepare(job: Job) -> Job:
+    """`job` checked (its `error` set if its scenario is refused) and hashed (its `digest`)."""
+    if job.digest or job.error is not None:
+        return job
+    options = dict(job.options)
     try:
         scenario = job.load()
     except ScenarioError as exc:

@@ -19,11 +19,13 @@ from typing import Any
 
 from mpcmix.errors import ScenarioError
 
-from .jobs import Job, expand
+from .jobs import Job, expand, prepare
 from .task import FAILED, RENDERS, STAGING_SUFFIX, read_done, run_job
 
 SUMMARY = "summary"
 WHO_HEARD_WHOM = "who-heard-whom"
+#: Jobs checked, hashed and submitted together (the first tasks start while the rest are read).
+SUBMIT_CHUNK = 32
 PAIR_COLUMNS = ("name", "listener", "source", "allowed_s", "heard_s", "level_dbfs")
 
 
@@ -93,7 +95,7 @@ def run_batch(inputs: list[str | os.PathLike[str]], out: str | os.PathLike[str],
     if workers is not None and workers < 1:
         raise ScenarioError(f"--workers must be at least 1, not {workers}")
     opts = {"subtype": subtype, "report": report, "dataset": dataset}
-    jobs = expand(inputs, options=opts, sample=sample, seed=seed)
+    jobs = expand(inputs, options=opts, sample=sample, seed=seed, prepared=False)
     out = Path(os.path.abspath(out))
     try:
         (out / RENDERS).mkdir(parents=True, exist_ok=True)
@@ -105,24 +107,36 @@ def run_batch(inputs: list[str | os.PathLike[str]], out: str | os.PathLike[str],
         raise ScenarioError(str(exc)) from None
     try:
         _remove_staging(out / RENDERS)
-        rows: dict[str, dict[str, Any]] = {}
-        todo: list[Job] = []
-        for job in jobs:
-            if job.error is not None:  # refused before any task: no need to ship it
-                rows[job.name] = run_job(job, str(out))
-                continue
-            done = read_done(out / RENDERS / job.name, job.digest)
-            if done is not None:
-                rows[job.name] = {**done, "reused": True}
-            else:
-                todo.append(job)
         batch = Batch(out, [], _variables(jobs))
-        if todo:
-            with _client(client, scheduler, workers) as (dask_client, dashboard):
-                batch.dashboard = dashboard
-                if on_cluster is not None:
-                    on_cluster(dashboard)
-                for row in _run(dask_client, todo, str(out), progress):
+        rows: dict[str, dict[str, Any]] = {}
+        with contextlib.ExitStack() as stack:
+            dask_client: Any = None
+            futures: list[Any] = []
+            by_key: dict[str, Job] = {}
+            # Jobs are checked and hashed a chunk at a time and their tasks submitted at once, so
+            # the workers start rendering while the client still reads and hashes the rest.
+            for start in range(0, len(jobs), SUBMIT_CHUNK):
+                todo: list[Job] = []
+                for job in map(prepare, jobs[start:start + SUBMIT_CHUNK]):
+                    if job.error is not None:  # refused when checked: no need to ship it
+                        rows[job.name] = run_job(job, str(out))
+                        continue
+                    done = read_done(out / RENDERS / job.name, job.digest)
+                    if done is not None:
+                        rows[job.name] = {**done, "reused": True}
+                    else:
+                        todo.append(job)
+                if not todo:
+                    continue
+                if dask_client is None:
+                    dask_client, batch.dashboard = stack.enter_context(_client(client, scheduler, workers))
+                    if on_cluster is not None:
+                        on_cluster(batch.dashboard)
+                keys = [f"mpcmix-render-{job.name}-{job.digest[:12]}" for job in todo]
+                futures += dask_client.map(run_job, todo, out=str(out), key=keys, pure=False)
+                by_key.update(zip(keys, todo, strict=True))
+            if futures:
+                for row in _run(dask_client, futures, by_key, progress):
                     rows[row["name"]] = row
         batch.rendered = sum(1 for r in rows.values() if not r.get("reused") and r["seconds"])
         batch.rows = [rows[j.name] for j in jobs]
@@ -132,12 +146,10 @@ def run_batch(inputs: list[str | os.PathLike[str]], out: str | os.PathLike[str],
         lock.release()
 
 
-def _run(client: Any, jobs: list[Job], out: str, progress: bool) -> Iterator[dict[str, Any]]:
+def _run(client: Any, futures: list[Any], by_key: dict[str, Job], progress: bool
+         ) -> Iterator[dict[str, Any]]:
     from distributed import as_completed
 
-    keys = [f"mpcmix-render-{job.name}-{(job.digest or 'x')[:12]}" for job in jobs]
-    futures = client.map(run_job, jobs, out=out, key=keys, pure=False)
-    by_key = dict(zip(keys, jobs, strict=True))
     if progress:
         from distributed import progress as dask_progress
 

@@ -49,7 +49,7 @@ from .play_ops import PlayOperations
 from .recording_ops import RecordingOperations
 from .records import EndedMpc, EndedParticipant, MpcRecord
 from .serialize import coach_mode
-from .snapshot import MixState, RecordingSpec, SourceSpec
+from .snapshot import Line, MixState, RecordingSpec, SourceSpec
 from .waiting import MediaWaits
 
 
@@ -237,6 +237,11 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         ends = [p.voice_start_ms + p.voice_duration_ms for p in self._participants.values()
                 if p.voice_start_ms is not None]
         return max(ends) if ends else None
+
+    def set_line(self, number: str, line: Line) -> None:
+        """What the phone at `number` does from now on (calls already placed keep theirs): e.g.
+        ``Line(audio="live:<tag>")`` for a participant whose voice is pushed live."""
+        self._lines[number] = line
 
     def is_line_known(self, number: str) -> bool:
         """Whether `number` is in the lines (the server warns when it is not)."""

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..http import guard, new_api_id
 from ..state import ServerState
+from .streams import add_stream_routes
 
 #: The page's files, by the name the browser asks for, and their media types.
 STATIC = {
@@ -93,8 +94,9 @@ def live(state: ServerState, request: Request) -> dict[str, Any]:
 
 
 def add_console_routes(app: FastAPI, state: ServerState) -> None:
-    """``/console`` (the page and its files, no credentials: the page asks for them) and
-    ``GET /emulator/live`` (Basic credentials, as every emulator endpoint)."""
+    """``/console`` (the page and its files, no credentials: the page asks for them),
+    ``GET /emulator/live`` (Basic credentials, as every emulator endpoint) and the WebSockets
+    ``/console/listen`` and ``/console/mic`` (`streams`)."""
 
     async def page(request: Request) -> Response:
         name = request.path_params.get("name", "index.html")
@@ -115,3 +117,4 @@ def add_console_routes(app: FastAPI, state: ServerState) -> None:
     app.add_route("/console/", page, methods=["GET"])
     app.add_route("/console/{name}", page, methods=["GET"])
     app.add_api_route("/emulator/live", live_endpoint, methods=["GET"], include_in_schema=False)
+    add_stream_routes(app, state)

@@ -75,6 +75,8 @@ async def _authenticate(ws: WebSocket, state: ServerState) -> AccountRuntime:
             text = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S)
             creds = json.loads(text)
             pair = f"{creds['auth_id']}:{creds['auth_token']}".encode()
+        except WebSocketDisconnect:
+            raise _Refused("the client went away before sending its credentials", 1000) from None
         except (TimeoutError, ValueError, KeyError, TypeError):
             raise _Refused("send the credentials first: {\"auth_id\": ..., \"auth_token\": ...}") \
                 from None
@@ -112,9 +114,12 @@ def _listen_row(runtime: AccountRuntime, mpc: str, member: str) -> str:
 
 
 async def _refuse(ws: WebSocket, exc: _Refused) -> None:
-    if ws.client_state is WebSocketState.CONNECTED:
-        await ws.send_text(json.dumps({"event": "error", "error": exc.message}))
-        await ws.close(exc.code)
+    if ws.client_state is WebSocketState.CONNECTED and ws.application_state is WebSocketState.CONNECTED:
+        try:
+            await ws.send_text(json.dumps({"event": "error", "error": exc.message}))
+            await ws.close(exc.code)
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # it went away meanwhile
 
 
 def _start_message(state: ServerState, **extra: Any) -> str:

@@ -12,12 +12,14 @@ little-endian PCM at the call's rate, as the engine mixes it (a frame a tick on 
 clock; on the virtual clock as `/emulator/advance` renders). A reader that falls behind loses the
 oldest frames (at most `LISTEN_QUEUE_MS` are queued). ``{"event": "end"}`` when the MPC ends.
 
-``/console/mic?auth_id=A&mpc=UUID&role=R``: after the credentials, the server adds a participant
-of role R to the MPC, dialling a number of its own whose line's voice is live (``live:console-N``),
+``/console/mic?auth_id=A&mpc=UUID&role=R[&enter_sound=S]``: after the credentials, the server adds
+a participant of role R to the MPC (with `add_participant`'s own rules and defaults; `enter_sound`
+as that parameter takes it), dialling a number of its own whose line's voice is live (``live:console-N``),
 and answers ``{"event": "joined", "member_id", "call_uuid", "sample_rate", ...}``. Every binary
 message from then on is that participant's voice: 16-bit little-endian PCM at the call's rate. When
 the socket closes the participant hangs up; when it leaves the call (kicked, the MPC ended) the
-server sends ``{"event": "left"}`` and closes.
+server sends ``{"event": "left"}`` and closes. A text message is answered with
+``{"event": "queued", "queued_ms", "left"}``: what was sent and not played yet.
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ import base64
 import itertools
 import json
 import logging
-from collections import deque
 from typing import Any
 
 import numpy as np
 from fastapi import FastAPI
 from mpcmix.errors import MpcError
+from mpcmix.mixer.liveport import LiveInput
 from mpcmix.model import Line
 from mpcmix.model.params import ROLES
 from starlette.concurrency import run_in_threadpool
@@ -47,8 +49,6 @@ log = logging.getLogger("mpcmix.server")
 AUTH_TIMEOUT_S = 10.0
 #: The most of a mix queued for a listener that reads too slowly (older frames are dropped).
 LISTEN_QUEUE_MS = 1000
-#: What the microphone may send before its participant's voice opens (its call answering).
-MIC_EARLY_MS = 1000
 #: The largest binary message the microphone may send (a second of audio at 48 kHz).
 MIC_MAX_BYTES = 2 * 48000
 #: The caller ID the console's microphone participants are dialled from.
@@ -122,9 +122,10 @@ async def _refuse(ws: WebSocket, exc: _Refused) -> None:
             pass  # it went away meanwhile
 
 
-def _start_message(state: ServerState, **extra: Any) -> str:
-    return json.dumps({"sample_rate": state.config.sample_rate, "frame_ms": state.config.frame_ms,
-                       "encoding": "pcm_s16le", "channels": 1, **extra})
+def _start_message(event: str, state: ServerState, **extra: Any) -> str:
+    return json.dumps({"event": event, "sample_rate": state.config.sample_rate,
+                       "frame_ms": state.config.frame_ms, "encoding": "pcm_s16le", "channels": 1,
+                       **extra})
 
 
 async def listen(ws: WebSocket, state: ServerState) -> None:
@@ -143,8 +144,7 @@ async def listen(ws: WebSocket, state: ServerState) -> None:
     frame = state.config.sample_rate * state.config.frame_ms // 1000
     closed = asyncio.ensure_future(_until_closed(ws))
     try:
-        await ws.send_text(json.dumps({"event": "start", **json.loads(_start_message(
-            state, mpc_uuid=mpc, member=member, row=row))}))
+        await ws.send_text(_start_message("start", state, mpc_uuid=mpc, member=member, row=row))
         while True:
             got = asyncio.ensure_future(feed.get())
             done, _ = await asyncio.wait({got, closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -177,17 +177,22 @@ async def _until_closed(ws: WebSocket) -> None:
         return
 
 
-def _join(runtime: AccountRuntime, mpc: str, role: str) -> tuple[str, str, str]:
-    """Add a participant of `role` to MPC `mpc` whose voice is live: (member_id, call_uuid,
-    its routing label)."""
+def _join(runtime: AccountRuntime, mpc: str, role: str, enter_sound: str | None
+          ) -> tuple[str, str, LiveInput]:
+    """Add a participant of `role` to MPC `mpc` whose voice is live: (member_id, call_uuid, the
+    input its voice is pushed into). Its line answers at once, so its input is made now rather
+    than at the engine's next render: what the socket sends from now on is queued for it (on
+    the virtual clock, audio sent before the next advance plays from that advance)."""
     with runtime.lock:
         number = f"console-mic-{next(_mic_numbers)}"
         runtime.model.set_line(number, Line(audio=f"live:{number}", answer_after_ms=0))
-        answer = runtime.apply("add_participant", {"role": role, "from": MIC_FROM, "to": number},
-                               target={"uuid": mpc})
+        args = {"role": role, "from": MIC_FROM, "to": number, "enter_sound": enter_sound}
+        answer = runtime.apply("add_participant", args, target={"uuid": mpc})
         call_uuid = str(answer["calls"][0]["call_uuid"])
         member_id = runtime.model.member_of_call(call_uuid)
-        return member_id, call_uuid, runtime.model.member_label(member_id)
+        label = runtime.model.member_label(member_id)
+        port = runtime.engine.live.voice(label, number, runtime.engine.now_ms)
+        return member_id, call_uuid, port
 
 
 def _hang_up(runtime: AccountRuntime, call_uuid: str) -> None:
@@ -207,50 +212,33 @@ async def mic(ws: WebSocket, state: ServerState) -> None:
         if role not in ROLES:
             raise _Refused(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         try:
-            member_id, call_uuid, label = await run_in_threadpool(_join, runtime, mpc, role)
+            member_id, call_uuid, port = await run_in_threadpool(
+                _join, runtime, mpc, role, ws.query_params.get("enter_sound"))
         except MpcError as exc:
             raise _Refused(f"add_participant: {exc.message}") from None
     except _Refused as exc:
         await _refuse(ws, exc)
         return
-    hub = runtime.engine.live
-    rate = state.config.sample_rate
-    early: deque[np.ndarray] = deque()
-    early_samples = 0
-    opened = False
     try:
-        await ws.send_text(json.dumps({"event": "joined", **json.loads(_start_message(
-            state, mpc_uuid=mpc, member_id=member_id, call_uuid=call_uuid, role=role))}))
+        await ws.send_text(_start_message("joined", state, mpc_uuid=mpc, member_id=member_id,
+                                          call_uuid=call_uuid, role=role))
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 return
             data = message.get("bytes")
-            if data is None:
-                continue  # text: nothing to do with it
+            if data is None:  # any text: how much is queued (sent, not played yet)
+                await ws.send_text(json.dumps({"event": "queued", "queued_ms": port.queued_ms,
+                                               "left": port.closed}))
+                continue
             if len(data) > MIC_MAX_BYTES or len(data) % 2:
                 raise _Refused(f"a microphone message is 16-bit PCM, at most {MIC_MAX_BYTES} bytes "
                                f"(got {len(data)})", 1009)
-            pcm = np.frombuffer(data, dtype="<i2").astype(np.int16)
-            port = hub.input(label)
-            if port is None:
-                if opened:  # it was open and is gone: the participant left the call
-                    await ws.send_text(json.dumps({"event": "left", "member_id": member_id}))
-                    await ws.close(1000)
-                    return
-                early.append(pcm)  # its call has not been mixed yet: kept a little
-                early_samples += len(pcm)
-                while early_samples > MIC_EARLY_MS * rate // 1000:
-                    early_samples -= len(early.popleft())
-                continue
-            opened = True
-            while early:
-                port.push(early.popleft())
-            if port.closed:
+            if port.closed:  # the participant left the call (kicked, hung up, the MPC ended)
                 await ws.send_text(json.dumps({"event": "left", "member_id": member_id}))
                 await ws.close(1000)
                 return
-            port.push(pcm)
+            port.push(np.frombuffer(data, dtype="<i2").astype(np.int16))
     except _Refused as exc:
         await _refuse(ws, exc)
     except (WebSocketDisconnect, RuntimeError):

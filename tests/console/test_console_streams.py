@@ -1,0 +1,170 @@
+"""The console's JSON and WebSockets without a browser, on the virtual clock (bytes compared
+exactly): GET /emulator/live, /console/listen and /console/mic against a real server on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from mpcmix.scenario import parse_lines
+from mpcmix.server.config import Account, ServerConfig
+from mpcmix.server.process import ThreadedServer, serve_in_thread
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = Account("MACONSOLESTREAMS0001", "token-streams-0001-abcdefghijklmnopqr")
+OTHER = Account("MACONSOLEOTHER000001", "token-other-0001-abcdefghijklmnopqrstu")
+CUSTOMER, AGENT, FROM = "+14155550100", "+14155550101", "+14155550000"
+RATE = 16000
+BASE = f"/v1/Account/{MAIN.auth_id}/MultiPartyCall/name_live/"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
+    tmp = tmp_path_factory.mktemp("console-streams")
+    lines = parse_lines({CUSTOMER: {"audio": None}, AGENT: {"audio": "voices/agent.wav"}}, "lines")
+    config = ServerConfig(accounts=(MAIN, OTHER), clock="virtual", media_root=ROOT / "fixtures",
+                          lines=lines, data_dir=tmp / "data", sample_rate=RATE)
+    with serve_in_thread(config) as served:
+        yield served
+
+
+def _client(server: ThreadedServer, account: Account = MAIN) -> httpx.Client:
+    return httpx.Client(base_url=server.url, auth=(account.auth_id, account.auth_token), timeout=10)
+
+
+def _creds(account: Account = MAIN, token: str | None = None) -> str:
+    return json.dumps({"auth_id": account.auth_id, "auth_token": token or account.auth_token})
+
+
+@pytest.fixture(scope="module")
+def call(server: ThreadedServer) -> dict[str, Any]:
+    """A customer on a silent line and an agent speaking the fixture voice, no enter sounds."""
+    with _client(server) as api:
+        for role, to in (("customer", CUSTOMER), ("agent", AGENT)):
+            body = {"role": role, "from": FROM, "to": to, "enter_sound": "none"}
+            assert api.post(f"{BASE}Participant/", json=body).status_code == 201
+        assert api.post("/emulator/advance", json={"seconds": 0.2}).status_code == 200
+        members = {p["role"]: p["member_id"] for p in api.get(f"{BASE}Participant/").json()["objects"]}
+        return {"uuid": api.get(BASE).json()["mpc_uuid"], **members}
+
+
+def test_live_shows_the_matrix_the_routing_layer_computes(server, call) -> None:
+    from mpcmix.routing import CallState, MpcStatus, ParticipantState, Role, build_matrix
+
+    with _client(server) as api, _client(server, OTHER) as other:
+        live = api.get("/emulator/live").json()
+        assert other.get("/emulator/live").json()["mpcs"] == []  # another account sees none
+        assert httpx.get(f"{server.url}/emulator/live").status_code == 401
+        assert api.post(f"{BASE}Participant/{call['customer']}/", json={"hold": True}).status_code == 202
+        held = api.get("/emulator/live").json()
+        assert api.post(f"{BASE}Participant/{call['customer']}/", json={"hold": False}).status_code == 202
+    (mpc,) = live["mpcs"]
+    assert mpc["mpc"]["mpc_uuid"] == call["uuid"] and mpc["mpc"]["status"] == "Active"
+    assert [(p["role"], p["phase"]) for p in mpc["participants"]] == [("customer", "answered"),
+                                                                      ("agent", "answered")]
+    expected = build_matrix(CallState(MpcStatus.ACTIVE, (
+        ParticipantState(call["customer"], Role.CUSTOMER), ParticipantState(call["agent"], Role.AGENT))))
+    matrix = mpc["matrix"]
+    assert [s["label"] for s in matrix["sources"]] == list(expected.sources)
+    assert [r["label"] for r in matrix["listeners"]] == list(expected.listeners)
+    assert matrix["gains"] == [list(row) for row in expected.gains]
+    cell = {(r["label"], s["label"]): (g, why) for r, gains, reasons in
+            zip(held["mpcs"][0]["matrix"]["listeners"], held["mpcs"][0]["matrix"]["gains"],
+                held["mpcs"][0]["matrix"]["reasons"], strict=True)
+            for s, g, why in zip(held["mpcs"][0]["matrix"]["sources"], gains, reasons, strict=True)}
+    assert cell[(call["agent"], f"voice:{call['customer']}")][0] == 0  # a held customer is not heard
+    assert cell[(call["customer"], f"hold_music:{call['customer']}")][0] == 1
+
+
+async def _recv_json(ws: Any) -> dict[str, Any]:
+    message = await asyncio.wait_for(ws.recv(), 10)
+    assert isinstance(message, str), message
+    return json.loads(message)
+
+
+def test_the_microphone_is_heard_bit_exact_and_listen_as_streams_it(server, call) -> None:
+    import websockets
+
+    url = server.url.replace("http", "ws", 1)
+    tone = (8000 * np.sin(2 * np.pi * 1000 * np.arange(RATE) / RATE)).astype("<i2")  # 1 s
+
+    async def run() -> tuple[np.ndarray, dict[str, Any], dict[str, Any], dict[str, Any]]:
+        async with websockets.connect(f"{url}/console/listen?mpc={call['uuid']}&member={call['agent']}") as agent, \
+                websockets.connect(f"{url}/console/mic?mpc={call['uuid']}&role=customer&enter_sound=none") as mic:
+            await agent.send(_creds())
+            start = await _recv_json(agent)
+            await mic.send(_creds())
+            joined = await _recv_json(mic)
+            for i in range(0, len(tone), 320):  # 20 ms frames, as the page sends them
+                await mic.send(tone[i:i + 320].tobytes())
+            await mic.send("queued?")
+            queued = await _recv_json(mic)
+            with _client(server) as api:
+                await asyncio.to_thread(api.post, "/emulator/advance", json={"seconds": 1.5})
+            frames = []
+            while len(frames) < 75:
+                message = await asyncio.wait_for(agent.recv(), 10)
+                assert isinstance(message, bytes)
+                frames.append(np.frombuffer(message, dtype="<i2"))
+        return np.concatenate(frames), start, joined, queued
+
+    heard, start, joined, queued = asyncio.run(run())
+    assert start["event"] == "start" and start["sample_rate"] == RATE and start["encoding"] == "pcm_s16le"
+    assert joined["event"] == "joined" and joined["role"] == "customer"
+    assert queued == {"event": "queued", "queued_ms": 1000, "left": False}
+    # The agent hears the silent customer and the microphone: exactly the tone, from the advance.
+    assert len(heard) == 75 * 320
+    assert np.array_equal(heard[:RATE], tone) and not heard[RATE:].any()
+    # The socket closed: the microphone's participant hangs up (as soon as the server sees it).
+    with _client(server) as api:
+        for _ in range(100):
+            mic_member = api.get(f"{BASE}Participant/{joined['member_id']}/").json()
+            if mic_member["exit_time"] is not None:
+                break
+            time.sleep(0.05)
+    assert mic_member["exit_time"] is not None and mic_member["member_address"].startswith("console-mic-")
+
+
+@pytest.mark.parametrize("query, creds, error", [
+    ("mpc={uuid}&member={agent}", _creds(MAIN, "wrong"), "authentication failed"),
+    ("mpc={uuid}&member={agent}", _creds(OTHER), "no live MPC"),  # another account's MPC
+    ("mpc={uuid}&member=999999", _creds(), "no participant '999999'"),
+    ("mpc=nope&member={agent}", _creds(), "no live MPC 'nope'"),
+    ("mpc={uuid}&member={agent}", "not json", "send the credentials first"),
+])
+def test_listen_refuses_bad_credentials_and_unknown_rows(server, call, query, creds, error) -> None:
+    import websockets
+
+    url = server.url.replace("http", "ws", 1)
+
+    async def run() -> dict[str, Any]:
+        async with websockets.connect(f"{url}/console/listen?{query.format(**call)}") as ws:
+            await ws.send(creds)
+            return await _recv_json(ws)
+
+    answer = asyncio.run(run())
+    assert answer["event"] == "error" and error in answer["error"], answer
+
+
+def test_the_microphone_refuses_a_bad_role(server, call) -> None:
+    import websockets
+
+    async def run() -> dict[str, Any]:
+        url = server.url.replace("http", "ws", 1)
+        async with websockets.connect(f"{url}/console/mic?mpc={call['uuid']}&role=boss") as ws:
+            await ws.send(_creds())
+            return await _recv_json(ws)
+
+    answer = asyncio.run(run())
+    assert answer["event"] == "error" and "role must be one of" in answer["error"]
+    with _client(server) as api:  # nothing was added
+        roles = [p["role"] for p in api.get(f"{BASE}Participant/").json()["objects"]]
+    assert "boss" not in roles

@@ -5,7 +5,8 @@ One call: a customer and a coaching supervisor whose lines are silent, an agent 
 fixture voice. The page connects with the account's credentials, shows the routing matrix,
 turns coaching off with its button (the matrix cell customer <- supervisor turns on), listens as
 the customer (PCM frames arrive, and they carry the agent's voice), and joins the call with the
-microphone: its tone is then in the agent's mix (nothing else the agent can hear makes a sound).
+microphone: its tone is then in the agent's mix (nothing else the agent can hear makes a sound
+but the microphone's enter sound).
 
 Set MPCMIX_UPDATE_SCREENSHOT=1 to rewrite docs/console.png from this run."""
 
@@ -173,6 +174,9 @@ def test_the_console_drives_a_live_call(server: str, browser, tmp_path: Path) ->
         heard = agent.since(joined_at)
         mic_member = page.evaluate("consoleStats.micMember")
         page.wait_for_selector(f"tr[data-member='{mic_member}']", timeout=10000)
+        page.click(f"tr[data-member='{members['supervisor']}'] button.coach")  # coaching again
+        page.wait_for_function(f"document.querySelector(\"{cell}\").dataset.gain === '0'",
+                               timeout=10000)
         screenshot = (ROOT / "docs" / "console.png"
                       if os.environ.get("MPCMIX_UPDATE_SCREENSHOT") == "1" else tmp_path / "console.png")
         page.screenshot(path=str(screenshot), full_page=True)
@@ -185,7 +189,12 @@ def test_the_console_drives_a_live_call(server: str, browser, tmp_path: Path) ->
     assert seen == [] and errors == [], (seen, errors)
     assert len(silent) >= 320 and not silent.any()  # before the microphone: silence, exactly
     assert mic_peak > 1000  # the fake device's tone, as the page sent it
-    assert len(heard) >= RATE and np.abs(heard).max() > 1000
-    tone_hz = _dominant_hz(heard)
-    assert 200 < tone_hz < 4000, tone_hz
+    # The agent hears the microphone's enter sound (beep:1, 880 Hz, 150 ms), then only the
+    # microphone: Chromium's fake device beeps (a 400 Hz square wave, every half second).
+    assert len(heard) >= RATE
+    cue_end = int(np.flatnonzero(heard)[0]) + RATE * 150 // 1000
+    after = heard[cue_end:]
+    assert len(after) >= RATE // 2 and np.abs(after).max() > 10000
+    tone_hz = _dominant_hz(after)
+    assert abs(tone_hz - 880) > 50 and 200 < tone_hz < 4000, tone_hz
     assert screenshot.stat().st_size > 10_000

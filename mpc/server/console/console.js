@@ -202,16 +202,22 @@ function sourceName(mpc, s) {
 
 function matrixTable(mpc) {
   const mx = mpc.matrix;
+  // Every voice is a column; music and sounds only while someone hears them.
+  const shown = mx.sources.map((s, j) => j).filter((j) =>
+    mx.sources[j].kind === 'voice' || mx.gains.some((row) => row[j]));
+  const hidden = mx.sources.length - shown.length;
   const head = el('tr', {}, el('th', {}, 'listener \\ source'),
-    ...mx.sources.map((s) => el('th', { class: 'src', title: s.label }, sourceName(mpc, s))));
+    ...shown.map((j) => el('th', { class: 'src', title: mx.sources[j].label }, sourceName(mpc, mx.sources[j]))));
   const rows = mx.listeners.map((l, i) => el('tr', { dataset: { listener: l.label, member: l.member_id || '' } },
     el('th', {}, l.recording ? 'recording' : who(mpc, l.label, l.member_id)),
-    ...mx.sources.map((s, j) => el('td', {
+    ...shown.map((j) => el('td', {
       class: `cell ${mx.gains[i][j] ? 'on' : 'off'}`, title: mx.reasons[i][j],
-      dataset: { listener: l.label, source: s.label, gain: String(mx.gains[i][j]) },
+      dataset: { listener: l.label, source: mx.sources[j].label, gain: String(mx.gains[i][j]) },
     }, mx.gains[i][j] ? '●' : '·'))));
-  return el('table', { class: 'matrix' }, el('caption', {}, 'who hears whom now (hover a cell for its reason)'),
-    el('thead', {}, head), el('tbody', {}, ...rows));
+  const caption = 'who hears whom now (hover a cell for its reason)' +
+    (hidden ? ` · ${hidden} music or sound source${hidden > 1 ? 's' : ''} nobody hears now not shown` : '');
+  return el('div', {}, el('p', { class: 'caption' }, caption),
+    el('table', { class: 'matrix' }, el('thead', {}, head), el('tbody', {}, ...rows)));
 }
 
 // -- listen as ----------------------------------------------------------------------------------

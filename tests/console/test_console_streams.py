@@ -5,6 +5,7 @@ exactly): GET /emulator/live, /console/listen and /console/mic against a real se
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -91,38 +92,60 @@ async def _recv_json(ws: Any) -> dict[str, Any]:
 
 
 def test_the_microphone_is_heard_bit_exact_and_listen_as_streams_it(server, call) -> None:
+    import soundfile
     import websockets
 
     url = server.url.replace("http", "ws", 1)
     tone = (8000 * np.sin(2 * np.pi * 1000 * np.arange(RATE) / RATE)).astype("<i2")  # 1 s
+    frames_wanted = 75  # the 1.5 s advance, 20 ms a frame
 
-    async def run() -> tuple[np.ndarray, dict[str, Any], dict[str, Any], dict[str, Any]]:
-        async with websockets.connect(f"{url}/console/listen?mpc={call['uuid']}&member={call['agent']}") as agent, \
+    async def frames_of(ws: Any) -> np.ndarray:
+        frames = []
+        while len(frames) < frames_wanted:
+            message = await asyncio.wait_for(ws.recv(), 10)
+            assert isinstance(message, bytes)
+            frames.append(np.frombuffer(message, dtype="<i2"))
+        return np.concatenate(frames)
+
+    async def run() -> dict[str, Any]:
+        listen = f"{url}/console/listen?mpc={call['uuid']}&member="
+        async with websockets.connect(listen + call["agent"]) as agent, \
+                websockets.connect(listen + call["customer"]) as customer, \
                 websockets.connect(f"{url}/console/mic?mpc={call['uuid']}&role=customer&enter_sound=none") as mic:
-            await agent.send(_creds())
+            for ws in (agent, customer, mic):
+                await ws.send(_creds())
             start = await _recv_json(agent)
-            await mic.send(_creds())
+            assert (await _recv_json(customer))["member"] == call["customer"]
             joined = await _recv_json(mic)
             for i in range(0, len(tone), 320):  # 20 ms frames, as the page sends them
                 await mic.send(tone[i:i + 320].tobytes())
             await mic.send("queued?")
             queued = await _recv_json(mic)
             with _client(server) as api:
+                now_ms = api.get("/emulator/clock").json()["now_ms"]
                 await asyncio.to_thread(api.post, "/emulator/advance", json={"seconds": 1.5})
-            frames = []
-            while len(frames) < 75:
-                message = await asyncio.wait_for(agent.recv(), 10)
-                assert isinstance(message, bytes)
-                frames.append(np.frombuffer(message, dtype="<i2"))
-        return np.concatenate(frames), start, joined, queued
+            return {"agent": await frames_of(agent), "customer": await frames_of(customer),
+                    "start": start, "joined": joined, "queued": queued, "now_ms": now_ms}
 
-    heard, start, joined, queued = asyncio.run(run())
+    got = asyncio.run(run())
+    start, joined = got["start"], got["joined"]
     assert start["event"] == "start" and start["sample_rate"] == RATE and start["encoding"] == "pcm_s16le"
     assert joined["event"] == "joined" and joined["role"] == "customer"
-    assert queued == {"event": "queued", "queued_ms": 1000, "left": False}
+    assert got["queued"] == {"event": "queued", "queued_ms": 1000, "left": False}
     # The agent hears the silent customer and the microphone: exactly the tone, from the advance.
-    assert len(heard) == 75 * 320
+    heard = got["agent"]
+    assert len(heard) == frames_wanted * 320
     assert np.array_equal(heard[:RATE], tone) and not heard[RATE:].any()
+    # What the customer's socket carried (the agent's voice and the tone) is its listener stream,
+    # sample for sample (the stream begins at the MPC's creation, at 0 ms).
+    with _client(server) as api:
+        wav = api.get(f"{BASE}Participant/{call['customer']}/Listener.wav")
+    assert wav.status_code == 200
+    stream, rate = soundfile.read(io.BytesIO(wav.content), dtype="int16")
+    first = got["now_ms"] * RATE // 1000
+    assert rate == RATE and len(stream) >= first + len(got["customer"])
+    assert np.array_equal(got["customer"], stream[first:first + len(got["customer"])])
+    assert np.abs(got["customer"]).max() > 8000  # the voice and the tone, not silence
     # The socket closed: the microphone's participant hangs up (as soon as the server sees it).
     with _client(server) as api:
         for _ in range(100):

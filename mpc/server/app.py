@@ -29,6 +29,7 @@ from .middleware import BodyLimit, NoServerErrors, TrailingSlash
 from .openapi import install as install_openapi
 from .routes import add_api_routes
 from .state import ServerState
+from .streamapi import add_stream_routes
 
 
 def build_app(config: ServerConfig) -> FastAPI:
@@ -79,6 +80,7 @@ def build_app(config: ServerConfig) -> FastAPI:
     add_api_routes(app, state)
     add_download_routes(app, state)
     add_emulator_routes(app, state)
+    add_stream_routes(app, state)
     install_openapi(app)
     app.add_middleware(TrailingSlash)
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)

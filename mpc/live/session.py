@@ -41,6 +41,9 @@ from .protocol import (
 
 log = logging.getLogger("mpcmix.live")
 
+#: How long a stream that was asked to stop may take to send what is queued.
+DRAIN_S = 2.0
+
 #: ``on_status(event, params)``: a stream status callback is due (StartStream, StopStream,
 #: DroppedStream); `params` adds what the event knows (``Error``, ``Reason``).
 StatusHook = Callable[[str, dict[str, str]], None]
@@ -86,15 +89,23 @@ class StreamSession:
         self._ws: Any = None
         self._released = False
         self._marks = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._invalid_logged = False
 
     # -- any thread ------------------------------------------------------------------------------
 
     def request_stop(self, reason: str) -> None:
-        """End the stream (the audio queued so far is still sent): thread-safe."""
+        """End the stream (the audio queued so far is still sent, for `DRAIN_S` at most):
+        thread-safe."""
         if self.reason is None:
             self.reason = reason
         self._release_feeds()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._stopping.set)
+            except RuntimeError:  # the loop just closed
+                pass
 
     def _release_feeds(self) -> None:
         if not self._released:
@@ -134,18 +145,31 @@ class StreamSession:
             *(self._send_track(track, feed) for track, feed in self.feeds.items()))
         receiver: asyncio.Future[Any] = asyncio.ensure_future(self._receive())
         acks = asyncio.ensure_future(self._send_marks())
+        stopping = asyncio.ensure_future(self._stopping.wait())
         try:
-            await asyncio.wait([senders, receiver], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([senders, receiver, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if not senders.done() and not receiver.done():  # asked to stop: send what is queued
+                await asyncio.wait([senders, receiver], timeout=DRAIN_S,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if not senders.done() and not receiver.done():  # a peer that does not read
+                    senders.cancel()
+                    self._end(STOP_STREAM, {"Reason": self.reason or "call hangup"})
+                    return
             if receiver.done():  # the application went away
                 self._release_feeds()
                 senders.cancel()
                 self._end(DROPPED_STREAM, {"Error": "the WebSocket connection was closed by the "
                                                     "stream server"})
                 return
-            await self._send(stop_event(self._next(), stream_id=self.stream_id,
-                                        reason=self.reason or "call hangup"))
+            try:
+                await asyncio.wait_for(self._send(stop_event(
+                    self._next(), stream_id=self.stream_id, reason=self.reason or "call hangup")),
+                    DRAIN_S)
+            except TimeoutError:
+                pass  # a peer that does not read: it is closed all the same
             self._end(STOP_STREAM, {"Reason": self.reason or "call hangup"})
         finally:
+            stopping.cancel()
             acks.cancel()
             receiver.cancel()
             if self.port is not None:

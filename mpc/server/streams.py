@@ -104,6 +104,8 @@ class StreamManager:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._tasks: set[concurrent.futures.Future[Any]] = set()
+        #: seconds between connection attempts (the provider retries twice)
+        self.connect_retry_s = 1.0
         for runtime in runtimes.values():
             runtime.engine.live.listen(functools.partial(self._on_open, runtime),
                                        functools.partial(self._on_close, runtime))
@@ -183,7 +185,7 @@ class StreamManager:
             spec, stream_id=stream_id, call_id=call_uuid, account_id=runtime.account.auth_id,
             call_rate=self.config.sample_rate, epoch_ms=self.epoch_ms, feeds=feeds,
             port=hub.input(label) if spec.bidirectional and origin == "line" else None,
-            on_status=on_status, release=release)
+            on_status=on_status, release=release, retry_s=self.connect_retry_s)
         record = StreamRecord(runtime, session, label, origin, created_ms)
         holder.append(record)
         with self._lock:

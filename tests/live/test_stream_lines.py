@@ -23,34 +23,35 @@ from ..server.harness import ACCOUNTS, MAIN, RunningServer, serve
 from .bots import Bot
 
 SR = 8000
-CUSTOMER, BOT, SUPERVISOR = "+15550000100", "+15550000101", "+15550000102"
+CUSTOMER, BOT, SUPERVISOR, AGENT = "+15550000100", "+15550000101", "+15550000102", "+15550000103"
 MPC = f"/v1/Account/{MAIN.auth_id}/MultiPartyCall/name_live"
 
 
-def _config(tmp: Path, bot: Bot, **stream: Any) -> ServerConfig:
+def _config(tmp: Path, bot: Bot, supervisor: str = "voices/supervisor.wav", **stream: Any
+            ) -> ServerConfig:
     lines = parse_lines({
         CUSTOMER: {"audio": "voices/customer.wav"},
+        AGENT: {"audio": "voices/agent.wav"},
         BOT: {"stream": {"url": bot.url, "content_type": "audio/x-mulaw;rate=8000",
                          "bidirectional": True, **stream}},
-        SUPERVISOR: {"audio": "voices/supervisor.wav"},
+        SUPERVISOR: {"audio": supervisor},
     }, "test lines")
     return ServerConfig(accounts=ACCOUNTS, clock="virtual", media_root=make_media_root(tmp),
                         lines=lines, data_dir=tmp / "data", sample_rate=SR, frame_ms=20)
 
 
 @contextlib.contextmanager
-def _coached_call(tmp: Path, *, supervisor: bool = True, bot_role: str = "agent",
-                  **stream: Any) -> Iterator[tuple[RunningServer, Bot, dict[str, str]]]:
-    """A customer (file voice), the bot (stream line) and a coaching supervisor, all at 0 s,
-    recorded; yields the server, the bot and each role's member_id (its listener label)."""
-    bot = Bot()
+def _coached_call(tmp: Path, *, bot_role: str = "agent", bot: Bot | None = None,
+                  supervisor: str = "voices/supervisor.wav", **stream: Any
+                  ) -> Iterator[tuple[RunningServer, Bot, dict[str, str]]]:
+    """The bot (a stream line) as the agent with a customer (file voice), or as the customer
+    with an agent, and a coaching supervisor, all at 0 s, recorded; yields the server, the bot
+    and each role's member_id (its listener label; the bot's under "bot")."""
+    bot = bot or Bot()
     try:
-        with serve(_config(tmp, bot, **stream)) as server, server.http() as http:
-            others = "customer" if bot_role == "agent" else "agent"
-            parties = [(others, CUSTOMER if others == "customer" else SUPERVISOR),
-                       (bot_role, BOT)]
-            if supervisor:
-                parties.append(("supervisor", SUPERVISOR))
+        with serve(_config(tmp, bot, supervisor, **stream)) as server, server.http() as http:
+            other = ("customer", CUSTOMER) if bot_role == "agent" else ("agent", AGENT)
+            parties = [other, (bot_role, BOT), ("supervisor", SUPERVISOR)]
             for role, to in parties:
                 r = http.post(f"{MPC}/Participant/", json={
                     "role": role, "from": "+15550000000", "to": to, "enter_sound": "none",
@@ -151,6 +152,20 @@ def ulaw_decode_b64(event: dict[str, Any]) -> np.ndarray:
     return ulaw_decode(ulaw_bytes(event))
 
 
-@pytest.mark.parametrize("supervisor", ["voices/supervisor.wav", "voices/agent.wav"])
-def test_coach_privacy_holds_for_a_bot_as_the_customer(tmp_path, supervisor, request):
-    pass
+def _bot_customer_run(tmp: Path, supervisor: str) -> tuple[bytes, np.ndarray]:
+    """A bot as the customer while the supervisor coaches: (the bytes it received, the agent's
+    listener stream)."""
+    with _coached_call(tmp, bot_role="customer", supervisor=supervisor) as (server, bot, ids):
+        for _ in range(5):
+            server.advance(0.4)
+        _end(server, bot)
+        streams, _ = _files(server, ids)
+    return b"".join(ulaw_bytes(m) for m in bot.media()), streams["agent"]
+
+
+def test_coach_privacy_holds_for_a_bot_as_the_customer(tmp_path):
+    heard, agent = _bot_customer_run(tmp_path / "a", "voices/supervisor.wav")
+    heard_other, agent_other = _bot_customer_run(tmp_path / "b", "voices/agent.wav")
+    assert len(heard) == 2 * SR and ulaw_decode(heard).any()  # it heard the agent
+    assert heard == heard_other  # not one bit of the coaching supervisor reached the bot
+    assert not np.array_equal(agent, agent_other)  # while the agent heard both voices

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import soundfile as sf
 from mpcmix.live.codec import ulaw_decode, ulaw_encode
 from mpcmix.media import MediaLibrary

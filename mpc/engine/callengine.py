@@ -150,7 +150,16 @@ class CallEngine:
     def settle(self, now_ms: int) -> list[Event]:
         """Judge the ending rules after operations at `now_ms`; the events produced so far."""
         self.model.settle(now_ms)
+        if self.live.active():  # a live voice or feed whose call just ended ends now
+            state = self.model.mix_state()
+            self._sync_live(state.calls, [build_matrix(c).listeners for c in state.calls])
         return self.drain_events()
+
+    def _sync_live(self, calls: tuple[CallState, ...], rows: list[tuple[str, ...]]) -> None:
+        """Tell the live hub who is in a call now, and which listener rows exist."""
+        self._answered = frozenset(p.name for c in calls for p in c.participants
+                                   if p.phase is CallPhase.ANSWERED)
+        self.live.keep(self._answered, [row for listeners in rows for row in listeners])
 
     def advance_to(self, target_ms: int) -> list[Event]:
         """Fire the model's timers up to `target_ms` and render the audio up to it."""
@@ -241,9 +250,7 @@ class CallEngine:
         calls = state.calls
         matrices = self._route(state.mpc_uuids, calls)
         matrix = stack(matrices) if self.tap is not None else None
-        self._answered = frozenset(p.name for c in calls for p in c.participants
-                                   if p.phase is CallPhase.ANSWERED)
-        self.live.keep(self._answered, [row for m in matrices for row in m.listeners])
+        self._sync_live(calls, [m.listeners for m in matrices])
         sources = {spec.name: self._source(spec) for spec in state.sources}
         if len(self._sources) > len(sources):  # sources no MPC names any more (ended, left)
             self._sources = {k: v for k, v in self._sources.items() if k in sources}

@@ -16,7 +16,8 @@ playout delay ``prefill_ms``). To make a live participant, give its number a lin
 at run time) and add a participant dialling that number::
 
     hub = engine.live                          # runtime.engine.live on the server
-    hub.on_open = lambda label, tag, ms: ...   # called on the engine's thread: hand off, no I/O
+    hub.on_open = lambda label, tag, ms: ...   # on the engine's thread: hand off, no I/O (or
+                                               # hub.listen(on_open, on_close), for several users)
     port = hub.input(label)                    # the participant's LiveInput once it answered
     port.push(pcm_int16_at_call_rate)          # from any thread (an asyncio handler)
     port.mark("cp1"); ...; port.take_marks()   # checkpoints; port.clear() empties the queue
@@ -63,6 +64,7 @@ class LiveHub:
         self.frame_ms = frame_ms
         self.on_open: OpenHook | None = None
         self.on_close: CloseHook | None = None
+        self._listeners: list[tuple[OpenHook | None, CloseHook | None]] = []
         #: options of the inputs made from now on (the server's real-time clock sets a playout
         #: delay; the virtual clock none, so bytes are exact)
         self.input_options: dict[str, Any] = {}
@@ -72,6 +74,11 @@ class LiveHub:
         self._any_feed = False
 
     # -- anyone's side (any thread) ---------------------------------------------------------------
+
+    def listen(self, on_open: OpenHook | None = None, on_close: CloseHook | None = None) -> None:
+        """Call `on_open` and `on_close` too (besides the `on_open`/`on_close` attributes): each
+        user of the hub (the stream lines, the console) adds its own."""
+        self._listeners.append((on_open, on_close))
 
     def input(self, label: str) -> LiveInput | None:
         """The live voice of participant `label`, once its call answered (None otherwise)."""
@@ -110,6 +117,10 @@ class LiveHub:
 
     # -- the engine's side ------------------------------------------------------------------------
 
+    def active(self) -> bool:
+        """Whether any live voice or feed exists (nothing to keep in step otherwise)."""
+        return bool(self._inputs) or self._any_feed
+
     def voice(self, label: str, tag: str, start_ms: int) -> LiveInput:
         """The input of participant `label`'s live voice, made (and announced) on first use."""
         with self._lock:
@@ -118,8 +129,9 @@ class LiveHub:
                 return found[1]
             port = LiveInput(self.sample_rate, **self.input_options)
             self._inputs[label] = (tag, port)
-        if self.on_open is not None:
-            self.on_open(label, tag, start_ms)
+        for hook in [self.on_open, *(opened for opened, _ in self._listeners)]:
+            if hook is not None:
+                hook(label, tag, start_ms)
         return port
 
     def keep(self, present: Collection[str], rows: Collection[str]) -> None:
@@ -135,9 +147,10 @@ class LiveHub:
             port.close()
         for feed in feeds:
             feed.close()
-        if self.on_close is not None:
-            for label in gone:
-                self.on_close(label)
+        for hook in [self.on_close, *(closed for _, closed in self._listeners)]:
+            if hook is not None:
+                for label in gone:
+                    hook(label)
 
     def deliver(self, start: int, rows: Mapping[str, np.ndarray],
                 voice: Callable[[str], np.ndarray]) -> None:

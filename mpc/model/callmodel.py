@@ -30,6 +30,7 @@ from typing import Any
 
 from mpcmix.errors import NotFoundError
 from mpcmix.routing import (
+    CallPhase,
     CallState,
     Overlay,
     OverlayKind,
@@ -224,6 +225,14 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         """The member_id of the participant `call_uuid` belongs to (its latest, after a
         transfer); NotFoundError if the call is unknown."""
         return self._far_end_call(call_uuid).member_id
+
+    def answered_call_label(self, call_uuid: str) -> str:
+        """The label of the participant whose answered call `call_uuid` is live now (what an
+        audio stream can be started on); NotFoundError if there is none."""
+        p = self._calls.get(str(call_uuid))
+        if p is None or p.answered_ms is None or p.phase is not CallPhase.ANSWERED:
+            raise NotFoundError(f"call {call_uuid!r} is not an answered, live call of this account")
+        return p.label
 
     def mpc_uuid_of_member(self, member: str) -> str:
         """The uuid of the MPC a participant (by label or member_id) belongs to."""

@@ -19,6 +19,7 @@ from .load import (
     FAR_END_OPS,
     LOOKUP_OPS,
     MEMBER_OPS,
+    STREAM_TAG,
     LineSpec,
     LoadedScenario,
     ScenarioEvent,
@@ -26,6 +27,7 @@ from .load import (
     load_scenario,
     parse_lines,
     scenario_from_dict,
+    stream_lines,
     to_model_lines,
 )
 from .stored import SCENARIO_FILE, load_stored_scenario, write_scenario_json
@@ -36,6 +38,7 @@ __all__ = [
     "LOOKUP_OPS",
     "MEMBER_OPS",
     "SCENARIO_FILE",
+    "STREAM_TAG",
     "CollectingSink",
     "LineSpec",
     "LoadedScenario",
@@ -50,6 +53,7 @@ __all__ = [
     "render_scenario",
     "scenario_engine",
     "scenario_from_dict",
+    "stream_lines",
     "to_model_lines",
     "write_scenario_json",
 ]

@@ -30,6 +30,7 @@ from .middleware import BodyLimit, NoServerErrors, TrailingSlash
 from .openapi import install as install_openapi
 from .routes import add_api_routes
 from .state import ServerState
+from .streamapi import add_stream_routes
 
 
 def build_app(config: ServerConfig) -> FastAPI:
@@ -80,6 +81,7 @@ def build_app(config: ServerConfig) -> FastAPI:
     add_api_routes(app, state)
     add_download_routes(app, state)
     add_emulator_routes(app, state)
+    add_stream_routes(app, state)
     add_console_routes(app, state)
     install_openapi(app)
     app.add_middleware(TrailingSlash)

@@ -370,6 +370,13 @@ class AccountRuntime:
         with self.lock:
             self._log_and_send(name, self._now(), params, url, method.upper())
 
+    def stream_status(self, name: str, params: dict[str, Any], url: str | None,
+                      method: str) -> None:
+        """Log an audio stream's status callback (StartStream, StopStream, DroppedStream) at
+        the clock's time, and send it when the stream has a status_callback_url."""
+        with self.lock:
+            self._log_and_send(name, self._now(), params, url, method.upper())
+
     # -- durability: the MPCs of earlier runs on this folder -------------------------------------
 
     def _restore(self) -> list[dict[str, Any]]:

@@ -121,13 +121,15 @@ class LiveHub:
         """Whether any live voice or feed exists (nothing to keep in step otherwise)."""
         return bool(self._inputs) or self._any_feed
 
-    def voice(self, label: str, tag: str, start_ms: int) -> LiveInput:
-        """The input of participant `label`'s live voice, made (and announced) on first use."""
+    def voice(self, label: str, tag: str, start_ms: int, **options: Any) -> LiveInput:
+        """The input of participant `label`'s live voice, made (and announced) on first use;
+        `options` (LiveInput's) over `input_options` for this input (the console's microphone
+        asks for a playout delay on the real-time clock)."""
         with self._lock:
             found = self._inputs.get(label)
             if found is not None:
                 return found[1]
-            port = LiveInput(self.sample_rate, **self.input_options)
+            port = LiveInput(self.sample_rate, **(self.input_options | options))
             self._inputs[label] = (tag, port)
         for hook in [self.on_open, *(opened for opened, _ in self._listeners)]:
             if hook is not None:

@@ -335,19 +335,26 @@ async function joinMic(mpc, role) {
   $('mic-in').textContent = mpc.mpc.friendly_name;
   $('mic-as').textContent = role;
   $('mic').hidden = false;
+  // The audio thread hands over 128-sample blocks; they go out a frame (frame_ms) at a time.
+  const frame = Math.round(rate * live.frame_ms / 1000);
+  let pending = new Int16Array(frame);
+  let filled = 0;
   const send = (samples) => {
     if (!me.joined || ws.readyState !== WebSocket.OPEN) return;
-    const pcm = new Int16Array(samples.length);
     let peak = 0;
     for (let i = 0; i < samples.length; i++) {
       const v = Math.max(-1, Math.min(1, samples[i]));
-      pcm[i] = v < 0 ? v * 32768 : v * 32767;
-      const a = Math.abs(pcm[i]);
-      if (a > peak) peak = a;
+      const s16 = v < 0 ? Math.round(v * 32768) : Math.round(v * 32767);
+      pending[filled++] = s16;
+      if (Math.abs(s16) > peak) peak = Math.abs(s16);
+      if (filled === frame) {
+        ws.send(pending.buffer);
+        stats.micFramesSent += 1;
+        stats.micSamplesSent += frame;
+        pending = new Int16Array(frame);
+        filled = 0;
+      }
     }
-    ws.send(pcm.buffer);
-    stats.micFramesSent += 1;
-    stats.micSamplesSent += pcm.length;
     stats.micPeak = Math.max(stats.micPeak, peak);
     me.peak = Math.max(peak, me.peak * 0.9);
     $('mic-level').value = dbfs(me.peak);

@@ -51,6 +51,11 @@ AUTH_TIMEOUT_S = 10.0
 LISTEN_QUEUE_MS = 1000
 #: The largest binary message the microphone may send (a second of audio at 48 kHz).
 MIC_MAX_BYTES = 2 * 48000
+#: The microphone's playout delay on the real-time clock: a browser sends its audio in bursts
+#: (128-sample blocks from the audio thread, through the page's event loop), and the ticker takes
+#: a frame every frame_ms; this much queued first keeps the voice whole through that jitter.
+#: None on the virtual clock, where what is sent plays exactly from the next advance.
+MIC_PLAYOUT_MS = 60
 #: The caller ID the console's microphone participants are dialled from.
 MIC_FROM = "mpcmix-console"
 
@@ -191,7 +196,8 @@ def _join(runtime: AccountRuntime, mpc: str, role: str, enter_sound: str | None
         call_uuid = str(answer["calls"][0]["call_uuid"])
         member_id = runtime.model.member_of_call(call_uuid)
         label = runtime.model.member_label(member_id)
-        port = runtime.engine.live.voice(label, number, runtime.engine.now_ms)
+        prefill = MIC_PLAYOUT_MS if runtime.clock.kind == "realtime" else 0
+        port = runtime.engine.live.voice(label, number, runtime.engine.now_ms, prefill_ms=prefill)
         return member_id, call_uuid, port
 
 

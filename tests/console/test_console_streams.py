@@ -111,9 +111,11 @@ def test_the_microphone_is_heard_bit_exact_and_listen_as_streams_it(server, call
         listen = f"{url}/console/listen?mpc={call['uuid']}&member="
         async with websockets.connect(listen + call["agent"]) as agent, \
                 websockets.connect(listen + call["customer"]) as customer, \
+                websockets.connect(listen + "recording") as recording, \
                 websockets.connect(f"{url}/console/mic?mpc={call['uuid']}&role=customer&enter_sound=none") as mic:
-            for ws in (agent, customer, mic):
+            for ws in (agent, customer, recording, mic):
                 await ws.send(_creds())
+            assert (await _recv_json(recording))["row"] == "recording"
             start = await _recv_json(agent)
             assert (await _recv_json(customer))["member"] == call["customer"]
             joined = await _recv_json(mic)
@@ -125,6 +127,7 @@ def test_the_microphone_is_heard_bit_exact_and_listen_as_streams_it(server, call
                 now_ms = api.get("/emulator/clock").json()["now_ms"]
                 await asyncio.to_thread(api.post, "/emulator/advance", json={"seconds": 1.5})
             return {"agent": await frames_of(agent), "customer": await frames_of(customer),
+                    "recording": await frames_of(recording),
                     "start": start, "joined": joined, "queued": queued, "now_ms": now_ms}
 
     got = asyncio.run(run())
@@ -146,6 +149,8 @@ def test_the_microphone_is_heard_bit_exact_and_listen_as_streams_it(server, call
     assert rate == RATE and len(stream) >= first + len(got["customer"])
     assert np.array_equal(got["customer"], stream[first:first + len(got["customer"])])
     assert np.abs(got["customer"]).max() > 8000  # the voice and the tone, not silence
+    # The recording hears everyone: the customer is silent, so it is what the customer heard.
+    assert np.array_equal(got["recording"], got["customer"])
     # The socket closed: the microphone's participant hangs up (as soon as the server sees it).
     with _client(server) as api:
         for _ in range(100):
@@ -191,3 +196,23 @@ def test_the_microphone_refuses_a_bad_role(server, call) -> None:
     with _client(server) as api:  # nothing was added
         roles = [p["role"] for p in api.get(f"{BASE}Participant/").json()["objects"]]
     assert "boss" not in roles
+
+
+def test_the_microphone_is_told_when_its_participant_is_kicked(server, call) -> None:
+    import websockets
+
+    async def run() -> tuple[dict[str, Any], dict[str, Any]]:
+        url = server.url.replace("http", "ws", 1)
+        async with websockets.connect(f"{url}/console/mic?mpc={call['uuid']}&role=agent") as ws:
+            await ws.send(_creds())
+            joined = await _recv_json(ws)
+            with _client(server) as api:
+                kicked = await asyncio.to_thread(api.delete, f"{BASE}Participant/{joined['member_id']}/")
+                assert kicked.status_code == 204
+                await asyncio.to_thread(api.post, "/emulator/advance", json={"seconds": 0.1})
+            await ws.send(np.zeros(320, "<i2").tobytes())
+            return joined, await _recv_json(ws)
+
+    joined, left = asyncio.run(run())
+    assert joined["role"] == "agent"
+    assert left == {"event": "left", "member_id": joined["member_id"]}

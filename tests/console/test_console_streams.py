@@ -5,6 +5,7 @@ exactly): GET /emulator/live, /console/listen and /console/mic against a real se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import time
@@ -216,3 +217,90 @@ def test_the_microphone_is_told_when_its_participant_is_kicked(server, call) -> 
     joined, left = asyncio.run(run())
     assert joined["role"] == "agent"
     assert left == {"event": "left", "member_id": joined["member_id"]}
+
+
+@contextlib.contextmanager
+def _front(shard_url: str) -> Iterator[str]:
+    """A front as a sharded server's would be: the console's sockets relayed to one shard."""
+    import socket
+    import threading
+
+    import uvicorn
+    from mpcmix.server.console.relay import SOCKETS, relay, shard_socket_url
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    async def forward(ws: WebSocket) -> None:
+        await relay(ws, shard_socket_url(shard_url, ws.url.path, ws.url.query), open_timeout_s=2)
+
+    app = Starlette(routes=[WebSocketRoute(path, forward) for path in SOCKETS])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"ws://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_a_front_relays_the_console_sockets_to_the_shard(server, call) -> None:
+    import websockets
+
+    tone = (6000 * np.sin(2 * np.pi * 700 * np.arange(RATE // 2) / RATE)).astype("<i2")  # 0.5 s
+
+    async def run(front: str) -> tuple[np.ndarray, dict[str, Any]]:
+        async with websockets.connect(f"{front}/console/listen?mpc={call['uuid']}&member={call['agent']}") as agent, \
+                websockets.connect(f"{front}/console/mic?mpc={call['uuid']}&role=customer&enter_sound=none") as mic, \
+                websockets.connect(f"{front}/console/listen?mpc={call['uuid']}&member={call['agent']}") as bad:
+            await bad.send(_creds(MAIN, "wrong"))
+            refused = await _recv_json(bad)
+            for ws in (agent, mic):
+                await ws.send(_creds())
+            assert (await _recv_json(agent))["event"] == "start"
+            assert (await _recv_json(mic))["event"] == "joined"
+            await mic.send(tone.tobytes())
+            await mic.send("queued?")
+            assert (await _recv_json(mic))["queued_ms"] == 500
+            with _client(server) as api:
+                await asyncio.to_thread(api.post, "/emulator/advance", json={"seconds": 0.6})
+            frames = []
+            while len(frames) < 30:
+                message = await asyncio.wait_for(agent.recv(), 10)
+                assert isinstance(message, bytes)
+                frames.append(np.frombuffer(message, dtype="<i2"))
+        return np.concatenate(frames), refused
+
+    with _client(server) as api:  # the exit sounds of the earlier tests' microphones are over
+        assert api.post("/emulator/advance", json={"seconds": 2}).status_code == 200
+    with _front(server.url) as front:
+        heard, refused = asyncio.run(run(front))
+    assert np.array_equal(heard[:len(tone)], tone) and not heard[len(tone):].any()
+    assert refused["event"] == "error" and "authentication failed" in refused["error"]
+
+    async def unreachable(front: str) -> dict[str, Any]:
+        async with websockets.connect(f"{front}/console/listen?mpc=x&member=y") as ws:
+            return await _recv_json(ws)
+
+    from mpcmix.server.process import free_port
+
+    with _front(f"http://127.0.0.1:{free_port()}") as front:
+        answer = asyncio.run(unreachable(front))
+    assert answer["event"] == "error" and "cannot be reached" in answer["error"]
+
+
+def test_merge_live_joins_the_shards_answers() -> None:
+    from mpcmix.server.console.relay import merge_live
+
+    one = {"api_id": "a", "clock": "virtual", "now_ms": 200, "frame_ms": 20, "sample_rate": RATE,
+           "auth_id": MAIN.auth_id, "mpcs": [{"mpc": {"mpc_uuid": "1"}}]}
+    two = {**one, "api_id": "b", "now_ms": 220, "mpcs": [{"mpc": {"mpc_uuid": "2"}}, {"mpc": {"mpc_uuid": "3"}}]}
+    merged = merge_live([one, two])
+    assert [m["mpc"]["mpc_uuid"] for m in merged["mpcs"]] == ["1", "2", "3"]
+    assert merged["now_ms"] == 220 and merged["api_id"] not in ("a", "b")

@@ -304,3 +304,33 @@ def test_merge_live_joins_the_shards_answers() -> None:
     merged = merge_live([one, two])
     assert [m["mpc"]["mpc_uuid"] for m in merged["mpcs"]] == ["1", "2", "3"]
     assert merged["now_ms"] == 220 and merged["api_id"] not in ("a", "b")
+
+
+def test_listening_ends_when_the_mpc_ends(server) -> None:
+    import websockets
+
+    base = f"/v1/Account/{MAIN.auth_id}/MultiPartyCall/name_ending/"
+    with _client(server) as api:
+        for role, to in (("customer", CUSTOMER), ("agent", AGENT)):
+            assert api.post(f"{base}Participant/", json={"role": role, "from": FROM, "to": to}).status_code == 201
+        uuid = api.get(base).json()["mpc_uuid"]
+        agent = next(p["member_id"] for p in api.get(f"{base}Participant/").json()["objects"]
+                     if p["role"] == "agent")
+
+    async def run() -> list[Any]:
+        url = server.url.replace("http", "ws", 1)
+        async with websockets.connect(f"{url}/console/listen?mpc={uuid}&member={agent}") as ws:
+            await ws.send(_creds())
+            got: list[Any] = [await _recv_json(ws)]
+            with _client(server) as api:
+                await asyncio.to_thread(api.post, "/emulator/advance", json={"seconds": 0.1})
+                assert (await asyncio.to_thread(api.delete, base)).status_code == 204
+                await asyncio.to_thread(api.post, "/emulator/advance", json={"seconds": 0.1})
+            async for message in ws:  # the frames up to the end, then the end
+                got.append(message if isinstance(message, bytes) else json.loads(message))
+            return got
+
+    got = asyncio.run(run())
+    assert got[0]["event"] == "start"
+    assert all(isinstance(m, bytes) for m in got[1:-1]) and len(got) >= 3
+    assert got[-1] == {"event": "end", "dropped_samples": 0}

@@ -116,5 +116,8 @@ def add_console_routes(app: FastAPI, state: ServerState) -> None:
     app.add_route("/console", page, methods=["GET"])
     app.add_route("/console/", page, methods=["GET"])
     app.add_route("/console/{name}", page, methods=["GET"])
-    app.add_api_route("/emulator/live", live_endpoint, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/emulator/live", live_endpoint, methods=["GET"], tags=["Emulator"],
+                      summary="The live MPCs: their participants and routing matrix now (the "
+                              "console's view)",
+                      operation_id="emulator_live", response_class=Response)
     add_stream_routes(app, state)

@@ -323,6 +323,8 @@ async function joinMic(mpc, role) {
     const msg = JSON.parse(event.data);
     if (msg.event === 'error') {
       say(`microphone: ${msg.error}`, true);
+    } else if (msg.event === 'left') {
+      say(`microphone: ${role} ${msg.member_id} left the call`);
     } else if (msg.event === 'joined') {
       me.joined = true;
       stats.micMember = msg.member_id;
@@ -359,21 +361,26 @@ async function joinMic(mpc, role) {
     me.peak = Math.max(peak, me.peak * 0.9);
     $('mic-level').value = dbfs(me.peak);
   };
-  const input = ctx.createMediaStreamSource(stream);
-  if (ctx.audioWorklet) {
-    await ctx.audioWorklet.addModule('/console/capture-worklet.js');
-    const node = new AudioWorkletNode(ctx, 'mpcmix-capture', { numberOfInputs: 1, numberOfOutputs: 0 });
-    node.port.onmessage = (event) => send(event.data);
-    input.connect(node);
-    me.node = node;
-  } else { // not a secure context (a plain-http host other than localhost): the older node
-    const node = ctx.createScriptProcessor(1024, 1, 1);
-    node.onaudioprocess = (event) => send(event.inputBuffer.getChannelData(0));
-    input.connect(node);
-    node.connect(ctx.destination);
-    me.node = node;
+  try {
+    const input = ctx.createMediaStreamSource(stream);
+    if (ctx.audioWorklet) {
+      await ctx.audioWorklet.addModule('/console/capture-worklet.js');
+      const node = new AudioWorkletNode(ctx, 'mpcmix-capture', { numberOfInputs: 1, numberOfOutputs: 0 });
+      node.port.onmessage = (event) => send(event.data);
+      input.connect(node);
+      me.node = node;
+    } else { // an older browser: the deprecated node, on the page's thread
+      const node = ctx.createScriptProcessor(1024, 1, 1);
+      node.onaudioprocess = (event) => send(event.inputBuffer.getChannelData(0));
+      input.connect(node);
+      node.connect(ctx.destination);
+      me.node = node;
+    }
+    await ctx.resume();
+  } catch (e) {
+    say(`microphone: ${e.message}`, true);
+    leaveMic();
   }
-  ctx.resume();
 }
 
 // -- start --------------------------------------------------------------------------------------

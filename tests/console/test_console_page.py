@@ -153,6 +153,35 @@ def test_the_console_drives_a_live_call(server: str, browser, tmp_path: Path) ->
     with httpx.Client(base_url=server, auth=(ACCOUNT.auth_id, ACCOUNT.auth_token), timeout=10) as api:
         assert api.get(f"{base}{members['supervisor']}/").json()["coach_mode"] is False
 
+    # The other buttons, each seen in the matrix, the participants' states or the API.
+    def wait_gain(listener: str, source: str, gain: int) -> None:
+        selector = f"td.cell[data-listener='{listener}'][data-source='{source}']"
+        page.wait_for_function(f"document.querySelector(\"{selector}\")?.dataset.gain === '{gain}'",
+                               timeout=10000)
+
+    def click(member: str, button: str) -> None:
+        page.click(f"tr[data-member='{member}'] button.{button}")
+
+    click(members["agent"], "mute")
+    wait_gain(members["customer"], f"voice:{members['agent']}", 0)
+    click(members["agent"], "mute")  # Unmute
+    wait_gain(members["customer"], f"voice:{members['agent']}", 1)
+    click(members["customer"], "hold")
+    wait_gain(members["agent"], f"voice:{members['customer']}", 0)
+    wait_gain(members["customer"], f"hold_music:{members['customer']}", 1)
+    assert "held" in page.inner_text(f"tr[data-member='{members['customer']}'] td.state")
+    click(members["customer"], "hold")  # Unhold
+    wait_gain(members["agent"], f"voice:{members['customer']}", 1)
+    page.click("section.mpc button.record")
+    page.wait_for_function("document.querySelector('section.mpc button.record').textContent === 'Stop recording'",
+                           timeout=10000)
+    page.click("section.mpc button.play")  # beep:2 to everyone
+    page.wait_for_function("document.getElementById('message').textContent === 'play: done'", timeout=10000)
+    with httpx.Client(base_url=server, auth=(ACCOUNT.auth_id, ACCOUNT.auth_token), timeout=10) as api:
+        assert api.get(base.removesuffix("Participant/")).json()["recording"] == "recording"
+        played = api.get("/emulator/events", params={"name": "MPCPlayStarted"}).json()["events"]
+    assert played, "the Play button's play did not start"
+
     # Listen as the customer: PCM frames arrive, and they carry the agent's voice.
     page.click(f"tr[data-member='{members['customer']}'] button.listen")
     page.wait_for_function("consoleStats.framesReceived >= 50 && consoleStats.listenPeak > 1000",
@@ -181,8 +210,10 @@ def test_the_console_drives_a_live_call(server: str, browser, tmp_path: Path) ->
                       if os.environ.get("MPCMIX_UPDATE_SCREENSHOT") == "1" else tmp_path / "console.png")
         page.screenshot(path=str(screenshot), full_page=True)
     mic_peak = page.evaluate("consoleStats.micPeak")
-    page.click("#mic-leave")
-    page.wait_for_function("consoleStats.micMember !== null && document.getElementById('mic').hidden")
+    click(mic_member, "kick")  # the page is told its participant left, and stops
+    page.wait_for_function("document.getElementById('mic').hidden", timeout=10000)
+    with httpx.Client(base_url=server, auth=(ACCOUNT.auth_id, ACCOUNT.auth_token), timeout=10) as api:
+        assert api.get(f"{base}{mic_member}/").json()["exit_cause"] == "Kicked Out of Multiparty Call"
     errors = page.evaluate("consoleStats.errors")
     seen = list(problems)
     page.close()

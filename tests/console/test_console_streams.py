@@ -229,21 +229,22 @@ def test_the_microphone_is_told_when_its_participant_is_kicked(server, call) -> 
 
 
 @contextlib.contextmanager
-def _front(shard_url: str) -> Iterator[str]:
-    """A front as a sharded server's would be: the console's sockets relayed to one shard."""
+def _front(shard_url: str, asked: list[str] | None = None) -> Iterator[str]:
+    """A front as a sharded server's would be: the console's sockets relayed to one shard (the
+    mpc each socket named is put in `asked`)."""
     import socket
     import threading
 
     import uvicorn
-    from mpcmix.server.console.relay import SOCKETS, relay, shard_socket_url
+    from mpcmix.server.console.relay import socket_routes
     from starlette.applications import Starlette
-    from starlette.routing import WebSocketRoute
-    from starlette.websockets import WebSocket
 
-    async def forward(ws: WebSocket) -> None:
-        await relay(ws, shard_socket_url(shard_url, ws.url.path, ws.url.query), open_timeout_s=2)
+    def shard_url_of(mpc: str) -> str:
+        if asked is not None:
+            asked.append(mpc)
+        return shard_url
 
-    app = Starlette(routes=[WebSocketRoute(path, forward) for path in SOCKETS])
+    app = Starlette(routes=socket_routes(shard_url_of, open_timeout_s=2))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
@@ -288,8 +289,10 @@ def test_a_front_relays_the_console_sockets_to_the_shard(server, call) -> None:
 
     with _client(server) as api:  # the exit sounds of the earlier tests' microphones are over
         assert api.post("/emulator/advance", json={"seconds": 2}).status_code == 200
-    with _front(server.url) as front:
+    asked: list[str] = []
+    with _front(server.url, asked) as front:
         heard, refused = asyncio.run(run(front))
+    assert asked == [call["uuid"]] * 3  # each socket placed by the MPC it names
     assert np.array_equal(heard[:len(tone)], tone) and not heard[len(tone):].any()
     assert refused["event"] == "error" and "authentication failed" in refused["error"]
 

@@ -3,8 +3,8 @@
 A sharded server's front answers the console's page and ``GET /emulator/live`` like any other
 request (the page from any shard; `merge_live` joins every shard's live MPCs), and relays the
 console's WebSockets to the shard that owns the MPC they name (``mpc=<mpc_uuid>`` in the query,
-placed by the uuid as every uuid-named request is): `relay` pipes one WebSocket to another, both
-ways, message for message (text stays text, binary stays binary), with the client's
+placed by the uuid as every uuid-named request is; `socket_routes` are those routes): `relay`
+pipes one WebSocket to another, both ways, message for message (text stays text, binary stays binary), with the client's
 Authorization header if it sent one, until either side closes; a close on one side closes the
 other with its code.
 """
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..http import new_api_id
@@ -33,6 +34,19 @@ def shard_socket_url(shard_url: str, path: str, query_string: str) -> str:
     """The shard's WebSocket URL for `path` (``http://host:port`` -> ``ws://host:port/path?q``)."""
     base = "ws" + shard_url.rstrip("/")[4:] if shard_url.startswith("http") else shard_url
     return f"{base}{path}" + (f"?{query_string}" if query_string else "")
+
+
+def socket_routes(shard_url_of: Callable[[str], str], *, open_timeout_s: float = 10.0
+                  ) -> list[WebSocketRoute]:
+    """A front's routes for the console's sockets: each relayed to ``shard_url_of(mpc_uuid)``
+    (the mpc its query names, '' if none), e.g. ``lambda mpc: urls[shard_of_id(mpc, n)]``."""
+
+    async def forward(ws: WebSocket) -> None:
+        url = shard_url_of(socket_mpc(dict(ws.query_params)))
+        await relay(ws, shard_socket_url(url, ws.url.path, ws.url.query),
+                    open_timeout_s=open_timeout_s)
+
+    return [WebSocketRoute(path, forward) for path in SOCKETS]
 
 
 def merge_live(answers: Sequence[dict[str, Any]]) -> dict[str, Any]:

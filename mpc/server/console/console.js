@@ -8,6 +8,7 @@
 'use strict';
 
 const POLL_MS = 500;
+const MAX_AHEAD_S = 5;
 const $ = (id) => document.getElementById(id);
 let creds = null;          // {id, token}
 let live = null;           // the last GET /emulator/live answer
@@ -17,7 +18,7 @@ let mic = null;            // {ws, ctx, stream, node, member_id}
 
 // What the page did, for people (the bar) and for tests (window.consoleStats).
 const stats = window.consoleStats = {
-  polls: 0, framesReceived: 0, samplesReceived: 0, listenPeak: 0, listenStart: null,
+  polls: 0, framesReceived: 0, framesDropped: 0, samplesReceived: 0, listenPeak: 0, listenStart: null,
   micFramesSent: 0, micSamplesSent: 0, micPeak: 0, micMember: null, errors: [],
 };
 
@@ -263,8 +264,8 @@ async function listen(mpc, member, label) {
   ctx.resume();
 }
 
-// One frame of PCM, scheduled right after the previous one (a jitter margin of 60 ms; when the
-// page falls more than a second behind, it skips ahead rather than queue without bound).
+// One frame of PCM, scheduled right after the previous one (a jitter margin of 60 ms); frames
+// that would play more than MAX_AHEAD_S from now are dropped rather than queued without bound.
 function play(me, pcm) {
   const samples = new Float32Array(pcm.length);
   let peak = 0;
@@ -280,13 +281,17 @@ function play(me, pcm) {
   $('level').value = dbfs(me.peak);
   $('level-db').textContent = `${dbfs(me.peak).toFixed(0)} dBFS`;
   const ctx = me.ctx;
+  const now = ctx.currentTime;
+  if (me.next < now + 0.01) me.next = now + 0.06; // (re)start: a 60 ms margin for jitter
+  if (me.next > now + MAX_AHEAD_S) { // far behind (a long virtual advance, a slow page): drop
+    stats.framesDropped += 1;
+    return;
+  }
   const buffer = ctx.createBuffer(1, samples.length, ctx.sampleRate);
   buffer.copyToChannel(samples, 0);
   const source = ctx.createBufferSource();
   source.buffer = buffer;
   source.connect(ctx.destination);
-  const now = ctx.currentTime;
-  if (me.next < now + 0.01 || me.next > now + 1.0) me.next = now + 0.06;
   source.start(me.next);
   me.next += buffer.duration;
 }

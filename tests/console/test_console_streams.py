@@ -23,6 +23,7 @@ from mpcmix.server.process import ThreadedServer, serve_in_thread
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = Account("MACONSOLESTREAMS0001", "token-streams-0001-abcdefghijklmnopqr")
 OTHER = Account("MACONSOLEOTHER000001", "token-other-0001-abcdefghijklmnopqrstu")
+SUB = Account("SACONSOLESUB00000001", "token-sub-0001-abcdefghijklmnopqrstuvw", parent=MAIN.auth_id)
 CUSTOMER, AGENT, FROM = "+14155550100", "+14155550101", "+14155550000"
 RATE = 16000
 BASE = f"/v1/Account/{MAIN.auth_id}/MultiPartyCall/name_live/"
@@ -32,7 +33,7 @@ BASE = f"/v1/Account/{MAIN.auth_id}/MultiPartyCall/name_live/"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
     tmp = tmp_path_factory.mktemp("console-streams")
     lines = parse_lines({CUSTOMER: {"audio": None}, AGENT: {"audio": "voices/agent.wav"}}, "lines")
-    config = ServerConfig(accounts=(MAIN, OTHER), clock="virtual", media_root=ROOT / "fixtures",
+    config = ServerConfig(accounts=(MAIN, OTHER, SUB), clock="virtual", media_root=ROOT / "fixtures",
                           lines=lines, data_dir=tmp / "data", sample_rate=RATE)
     with serve_in_thread(config) as served:
         yield served
@@ -346,3 +347,37 @@ def test_listening_ends_when_the_mpc_ends(server) -> None:
     assert got[0]["event"] == "start"
     assert all(isinstance(m, bytes) for m in got[1:-1]) and len(got) >= 3
     assert got[-1] == {"event": "end", "dropped_samples": 0}
+
+
+def test_a_main_account_sees_and_listens_to_its_subaccounts_calls(server) -> None:
+    import websockets
+
+    base = f"/v1/Account/{SUB.auth_id}/MultiPartyCall/name_sub/"
+    with _client(server, SUB) as sub:
+        assert sub.post(f"{base}Participant/", json={"role": "agent", "from": FROM, "to": AGENT,
+                                                     "enter_sound": "none"}).status_code == 201
+        assert sub.post(f"{base}Participant/", json={"role": "customer", "from": FROM, "to": CUSTOMER,
+                                                     "enter_sound": "none"}).status_code == 201
+        assert [m["auth_id"] for m in sub.get("/emulator/live").json()["mpcs"]] == [SUB.auth_id]
+    with _client(server) as api:
+        mpcs = {m["mpc"]["friendly_name"]: m for m in api.get("/emulator/live").json()["mpcs"]}
+    assert mpcs["sub"]["auth_id"] == SUB.auth_id
+    customer = next(p["member_id"] for p in mpcs["sub"]["participants"] if p["role"] == "customer")
+
+    async def run(account: Account, auth_id: str) -> list[Any]:
+        url = server.url.replace("http", "ws", 1)
+        query = f"auth_id={auth_id}&mpc={mpcs['sub']['mpc']['mpc_uuid']}&member={customer}"
+        async with websockets.connect(f"{url}/console/listen?{query}") as ws:
+            await ws.send(_creds(account))
+            got: list[Any] = [await _recv_json(ws)]
+            if got[0]["event"] == "start":
+                with _client(server) as api:
+                    await asyncio.to_thread(api.post, "/emulator/advance", json={"seconds": 0.2})
+                got += [await asyncio.wait_for(ws.recv(), 10) for _ in range(10)]
+            return got
+
+    heard = asyncio.run(run(MAIN, SUB.auth_id))  # the main account's credentials, the sub's call
+    assert heard[0]["event"] == "start" and all(isinstance(m, bytes) for m in heard[1:])
+    assert np.abs(np.frombuffer(b"".join(heard[1:]), dtype="<i2")).max() > 1000  # the agent's voice
+    refused = asyncio.run(run(OTHER, SUB.auth_id))  # another main account: not its subaccount
+    assert refused[0]["event"] == "error" and "cannot act on account" in refused[0]["error"]

@@ -143,7 +143,9 @@ class StreamSession:
                                      spec=self.spec))
         senders: asyncio.Future[Any] = asyncio.gather(
             *(self._send_track(track, feed) for track, feed in self.feeds.items()))
+        senders.add_done_callback(_retrieve)
         receiver: asyncio.Future[Any] = asyncio.ensure_future(self._receive())
+        receiver.add_done_callback(_retrieve)
         acks = asyncio.ensure_future(self._send_marks())
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
@@ -300,3 +302,12 @@ class StreamSession:
                 "bidirectional": self.spec.bidirectional, **self.stats,
                 "dropped_samples": sum(f.dropped for f in self.feeds.values()),
                 "queued_ms": self.port.queued_ms if self.port is not None else 0}
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Take a finished task's outcome (a cancelled or failed one is not reported as lost)."""
+    if future.cancelled():
+        return
+    problem = future.exception()
+    if problem is not None and not isinstance(problem, asyncio.CancelledError):
+        log.warning("a stream task failed: %r", problem)

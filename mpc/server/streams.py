@@ -224,7 +224,7 @@ class StreamManager:
 
     def api_start(self, runtime: AccountRuntime, call_uuid: str, args: dict[str, Any]
                   ) -> dict[str, Any]:
-        spec = stream_spec(args, where="stream", url_key="service_url")
+        spec = stream_spec(args, where="stream", url_key="service_url", strict=False)
         with runtime.lock:
             label = runtime.model.answered_call_label(call_uuid)
             with self._lock:

@@ -75,13 +75,13 @@ def wait_stream(server: RunningServer, bot: Bot, **counts: int) -> None:
 
 
 def files(server: RunningServer, ids: dict[str, str]
-          ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+          ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     runtime = server.state.runtimes[MAIN.auth_id]
     runtime.flush(wait=True)
     streams = {role: sf.read(runtime.engine.listener_path(label), dtype="int16")[0]
                for role, label in ids.items()}
-    recording = next((runtime.out_dir / "recordings").glob("*.wav"))
-    return streams, sf.read(recording, dtype="int16")[0]
+    recording = next((runtime.out_dir / "recordings").glob("*.wav"), None)
+    return streams, None if recording is None else sf.read(recording, dtype="int16")[0]
 
 
 def end(server: RunningServer, bot: Bot | None) -> None:

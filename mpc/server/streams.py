@@ -44,6 +44,8 @@ log = logging.getLogger("mpcmix.server")
 REALTIME_FEED_MS = 1000
 #: On the virtual clock an advance renders its whole span at once: a feed holds up to this.
 VIRTUAL_FEED_MS = 600_000
+#: Ended streams kept for the API's Get and List (older ones are forgotten).
+KEEP_ENDED = 1000
 _LINE_TAG = STREAM_TAG.split(":", 1)[1]  # "stream:" (a hub's tags come without "live:")
 
 
@@ -207,6 +209,10 @@ class StreamManager:
             record.start_ms = now
         else:
             record.end_ms = now
+            with self._lock:  # a long-running server keeps the last KEEP_ENDED ended streams
+                ended = [k for k, r in self._records.items() if r.end_ms is not None]
+                for key in ended[:max(0, len(ended) - KEEP_ENDED)]:
+                    del self._records[key]
         session = record.session
         spec = session.spec
         body = {"Event": event, "StreamID": session.stream_id, "CallUUID": session.call_id,
@@ -278,6 +284,16 @@ class StreamManager:
         with self._lock:
             records = [r for r in self._records.values() if runtime is None or r.runtime is runtime]
         return [{**r.session.describe(), "label": r.label, "origin": r.origin} for r in records]
+
+    def summary(self) -> dict[str, int]:
+        """How many streams there are by state, and the audio their feeds dropped (samples)."""
+        with self._lock:
+            sessions = [r.session for r in self._records.values()]
+        out = {"connecting": 0, "streaming": 0, "stopped": 0, "dropped": 0}
+        for session in sessions:
+            out[session.state] = out.get(session.state, 0) + 1
+        out["dropped_samples"] = sum(f.dropped for s in sessions for f in s.feeds.values())
+        return out
 
     def call_later(self, fn: Callable[[], Any]) -> None:
         """Run `fn` on the stream loop (tests and the console)."""

@@ -228,7 +228,8 @@ class StreamSession:
                 carry = np.zeros(0, np.int16)
                 carry_ms = start * 1000 // self.call_rate
             expected = start + len(block)
-            carry = np.concatenate([carry, resampler(block)])
+            converted = resampler(block) if not resampler.identity else block
+            carry = converted if not len(carry) else np.concatenate([carry, converted])
             while len(carry) >= chunk:
                 if self.first_ms is None:
                     self.first_ms = carry_ms

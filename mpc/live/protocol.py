@@ -161,10 +161,10 @@ def media_event(seq: int, *, stream_id: str, track: str, timestamp_ms: int, chun
                 payload: bytes, extra_headers: str) -> str:
     # written out rather than json.dumps of nested dicts: 50 of these a second per stream and
     # track, on the stream thread; the ids and track are plain text, the headers JSON-quoted
-    return ('{"event": "media", "sequenceNumber": %d, "streamId": "%s", "media": {"track": "%s", '
-            '"timestamp": "%d", "chunk": %d, "payload": "%s"}, "extra_headers": %s}' % (
-                seq, stream_id, track, timestamp_ms, chunk, base64.b64encode(payload).decode(),
-                json.dumps(extra_headers)))
+    payload_text = base64.b64encode(payload).decode()
+    return (f'{{"event": "media", "sequenceNumber": {seq}, "streamId": "{stream_id}", '
+            f'"media": {{"track": "{track}", "timestamp": "{timestamp_ms}", "chunk": {chunk}, '
+            f'"payload": "{payload_text}"}}, "extra_headers": {json.dumps(extra_headers)}}}')
 
 
 def played_stream_event(seq: int, *, stream_id: str, name: str) -> str:

@@ -5,15 +5,31 @@ recording; coach privacy holds for a bot as the customer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from mpcmix.live.codec import ulaw_decode, ulaw_encode
 from mpcmix.media import MediaLibrary
 
 from ..server.conftest import FIXTURES
-from ..server.harness import MAIN
-from .support import SR, coached_call, end, files, tone, ulaw_bytes, ulaw_decode_b64, wait_stream
+from ..server.harness import MAIN, serve
+from .bots import Bot
+from .support import (
+    BOT,
+    CUSTOMER,
+    MPC,
+    SR,
+    coached_call,
+    config,
+    end,
+    files,
+    tone,
+    ulaw_bytes,
+    ulaw_decode_b64,
+    wait_stream,
+)
 
 
 def test_a_bot_as_the_agent_hears_its_mix_and_speaks_to_the_others(tmp_path):
@@ -78,3 +94,40 @@ def test_coach_privacy_holds_for_a_bot_as_the_customer(tmp_path):
     assert len(heard) == 2 * SR and ulaw_decode(heard).any()  # it heard the agent
     assert heard == heard_other  # not one bit of the coaching supervisor reached the bot
     assert not np.array_equal(agent, agent_other)  # while the agent heard both voices
+
+
+@pytest.mark.parametrize(("frame_ms", "rate"), [(10, 16000), (60, 48000)])
+def test_media_is_20_ms_whatever_the_frame_and_rate(tmp_path, frame_ms, rate):
+    bot = Bot()
+    try:
+        cfg = replace(config(tmp_path, bot, content_type="audio/x-l16;rate=16000"),
+                      frame_ms=frame_ms, sample_rate=rate)
+        with serve(cfg) as server, server.http() as http:
+            for role, to in (("customer", CUSTOMER), ("agent", BOT)):
+                assert http.post(f"{MPC}/Participant/", json={
+                    "role": role, "from": "+15550000000", "to": to}).status_code == 201
+            server.advance(1.2)
+            bot.wait_for(lambda: len(bot.media()) >= 60)
+    finally:
+        bot.close()
+    assert bot.events[0]["start"]["mediaFormat"] == {"encoding": "audio/x-l16", "sampleRate": 16000}
+    media = bot.media()
+    assert len(media) == 60 and {len(ulaw_bytes(m)) for m in media} == {640}  # L16: 2 bytes
+    assert np.all(np.diff([int(m["media"]["timestamp"]) for m in media]) == 20)
+
+
+def test_on_the_real_time_clock_the_bot_receives_contiguous_20_ms_media(tmp_path):
+    bot = Bot()
+    try:
+        cfg = replace(config(tmp_path, bot), clock="realtime")
+        with serve(cfg) as server, server.http() as http:
+            for role, to in (("customer", CUSTOMER), ("agent", BOT)):
+                assert http.post(f"{MPC}/Participant/", json={
+                    "role": role, "from": "+15550000000", "to": to}).status_code == 201
+            bot.wait_for(lambda: len(bot.media()) >= 25)
+    finally:
+        bot.close()
+    media = bot.media()[:25]
+    assert [m["media"]["chunk"] for m in media] == list(range(1, 26))
+    assert np.all(np.diff([int(m["media"]["timestamp"]) for m in media]) == 20)
+    assert {len(ulaw_bytes(m)) for m in media} == {160}

@@ -228,7 +228,8 @@ def latency(clicks: int = 60) -> dict[str, Any]:
                 "count": len(values)}
 
     return {"play_audio_to_stream": summary(play_ms), "voice_to_media": summary(voice_ms),
-            "clicks_sent": len(sent), "ticker": stats["ticker"]["window"]}
+            "clicks_sent": len(sent), "ticker": stats["ticker"]["window"],
+            "loadavg": round(os.getloadavg()[0], 2)}
 
 
 def load(calls: int, seconds: float, talk: bool = True) -> dict[str, Any]:
@@ -266,6 +267,7 @@ def load(calls: int, seconds: float, talk: bool = True) -> dict[str, Any]:
             "media_per_bot_per_s": {"min": round(min(rates), 1),
                                     "median": round(statistics.median(rates), 1)},
             "ticker": window, "streams": stats["streams"],
+            "loadavg": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
             "keeps_up": bool(window["p99_ms"] is not None and window["p99_ms"] < 20
                              and stats["streams"]["dropped_samples"] == 0 and min(rates) >= 49)}
 
@@ -287,7 +289,9 @@ def latency_markdown(lat: dict[str, Any]) -> str:
         f"| a voice -> a bot's media (from the chunk's first sample) | {v['median_ms']} | "
         f"{v['p99_ms']} | {v['max_ms']} | {v['count']} |", "",
         f"Target p99 <= 60 ms: **{target}**. Ticker lateness meanwhile: p50 "
-        f"{lat['ticker']['p50_ms']} ms, p99 {lat['ticker']['p99_ms']} ms."])
+        f"{lat['ticker']['p50_ms']} ms, p99 {lat['ticker']['p99_ms']} ms, max "
+        f"{lat['ticker']['max_ms']} ms; the machine's load average {lat['loadavg']} "
+        f"({os.cpu_count()} cores, shared)."])
 
 
 def load_markdown(loaded: dict[str, Any]) -> str:
@@ -299,7 +303,8 @@ def load_markdown(loaded: dict[str, Any]) -> str:
             f"ms / p99 {t['p99_ms']} ms / {t['late_ticks']} late ticks, media per bot per "
             f"second min {loaded['media_per_bot_per_s']['min']}, feeds' dropped audio "
             f"{loaded['streams']['dropped_samples']} samples: "
-            f"**{'keeps up' if loaded['keeps_up'] else 'does not keep up'}**.")
+            f"**{'keeps up' if loaded['keeps_up'] else 'does not keep up'}** (load average "
+            f"{loaded['loadavg']} on {loaded['cores']} shared cores during the run).")
 
 
 def write_section(part: str, text: str) -> None:

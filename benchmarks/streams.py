@@ -232,13 +232,16 @@ def latency(clicks: int = 60) -> dict[str, Any]:
             "loadavg": round(os.getloadavg()[0], 2)}
 
 
-def load(calls: int, seconds: float, talk: bool = True) -> dict[str, Any]:
-    """`calls` calls of a talking bot and a file voice on one core for `seconds`."""
+def load(calls: int, seconds: float, talk: bool = True, baseline: bool = False
+         ) -> dict[str, Any]:
+    """`calls` calls of a talking bot and a file voice on one core for `seconds` (`baseline`:
+    the agent a file voice too, no stream: what the same calls cost without bots)."""
     bots = Bots()
     bots.talk["bot"] = talk
     lines = ['"+2000": {audio: voices/customer.wav}']
     for i in range(calls):
-        lines.append(f'"+3{i:04d}": {{stream: {{url: "{bots.url(f"bot-{i}")}", '
+        lines.append(f'"+3{i:04d}": {{audio: voices/agent.wav}}' if baseline else
+                     f'"+3{i:04d}": {{stream: {{url: "{bots.url(f"bot-{i}")}", '
                      'bidirectional: true, content_type: "audio/x-mulaw;rate=8000"}}')
     try:
         with served("\n".join(lines) + "\n", one_core=True) as (client, pid):
@@ -246,7 +249,7 @@ def load(calls: int, seconds: float, talk: bool = True) -> dict[str, Any]:
                 _add(client, f"load{i}", "customer", "+2000")
                 _add(client, f"load{i}", "agent", f"+3{i:04d}")
             deadline = time.monotonic() + 20
-            while len(bots.sockets) < calls:
+            while len(bots.sockets) < (0 if baseline else calls):
                 assert time.monotonic() < deadline, f"{len(bots.sockets)} of {calls} bots connected"
                 time.sleep(0.05)
             time.sleep(1.0)
@@ -260,7 +263,7 @@ def load(calls: int, seconds: float, talk: bool = True) -> dict[str, Any]:
             stats = client.get("/emulator/stats", params={"window_s": seconds}).json()
     finally:
         bots.close()
-    rates = [n / elapsed for n in counts.values()]
+    rates = [n / elapsed for n in counts.values()] or [50.0]
     window = stats["ticker"]["window"]
     return {"calls": calls, "bots": calls, "participants": 2 * calls, "seconds": seconds,
             "server_cpu_share": round(cpu / elapsed, 2),
@@ -326,12 +329,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--silent-bots", action="store_true", help="bots only listen")
+    parser.add_argument("--baseline", action="store_true", help="file voices instead of bots")
     parser.add_argument("--write", action="store_true", help="update docs/performance.md")
     args = parser.parse_args(argv)
     lat = None if args.no_latency else latency(args.clicks)
     if lat is not None:
         print(json.dumps(lat, indent=1), flush=True)
-    loaded = load(args.load, args.seconds, not args.silent_bots) if args.load else None
+    loaded = load(args.load, args.seconds, not args.silent_bots, args.baseline) \
+        if args.load else None
     if loaded is not None:
         print(json.dumps(loaded, indent=1), flush=True)
     if args.write and lat is not None:

@@ -87,6 +87,7 @@ class ServerState:
         self._advance_lock = threading.Lock()
         self.ticks = TickLateness(config.frame_ms)
         self.started = False
+        self._switch_interval = sys.getswitchinterval()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -97,7 +98,8 @@ class ServerState:
         # The ticker shares the GIL with the request, callback and stream threads: a thread
         # holding it keeps it up to the switch interval (5 ms by default) before the ticker,
         # woken for its frame, gets it; 1 ms bounds that wait (docs/live-media.md, Latency).
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         self.dispatcher.start()
         self.streams.start()
         threading.Thread(target=self._prewarm, name="mpcmix-media-prewarm", daemon=True).start()
@@ -122,6 +124,8 @@ class ServerState:
         self.dispatcher.stop(timeout_s=2.0)
         self.media.close()
         self.folder_lock.release()
+        if self.started:
+            sys.setswitchinterval(self._switch_interval)
 
     def _prewarm(self) -> None:
         # Queue the lines' audio for decoding before the first call needs it.

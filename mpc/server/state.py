@@ -8,7 +8,6 @@ and flushes the files about once a second), and the callback dispatcher.
 from __future__ import annotations
 
 import logging
-import sys
 import tempfile
 import threading
 import time
@@ -34,8 +33,6 @@ log = logging.getLogger("mpcmix.server")
 MAX_ADVANCE_S = 86400
 #: Open recordings and listener streams are flushed (headers rewritten) at least this often.
 FLUSH_EVERY_S = 1.0
-#: The interpreter's thread switch interval while a server runs (seconds).
-SWITCH_INTERVAL_S = 0.001
 #: The longest a virtual advance waits for media being decoded.
 MEDIA_WAIT_S = 120.0
 
@@ -87,7 +84,6 @@ class ServerState:
         self._advance_lock = threading.Lock()
         self.ticks = TickLateness(config.frame_ms)
         self.started = False
-        self._switch_interval = sys.getswitchinterval()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -95,11 +91,6 @@ class ServerState:
         if self.started:
             return
         self.started = True
-        # The ticker shares the GIL with the request, callback and stream threads: a thread
-        # holding it keeps it up to the switch interval (5 ms by default) before the ticker,
-        # woken for its frame, gets it; 1 ms bounds that wait (docs/live-media.md, Latency).
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         self.dispatcher.start()
         self.streams.start()
         threading.Thread(target=self._prewarm, name="mpcmix-media-prewarm", daemon=True).start()
@@ -124,8 +115,6 @@ class ServerState:
         self.dispatcher.stop(timeout_s=2.0)
         self.media.close()
         self.folder_lock.release()
-        if self.started:
-            sys.setswitchinterval(self._switch_interval)
 
     def _prewarm(self) -> None:
         # Queue the lines' audio for decoding before the first call needs it.

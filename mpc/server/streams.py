@@ -23,6 +23,7 @@ import concurrent.futures
 import functools
 import logging
 import random
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -44,6 +45,10 @@ log = logging.getLogger("mpcmix.server")
 REALTIME_FEED_MS = 1000
 #: On the virtual clock an advance renders its whole span at once: a feed holds up to this.
 VIRTUAL_FEED_MS = 600_000
+#: The interpreter's thread switch interval once a stream runs (seconds): the ticker shares the
+#: GIL with the stream thread, which holds it up to the switch interval (5 ms by default) before
+#: a ticker woken for its frame gets it; 1 ms bounds that wait. Restored when the server stops.
+SWITCH_INTERVAL_S = 0.001
 #: Ended streams kept for the API's Get and List (older ones are forgotten).
 KEEP_ENDED = 1000
 _LINE_TAG = STREAM_TAG.split(":", 1)[1]  # "stream:" (a hub's tags come without "live:")
@@ -108,6 +113,7 @@ class StreamManager:
         self._tasks: set[concurrent.futures.Future[Any]] = set()
         #: seconds between connection attempts (the provider retries twice)
         self.connect_retry_s = 1.0
+        self._switch_interval: float | None = None  # the interpreter's, before the first stream
         for runtime in runtimes.values():
             runtime.engine.live.listen(functools.partial(self._on_open, runtime),
                                        functools.partial(self._on_close, runtime))
@@ -144,6 +150,8 @@ class StreamManager:
         if self._thread is not None:
             self._thread.join(5)
         self._loop = None
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
 
     # -- the hubs' hooks (on an engine's thread, its account's lock held: hand off only) ----------
 
@@ -196,6 +204,9 @@ class StreamManager:
         if loop is None:
             release()
             raise ValidationError("the server's stream loop is not running")
+        if self._switch_interval is None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         task = asyncio.run_coroutine_threadsafe(session.run(), loop)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

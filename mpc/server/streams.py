@@ -36,6 +36,7 @@ from mpcmix.live.session import StreamSession
 from mpcmix.mixer.liveport import MixFeed
 from mpcmix.scenario import STREAM_TAG
 
+from .callbacks import new_nonce, sign_v3
 from .config import ServerConfig, default_epoch
 from .runtime import AccountRuntime
 
@@ -52,6 +53,17 @@ SWITCH_INTERVAL_S = 0.001
 #: Ended streams kept for the API's Get and List (older ones are forgotten).
 KEEP_ENDED = 1000
 _LINE_TAG = STREAM_TAG.split(":", 1)[1]  # "stream:" (a hub's tags come without "live:")
+
+
+def signed_upgrade(url: str, runtime: AccountRuntime) -> dict[str, str]:
+    """The headers the WebSocket upgrade request carries: signed as a GET callback to the URL
+    (http for ws, https for wss) is, so a stream server can check it came from the account
+    (X-Plivo-Signature-V3 with the account's token, -Ma-V3 with its main account's, the nonce)."""
+    uri = "http" + url[2:] if url.startswith("ws") else url
+    nonce = new_nonce()
+    return {"X-Plivo-Signature-V3-Nonce": nonce,
+            "X-Plivo-Signature-V3": sign_v3("GET", uri, {}, nonce, runtime.account.auth_token),
+            "X-Plivo-Signature-Ma-V3": sign_v3("GET", uri, {}, nonce, runtime.main_auth_token)}
 
 
 class StreamRecord:
@@ -195,7 +207,8 @@ class StreamManager:
             spec, stream_id=stream_id, call_id=call_uuid, account_id=runtime.account.auth_id,
             call_rate=self.config.sample_rate, epoch_ms=self.epoch_ms, feeds=feeds,
             port=hub.input(label) if spec.bidirectional and origin == "line" else None,
-            on_status=on_status, release=release, retry_s=self.connect_retry_s)
+            on_status=on_status, release=release, retry_s=self.connect_retry_s,
+            headers=functools.partial(signed_upgrade, spec.url, runtime))
         record = StreamRecord(runtime, session, label, origin, created_ms)
         holder.append(record)
         with self._lock:

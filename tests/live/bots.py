@@ -38,6 +38,7 @@ class Bot:
         self.read = read  # False: never reads its socket (a stuck bot)
         self.port = port
         self.events: list[dict[str, Any]] = []
+        self.upgrades: list[tuple[str, dict[str, str]]] = []  # (path, headers) of each connect
         self.connections = 0
         self._ws: ServerConnection | None = None
         self._loop = asyncio.new_event_loop()
@@ -62,6 +63,8 @@ class Bot:
     async def _handler(self, ws: ServerConnection) -> None:
         self.connections += 1
         self._ws = ws
+        if ws.request is not None:
+            self.upgrades.append((ws.request.path, dict(ws.request.headers)))
         if not self.read:
             assert self._stop is not None
             await asyncio.shield(self._stop)  # until the bot closes: never reads

@@ -8,6 +8,7 @@ import plivo
 from mpcmix.live.codec import ulaw_encode
 from mpcmix.media import MediaLibrary
 from mpcmix.server.process import sdk_pointed_at
+from plivo.utils.signature_v3 import validate_v3_signature
 
 from ..server.conftest import FIXTURES
 from ..server.harness import MAIN, serve
@@ -49,6 +50,11 @@ def test_the_sdk_starts_and_stops_a_stream_and_the_service_receives_the_audio(tm
     assert (one.audio_track, one.service_url, one.call_uuid) == ("both", bot.url, call_uuid)
     assert stopped.end_time is not None
     assert names == ["StartStream", "StopStream"]
+    path, headers = bot.upgrades[0]
+    assert path == "/bot"
+    nonce = headers["x-plivo-signature-v3-nonce"]
+    assert validate_v3_signature("GET", "http" + bot.url[2:], nonce, MAIN.auth_token,
+                                 headers["x-plivo-signature-v3"])  # the SDK's own check
     start = bot.events[0]
     assert start["start"]["tracks"] == ["inbound", "outbound"]
     assert start["start"]["callId"] == call_uuid and start["extra_headers"] == "ticket=42"

@@ -45,7 +45,7 @@ log = logging.getLogger("mpcmix.server")
 #: How much of a mix a stream's feed holds for a slow stream server (then the oldest is dropped).
 REALTIME_FEED_MS = 1000
 #: On the virtual clock an advance renders its whole span at once: a feed holds up to this.
-VIRTUAL_FEED_MS = 600_000
+VIRTUAL_FEED_MS = 120_000
 #: The interpreter's thread switch interval once a stream runs (seconds): the ticker shares the
 #: GIL with the stream thread, which holds it up to the switch interval (5 ms by default) before
 #: a ticker woken for its frame gets it; 1 ms bounds that wait. Restored when the server stops.

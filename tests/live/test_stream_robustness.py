@@ -116,7 +116,7 @@ def test_a_bot_not_listening_yet_is_connected_on_a_retry_and_one_never_listening
 def test_a_bot_that_never_reads_loses_the_oldest_audio_and_holds_nothing(tmp_path):
     stuck = Bot(read=False)
     with coached_call(tmp_path, bot=stuck) as (server, bot, _ids):
-        server.state.streams.feed_ms = 5000  # on the virtual clock a feed holds 10 minutes
+        server.state.streams.feed_ms = 5000  # on the virtual clock a feed holds 2 minutes
         server.advance(120)  # more than the feed holds, more than the TCP buffers
         bot.wait_for(lambda: stream(server)["dropped_samples"] > 0, timeout_s=20)
         done = threading.Event()

@@ -46,11 +46,14 @@ def _encode_table() -> np.ndarray:
 ULAW_DECODE = _decode_table()
 #: int16 sample (offset by 32,768) -> μ-law code
 ULAW_ENCODE = _encode_table()
+#: the same, indexed by the sample's bits read as uint16 (no arithmetic per sample)
+_ULAW_BY_BITS = np.roll(ULAW_ENCODE, -32768)
 
 
 def ulaw_encode(pcm: np.ndarray) -> bytes:
     """int16 samples -> μ-law bytes (one a sample)."""
-    return ULAW_ENCODE[np.asarray(pcm, dtype=np.int16).astype(np.int32) + 32768].tobytes()
+    bits = np.ascontiguousarray(pcm, dtype=np.int16).view(np.uint16)
+    return _ULAW_BY_BITS[bits].tobytes()
 
 
 def ulaw_decode(data: bytes) -> np.ndarray:

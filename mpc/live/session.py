@@ -55,14 +55,16 @@ class StreamSession:
     `feeds` maps each track (``inbound``, ``outbound``) to the feed whose blocks it sends;
     `port` is the participant's live voice (a bidirectional stream's playAudio), or None;
     `release()` is called once, when the stream ends, to unsubscribe the feeds (from any
-    thread); `epoch_ms` is the Unix time, in ms, of the call clock's 0.
+    thread); `epoch_ms` is the Unix time, in ms, of the call clock's 0; `headers()` gives the
+    upgrade request's extra headers (the provider's signature), for each attempt.
     """
 
     def __init__(self, spec: StreamSpec, *, stream_id: str, call_id: str, account_id: str,
                  call_rate: int, epoch_ms: int, feeds: Mapping[str, MixFeed],
                  port: LiveInput | None, on_status: StatusHook,
                  release: Callable[[], None], connect_attempts: int = 3,
-                 retry_s: float = 1.0, open_timeout_s: float = 5.0) -> None:
+                 retry_s: float = 1.0, open_timeout_s: float = 5.0,
+                 headers: Callable[[], dict[str, str]] | None = None) -> None:
         self.spec = spec
         self.stream_id = stream_id
         self.call_id = call_id
@@ -76,6 +78,7 @@ class StreamSession:
         self.connect_attempts = connect_attempts
         self.retry_s = retry_s
         self.open_timeout_s = open_timeout_s
+        self.headers = headers  # the upgrade request's extra headers, made for each attempt
         self.state = "connecting"
         self.reason: str | None = None
         self.stats: dict[str, int] = {"media_sent": 0, "play_audio": 0, "pushed_samples": 0,
@@ -143,7 +146,9 @@ class StreamSession:
                                      spec=self.spec))
         senders: asyncio.Future[Any] = asyncio.gather(
             *(self._send_track(track, feed) for track, feed in self.feeds.items()))
+        senders.add_done_callback(_retrieve)
         receiver: asyncio.Future[Any] = asyncio.ensure_future(self._receive())
+        receiver.add_done_callback(_retrieve)
         acks = asyncio.ensure_future(self._send_marks())
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
@@ -192,7 +197,8 @@ class StreamSession:
             try:
                 return await connect(self.spec.url, open_timeout=self.open_timeout_s,
                                      compression=None, ping_interval=None, close_timeout=1.0,
-                                     max_size=1 << 22, max_queue=64)
+                                     max_size=1 << 22, max_queue=64,
+                                     additional_headers=self.headers() if self.headers else None)
             except Exception as exc:  # refused, no such host, a bad handshake, a timeout
                 problem = f"{type(exc).__name__}: {exc}"
         self._release_feeds()
@@ -226,7 +232,8 @@ class StreamSession:
                 carry = np.zeros(0, np.int16)
                 carry_ms = start * 1000 // self.call_rate
             expected = start + len(block)
-            carry = np.concatenate([carry, resampler(block)])
+            converted = resampler(block) if not resampler.identity else block
+            carry = converted if not len(carry) else np.concatenate([carry, converted])
             while len(carry) >= chunk:
                 if self.first_ms is None:
                     self.first_ms = carry_ms
@@ -300,3 +307,12 @@ class StreamSession:
                 "bidirectional": self.spec.bidirectional, **self.stats,
                 "dropped_samples": sum(f.dropped for f in self.feeds.values()),
                 "queued_ms": self.port.queued_ms if self.port is not None else 0}
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Take a finished task's outcome (a cancelled or failed one is not reported as lost)."""
+    if future.cancelled():
+        return
+    problem = future.exception()
+    if problem is not None and not isinstance(problem, asyncio.CancelledError):
+        log.warning("a stream task failed: %r", problem)

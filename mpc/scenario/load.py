@@ -340,6 +340,10 @@ def parse_lines(value: Any, source: str) -> dict[str, LineSpec]:
                 stream = stream_spec(spec["stream"], where=f"{where}: stream")
             except ValidationError as exc:
                 raise ScenarioError(exc.message) from None
+            if stream.audio_track != "inbound":
+                raise ScenarioError(f"{where}: stream: a stream line sends the mix its "
+                                    "participant hears as its inbound track; audio_track must be "
+                                    f"inbound, not {stream.audio_track!r}")
         audio = spec.get("audio")
         if audio is not None and (not isinstance(audio, str) or not audio):
             raise ScenarioError(f"{where}: `audio` must be a path or file:// URL, not {audio!r}")

@@ -188,6 +188,8 @@ SCHEMAS: dict[str, Any] = {
         "api_id": _API_ID,
         "clock": {"enum": ["virtual", "realtime"]},
         "now_ms": {"type": "integer", "minimum": 0},
+        "elapsed_ms": {"type": "number", "minimum": 0,
+                       "description": "unrounded time since the clock's 0 (real time; 0 virtual)"},
         "ticker": {"type": "object", "required": ["frame_ms", "ticks", "late_ticks", "window"],
                    "description": "tick lateness in ms: how long after the frame boundary that "
                                   "made it due each tick of the real-time clock finished"},
@@ -197,6 +199,9 @@ SCHEMAS: dict[str, Any] = {
                           "cache_bytes": {"type": "integer", "minimum": 1},
                           "cached_files": {"type": "integer", "minimum": 0}},
                          description="decoded media kept in memory (shared by all accounts)"),
+        "streams": _object({name: {"type": "integer", "minimum": 0} for name in (
+            "connecting", "streaming", "stopped", "dropped", "dropped_samples")},
+            description="audio streams by state, and the audio their queues dropped (samples)"),
     }),
     "Health": _object({"status": {"enum": ["ok"]}, "version": _TEXT}),
     "LiveMpc": _object({

@@ -23,6 +23,7 @@ import concurrent.futures
 import functools
 import logging
 import random
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from mpcmix.live.session import StreamSession
 from mpcmix.mixer.liveport import MixFeed
 from mpcmix.scenario import STREAM_TAG
 
+from .callbacks import new_nonce, sign_v3
 from .config import ServerConfig, default_epoch
 from .runtime import AccountRuntime
 
@@ -43,8 +45,25 @@ log = logging.getLogger("mpcmix.server")
 #: How much of a mix a stream's feed holds for a slow stream server (then the oldest is dropped).
 REALTIME_FEED_MS = 1000
 #: On the virtual clock an advance renders its whole span at once: a feed holds up to this.
-VIRTUAL_FEED_MS = 600_000
+VIRTUAL_FEED_MS = 120_000
+#: The interpreter's thread switch interval once a stream runs (seconds): the ticker shares the
+#: GIL with the stream thread, which holds it up to the switch interval (5 ms by default) before
+#: a ticker woken for its frame gets it; 1 ms bounds that wait. Restored when the server stops.
+SWITCH_INTERVAL_S = 0.001
+#: Ended streams kept for the API's Get and List (older ones are forgotten).
+KEEP_ENDED = 1000
 _LINE_TAG = STREAM_TAG.split(":", 1)[1]  # "stream:" (a hub's tags come without "live:")
+
+
+def signed_upgrade(url: str, runtime: AccountRuntime) -> dict[str, str]:
+    """The headers the WebSocket upgrade request carries: signed as a GET callback to the URL
+    (http for ws, https for wss) is, so a stream server can check it came from the account
+    (X-Plivo-Signature-V3 with the account's token, -Ma-V3 with its main account's, the nonce)."""
+    uri = "http" + url[2:] if url.startswith("ws") else url
+    nonce = new_nonce()
+    return {"X-Plivo-Signature-V3-Nonce": nonce,
+            "X-Plivo-Signature-V3": sign_v3("GET", uri, {}, nonce, runtime.account.auth_token),
+            "X-Plivo-Signature-Ma-V3": sign_v3("GET", uri, {}, nonce, runtime.main_auth_token)}
 
 
 class StreamRecord:
@@ -106,6 +125,7 @@ class StreamManager:
         self._tasks: set[concurrent.futures.Future[Any]] = set()
         #: seconds between connection attempts (the provider retries twice)
         self.connect_retry_s = 1.0
+        self._switch_interval: float | None = None  # the interpreter's, before the first stream
         for runtime in runtimes.values():
             runtime.engine.live.listen(functools.partial(self._on_open, runtime),
                                        functools.partial(self._on_close, runtime))
@@ -142,6 +162,8 @@ class StreamManager:
         if self._thread is not None:
             self._thread.join(5)
         self._loop = None
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
 
     # -- the hubs' hooks (on an engine's thread, its account's lock held: hand off only) ----------
 
@@ -185,7 +207,8 @@ class StreamManager:
             spec, stream_id=stream_id, call_id=call_uuid, account_id=runtime.account.auth_id,
             call_rate=self.config.sample_rate, epoch_ms=self.epoch_ms, feeds=feeds,
             port=hub.input(label) if spec.bidirectional and origin == "line" else None,
-            on_status=on_status, release=release, retry_s=self.connect_retry_s)
+            on_status=on_status, release=release, retry_s=self.connect_retry_s,
+            headers=functools.partial(signed_upgrade, spec.url, runtime))
         record = StreamRecord(runtime, session, label, origin, created_ms)
         holder.append(record)
         with self._lock:
@@ -194,6 +217,9 @@ class StreamManager:
         if loop is None:
             release()
             raise ValidationError("the server's stream loop is not running")
+        if self._switch_interval is None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         task = asyncio.run_coroutine_threadsafe(session.run(), loop)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -207,6 +233,10 @@ class StreamManager:
             record.start_ms = now
         else:
             record.end_ms = now
+            with self._lock:  # a long-running server keeps the last KEEP_ENDED ended streams
+                ended = [k for k, r in self._records.items() if r.end_ms is not None]
+                for key in ended[:max(0, len(ended) - KEEP_ENDED)]:
+                    del self._records[key]
         session = record.session
         spec = session.spec
         body = {"Event": event, "StreamID": session.stream_id, "CallUUID": session.call_id,
@@ -224,7 +254,7 @@ class StreamManager:
 
     def api_start(self, runtime: AccountRuntime, call_uuid: str, args: dict[str, Any]
                   ) -> dict[str, Any]:
-        spec = stream_spec(args, where="stream", url_key="service_url")
+        spec = stream_spec(args, where="stream", url_key="service_url", strict=False)
         with runtime.lock:
             label = runtime.model.answered_call_label(call_uuid)
             with self._lock:
@@ -278,6 +308,16 @@ class StreamManager:
         with self._lock:
             records = [r for r in self._records.values() if runtime is None or r.runtime is runtime]
         return [{**r.session.describe(), "label": r.label, "origin": r.origin} for r in records]
+
+    def summary(self) -> dict[str, int]:
+        """How many streams there are by state, and the audio their feeds dropped (samples)."""
+        with self._lock:
+            sessions = [r.session for r in self._records.values()]
+        out = {"connecting": 0, "streaming": 0, "stopped": 0, "dropped": 0}
+        for session in sessions:
+            out[session.state] = out.get(session.state, 0) + 1
+        out["dropped_samples"] = sum(f.dropped for s in sessions for f in s.feeds.values())
+        return out
 
     def call_later(self, fn: Callable[[], Any]) -> None:
         """Run `fn` on the stream loop (tests and the console)."""

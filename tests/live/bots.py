@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -19,12 +20,25 @@ from mpcmix.live.codec import ulaw_decode, ulaw_encode
 from websockets.asyncio.server import ServerConnection, serve
 
 
+def url_at(port: int) -> str:
+    return f"ws://127.0.0.1:{port}/bot"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class Bot:
     """A stream server at ``ws://127.0.0.1:<port>/bot`` (see the module docstring)."""
 
-    def __init__(self, *, read: bool = True) -> None:
+    def __init__(self, *, read: bool = True, port: int = 0) -> None:
         self.read = read  # False: never reads its socket (a stuck bot)
+        self.port = port
         self.events: list[dict[str, Any]] = []
+        self.upgrades: list[tuple[str, dict[str, str]]] = []  # (path, headers) of each connect
         self.connections = 0
         self._ws: ServerConnection | None = None
         self._loop = asyncio.new_event_loop()
@@ -40,7 +54,8 @@ class Bot:
 
     async def _main(self) -> None:
         self._stop = self._loop.create_future()
-        async with serve(self._handler, "127.0.0.1", 0, compression=None) as server:
+        async with serve(self._handler, "127.0.0.1", self.port, compression=None,
+                         close_timeout=0.5) as server:
             self.port = next(iter(server.sockets)).getsockname()[1]
             self._ready.set()
             await self._stop
@@ -48,8 +63,12 @@ class Bot:
     async def _handler(self, ws: ServerConnection) -> None:
         self.connections += 1
         self._ws = ws
+        if ws.request is not None:
+            self.upgrades.append((ws.request.path, dict(ws.request.headers)))
         if not self.read:
-            await asyncio.sleep(3600)
+            assert self._stop is not None
+            await asyncio.shield(self._stop)  # until the bot closes: never reads
+            return
         try:
             async for message in ws:
                 self.events.append(json.loads(message))
@@ -58,13 +77,14 @@ class Bot:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/bot"
+        return url_at(self.port)
 
     def close(self) -> None:
         if self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set_result, None)
-        self._thread.join(5)
-        self._loop.close()
+        self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     def hang_up(self) -> None:
         """Close the current connection (the bot goes away mid-call)."""

@@ -70,14 +70,13 @@ def test_live_shows_the_matrix_the_routing_layer_computes(server, call) -> None:
         held = api.get("/emulator/live").json()
         assert api.post(f"{BASE}Participant/{call['customer']}/", json={"hold": False}).status_code == 202
         document = api.get("/openapi.json").json()
-    # Both answers are what the OpenAPI document says /emulator/live answers (the validator
-    # schemathesis checks responses with).
+    # Both answers are what the OpenAPI document's `Live` schema says (the validator schemathesis
+    # checks responses with).
     import jsonschema_rs
 
     schema = {"$ref": "#/components/schemas/Live", "components": document["components"]}
     for answer in (live, held):
         jsonschema_rs.validate(schema, answer)
-    assert "200" in document["paths"]["/emulator/live"]["get"]["responses"]
     (mpc,) = live["mpcs"]
     assert mpc["mpc"]["mpc_uuid"] == call["uuid"] and mpc["mpc"]["status"] == "Active"
     assert [(p["role"], p["phase"]) for p in mpc["participants"]] == [("customer", "answered"),

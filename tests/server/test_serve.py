@@ -123,7 +123,6 @@ def test_the_openapi_document_describes_every_endpoint(server: RunningServer) ->
         "/v1/Account/{auth_id}/Recording/{filename}": {"get"},
         "/emulator/advance": {"post"},
         "/emulator/events": {"get"},
-        "/emulator/live": {"get"},
         "/emulator/calls/{call_uuid}/hangup": {"post"},
         "/emulator/calls/{call_uuid}/dtmf": {"post"},
         "/emulator/calls/{call_uuid}/answer": {"post"},

@@ -83,12 +83,14 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.batch
+	$(BIN)/python -m benchmarks.streams --write  # audio streams' latency (docs/live-media.md)
 
 # The server on the real-time clock: the most MPCs it keeps up with (a few minutes), and a
 # 10-minute soak with MPCs opening and closing (memory, open files, tick lateness).
 load: $(STAMP)
 	$(BIN)/python -m benchmarks.load --json docs/load.jsonl
 	$(BIN)/python -m benchmarks.report
+	$(BIN)/python -m benchmarks.streams --no-latency --load 50 --seconds 30 --write  # 50 bots
 
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.load --soak 600 --mpcs 8 --churn 5 --json docs/soak.jsonl

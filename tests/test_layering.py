@@ -25,7 +25,7 @@ LAYERS = [
     {"mpcmix.routing"},
     {"mpcmix.mixer"},
     {"mpcmix.errors"},
-    {"mpcmix.model", "mpcmix.media"},
+    {"mpcmix.model", "mpcmix.media", "mpcmix.live"},
     {"mpcmix.engine"},
     {"mpcmix.scenario"},
     {"mpcmix.analysis", "mpcmix.server"},

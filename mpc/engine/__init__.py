@@ -15,6 +15,7 @@ from typing import Protocol
 from mpcmix.model import CallModel, Event
 
 from .callengine import BLOCK_SAMPLES, CallEngine, SpanHook, Tap, render_memory_bytes
+from .live import LiveHub
 from .outputs import Outputs
 from .speech import SPEAK_HANGOVER_MS, SPEAK_THRESHOLD_DBFS, SpeechTracker
 
@@ -29,6 +30,7 @@ class Engine(Protocol):
     model: CallModel
     now_ms: int
     closed: bool
+    live: LiveHub
 
     def settle(self, now_ms: int) -> list[Event]: ...
 
@@ -53,6 +55,7 @@ __all__ = [
     "SPEAK_THRESHOLD_DBFS",
     "CallEngine",
     "Engine",
+    "LiveHub",
     "Outputs",
     "SpanHook",
     "SpeechTracker",

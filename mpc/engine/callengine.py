@@ -26,8 +26,9 @@ import numpy as np
 from mpcmix.errors import MediaError, MediaPending
 from mpcmix.media import MediaLibrary
 from mpcmix.mixer import SILENCE, LiveMixer, Looped, Mixer, OneShot, Source
-from mpcmix.model import CallModel, Event, MixState, SourceSpec
+from mpcmix.model import LIVE_PREFIX, CallModel, Event, MixState, SourceSpec, is_live
 from mpcmix.routing import (
+    CallPhase,
     CallState,
     RoutingMatrix,
     build_matrix,
@@ -36,6 +37,7 @@ from mpcmix.routing import (
     voice_source,
 )
 
+from .live import LiveHub
 from .outputs import Capture, Outputs
 from .speech import Speech
 
@@ -44,6 +46,8 @@ from .speech import Speech
 Tap = Callable[[int, RoutingMatrix, np.ndarray], None]
 #: `on_span(start_ms, end_ms, state)`: the model's state held over ``[start_ms, end_ms)``.
 SpanHook = Callable[[int, int, MixState], None]
+
+_VOICE = voice_source("")  # the prefix of a voice's source label
 
 #: Mixing block: bounds memory whatever the call's length (samples per block at any rate).
 BLOCK_SAMPLES = 1 << 17
@@ -133,6 +137,9 @@ class CallEngine:
         self._speech = Speech(sample_rate, frame_ms)
         self._pending: list[Event] = []
         self.closed = False
+        #: live voices in, mix feeds out (mpcmix.engine.live)
+        self.live = LiveHub(sample_rate, frame_ms)
+        self._answered: frozenset[str] = frozenset()  # labels whose call is answered, this span
 
     # -- time --------------------------------------------------------------------------------
 
@@ -143,7 +150,16 @@ class CallEngine:
     def settle(self, now_ms: int) -> list[Event]:
         """Judge the ending rules after operations at `now_ms`; the events produced so far."""
         self.model.settle(now_ms)
+        if self.live.active():  # a live voice or feed whose call just ended ends now
+            state = self.model.mix_state()
+            self._sync_live(state.calls, [build_matrix(c).listeners for c in state.calls])
         return self.drain_events()
+
+    def _sync_live(self, calls: tuple[CallState, ...], rows: list[tuple[str, ...]]) -> None:
+        """Tell the live hub who is in a call now, and which listener rows exist."""
+        self._answered = frozenset(p.name for c in calls for p in c.participants
+                                   if p.phase is CallPhase.ANSWERED)
+        self.live.keep(self._answered, [row for listeners in rows for row in listeners])
 
     def advance_to(self, target_ms: int) -> list[Event]:
         """Fire the model's timers up to `target_ms` and render the audio up to it."""
@@ -194,6 +210,7 @@ class CallEngine:
         """Close every file (fsynced). The engine renders nothing after this."""
         if self.closed:
             return
+        self.live.close()
         try:
             if self.outputs is not None:
                 self.outputs.close(self.samples(self.now_ms))
@@ -233,6 +250,7 @@ class CallEngine:
         calls = state.calls
         matrices = self._route(state.mpc_uuids, calls)
         matrix = stack(matrices) if self.tap is not None else None
+        self._sync_live(calls, [m.listeners for m in matrices])
         sources = {spec.name: self._source(spec) for spec in state.sources}
         if len(self._sources) > len(sources):  # sources no MPC names any more (ended, left)
             self._sources = {k: v for k, v in self._sources.items() if k in sources}
@@ -337,6 +355,7 @@ class CallEngine:
                     voices[label] = sources.get(voice_source(label), SILENCE).read(start, n)
             return voices[label]
 
+        self.live.deliver(start, rows, voice)
         for writer, row_name, member in captures:
             if member is None:
                 row = rows.get(row_name)
@@ -356,6 +375,12 @@ class CallEngine:
                 self.model.emit_speak_event(at_sample * 1000 // self.sample_rate, label, speaking)
 
     def _source(self, spec: SourceSpec) -> Source:
+        if is_live(spec.media) and spec.name.startswith(_VOICE):
+            label = spec.name[len(_VOICE):]
+            if label not in self._answered or spec.name in self._silenced:
+                return SILENCE  # left the call: its live voice is closed
+            assert spec.media is not None
+            return self.live.voice(label, spec.media[len(LIVE_PREFIX):], spec.start_ms)
         key = (spec.media, spec.start_ms, spec.loop)
         cached = self._sources.get(spec.name)
         if cached is not None and cached[0] == key:

@@ -18,11 +18,13 @@ from .snapshot import (
     DEFAULT_AGENT_HOLD_MUSIC,
     DEFAULT_CUSTOMER_HOLD_MUSIC,
     DEFAULT_WAIT_MUSIC,
+    LIVE_PREFIX,
     Line,
     MediaCatalog,
     MixState,
     RecordingSpec,
     SourceSpec,
+    is_live,
 )
 from .state import DEFAULT_EPOCH, DEFAULT_LINE, DEFAULT_RECORDING_URL_BASE
 
@@ -34,6 +36,7 @@ __all__ = [
     "DEFAULT_LINE",
     "DEFAULT_RECORDING_URL_BASE",
     "DEFAULT_WAIT_MUSIC",
+    "LIVE_PREFIX",
     "CallModel",
     "Event",
     "Line",
@@ -41,4 +44,5 @@ __all__ = [
     "MixState",
     "RecordingSpec",
     "SourceSpec",
+    "is_live",
 ]

@@ -30,6 +30,7 @@ from typing import Any
 
 from mpcmix.errors import NotFoundError
 from mpcmix.routing import (
+    CallPhase,
     CallState,
     Overlay,
     OverlayKind,
@@ -49,7 +50,7 @@ from .play_ops import PlayOperations
 from .recording_ops import RecordingOperations
 from .records import EndedMpc, EndedParticipant, MpcRecord
 from .serialize import coach_mode
-from .snapshot import MixState, RecordingSpec, SourceSpec
+from .snapshot import Line, MixState, RecordingSpec, SourceSpec
 from .waiting import MediaWaits
 
 
@@ -225,6 +226,14 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         transfer); NotFoundError if the call is unknown."""
         return self._far_end_call(call_uuid).member_id
 
+    def answered_call_label(self, call_uuid: str) -> str:
+        """The label of the participant whose answered call `call_uuid` is live now (what an
+        audio stream can be started on); NotFoundError if there is none."""
+        p = self._calls.get(str(call_uuid))
+        if p is None or p.answered_ms is None or p.phase is not CallPhase.ANSWERED:
+            raise NotFoundError(f"call {call_uuid!r} is not an answered, live call of this account")
+        return p.label
+
     def mpc_uuid_of_member(self, member: str) -> str:
         """The uuid of the MPC a participant (by label or member_id) belongs to."""
         return self._participant(member).mpc.uuid
@@ -237,6 +246,11 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         ends = [p.voice_start_ms + p.voice_duration_ms for p in self._participants.values()
                 if p.voice_start_ms is not None]
         return max(ends) if ends else None
+
+    def set_line(self, number: str, line: Line) -> None:
+        """What the phone at `number` does from now on (calls already placed keep theirs): e.g.
+        ``Line(audio="live:<tag>")`` for a participant whose voice is pushed live."""
+        self._lines[number] = line
 
     def is_line_known(self, number: str) -> bool:
         """Whether `number` is in the lines (the server warns when it is not)."""

@@ -23,12 +23,23 @@ DEFAULT_AGENT_HOLD_MUSIC = "default:agent_hold"
 
 RecordingTrack = Literal["conference", "participant", "all"]
 
+#: A line's audio ``live:<tag>``: its voice is pushed live from outside (a stream line's bot, a
+#: browser's microphone), through the engine's live ports (`mpcmix.engine.live`). It has no
+#: length: the model never ends it by itself.
+LIVE_PREFIX = "live:"
+
+
+def is_live(ref: str | None) -> bool:
+    """Whether the media reference `ref` is a live voice (``live:<tag>``)."""
+    return ref is not None and ref.startswith(LIVE_PREFIX)
+
 
 @dataclass(frozen=True)
 class Line:
     """What the phone at one number does when called (a scenario's `lines`, the server's --lines).
 
-    `audio` is the media reference of its voice (path, file:// or http URL), None for silence.
+    `audio` is the media reference of its voice (path, file:// or http URL), None for silence,
+    ``live:<tag>`` for a voice pushed live (`is_live`).
     `answer_after_ms` is how long it rings before answering; None means it never answers (it
     rings until the participant's `ring_timeout`).
     """

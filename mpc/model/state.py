@@ -31,7 +31,7 @@ from .records import (
     RecordingRecord,
 )
 from .serialize import Serializer
-from .snapshot import BEEP_DURATION_MS, Line, MediaCatalog
+from .snapshot import BEEP_DURATION_MS, Line, MediaCatalog, is_live
 from .values import as_str, is_given, unwrap
 
 DEFAULT_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -153,6 +153,8 @@ class ModelState:
     def _duration(self, ref: str) -> int:
         if ref in BEEP_DURATION_MS:
             return BEEP_DURATION_MS[ref]
+        if is_live(ref):
+            return 0  # a live voice: as long as its call lasts
         if self._media is None:
             raise MediaError(f"media {ref!r}: no media catalog is configured")
         return self._media.duration_ms(ref)

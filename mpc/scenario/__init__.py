@@ -21,6 +21,7 @@ from .load import (
     MEMBER_OPS,
     RECORDING_LISTENER,
     Expectation,
+    STREAM_TAG,
     LineSpec,
     LoadedScenario,
     ScenarioEvent,
@@ -29,6 +30,7 @@ from .load import (
     parse_lines,
     scenario_from_dict,
     scenario_from_text,
+    stream_lines,
     to_model_lines,
 )
 from .stored import SCENARIO_FILE, load_stored_scenario, write_scenario_json
@@ -40,6 +42,7 @@ __all__ = [
     "MEMBER_OPS",
     "RECORDING_LISTENER",
     "SCENARIO_FILE",
+    "STREAM_TAG",
     "CollectingSink",
     "Expectation",
     "LineSpec",
@@ -56,6 +59,7 @@ __all__ = [
     "scenario_engine",
     "scenario_from_dict",
     "scenario_from_text",
+    "stream_lines",
     "to_model_lines",
     "write_scenario_json",
 ]

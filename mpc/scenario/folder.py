@@ -36,7 +36,7 @@ from mpcmix.errors import ScenarioError
 from mpcmix.model import CallModel, Event
 
 from .driver import ScenarioDriver, scenario_engine
-from .load import LoadedScenario, load_scenario, scenario_from_dict
+from .load import LoadedScenario, load_scenario, scenario_from_dict, stream_lines
 from .stored import write_scenario_json
 
 #: Every folder a render writes holds this file from its first moment: it proves the folder is a
@@ -84,6 +84,11 @@ def render_scenario(
         scenario = load_scenario(scenario)
     if subtype not in ("PCM_16", "FLOAT"):
         raise ScenarioError(f"--subtype must be PCM_16 or FLOAT, not {subtype!r}")
+    streams = stream_lines(scenario.lines)
+    if streams:
+        raise ScenarioError(f"line {streams[0]!r} is a stream line: a render has no live peer "
+                            "to connect it to (serve the lines with `mpcmix serve --lines`, "
+                            "or give the line `audio`)")
     out_dir = destination(out_dir)
     check_resources(scenario)
     _remove_stale(out_dir)

@@ -18,7 +18,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from mpcmix.errors import ScenarioError
+from mpcmix.errors import ScenarioError, ValidationError
+from mpcmix.live import StreamSpec, stream_spec
+from mpcmix.model import LIVE_PREFIX
 from mpcmix.model.params import ALIASES, OPERATIONS, operation
 
 SAMPLE_RATES = (8000, 16000, 24000, 48000)
@@ -61,12 +63,19 @@ EXPECT_KINDS = ("hears", "never_hears")
 RECORDING_LISTENER = "recording"
 
 
+#: A stream line's voice is ``live:stream:<number>`` (mpcmix.engine.live; the server connects
+#: its stream when the engine opens it).
+STREAM_TAG = LIVE_PREFIX + "stream:"
+
+
 @dataclass(frozen=True)
 class LineSpec:
-    """What the phone at one number does once it is called."""
+    """What the phone at one number does once it is called: say `audio`, or, a stream line,
+    connect the provider's audio stream to `stream`'s URL (a bot: its voice is live)."""
 
     audio: str | None = None
     answer_after_s: Fraction | None = Fraction(0)  # None: never answers
+    stream: StreamSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -427,10 +436,26 @@ def parse_lines(value: Any, source: str) -> dict[str, LineSpec]:
             spec = {"audio": spec}
         if not isinstance(spec, dict):
             raise ScenarioError(f"{where} must be a mapping with `audio` and `answer_after`")
-        unknown = set(spec) - {"audio", "answer_after"}
+        unknown = set(spec) - {"audio", "answer_after", "stream"}
         if unknown:
             raise ScenarioError(f"{where}: unknown key(s) {sorted(unknown, key=repr)}; a line "
-                                "has `audio` and `answer_after`")
+                                "has `audio` or `stream`, and `answer_after`")
+        stream = None
+        if "stream" in spec:
+            if "audio" in spec:
+                raise ScenarioError(f"{where}: a line has `audio` or `stream`, not both (a "
+                                    "stream line's voice is what its stream server sends)")
+            if not isinstance(spec["stream"], dict):
+                raise ScenarioError(f"{where}: `stream` must be a mapping with `url` "
+                                    "(content_type, bidirectional, extra_headers...)")
+            try:
+                stream = stream_spec(spec["stream"], where=f"{where}: stream")
+            except ValidationError as exc:
+                raise ScenarioError(exc.message) from None
+            if stream.audio_track != "inbound":
+                raise ScenarioError(f"{where}: stream: a stream line sends the mix its "
+                                    "participant hears as its inbound track; audio_track must be "
+                                    f"inbound, not {stream.audio_track!r}")
         audio = spec.get("audio")
         if audio is not None and (not isinstance(audio, str) or not audio):
             raise ScenarioError(f"{where}: `audio` must be a path or file:// URL, not {audio!r}")
@@ -439,8 +464,18 @@ def parse_lines(value: Any, source: str) -> dict[str, LineSpec]:
             answer_s = None
         else:
             answer_s = to_seconds(answer, f"{where}: `answer_after`")
-        out[str(number)] = LineSpec(audio=audio, answer_after_s=answer_s)
+        out[str(number)] = LineSpec(audio=audio, answer_after_s=answer_s, stream=stream)
     return out
+
+
+def stream_voice(number: str) -> str:
+    """The live voice reference of stream line `number` (what the call model is told)."""
+    return f"{STREAM_TAG}{number}"
+
+
+def stream_lines(lines: Mapping[str, LineSpec]) -> list[str]:
+    """The numbers of the stream lines among `lines`."""
+    return [number for number, spec in lines.items() if spec.stream is not None]
 
 
 def to_model_lines(lines: Mapping[str, LineSpec], frame_ms: int) -> dict[str, Any]:
@@ -449,7 +484,7 @@ def to_model_lines(lines: Mapping[str, LineSpec], frame_ms: int) -> dict[str, An
 
     return {
         number: Line(
-            audio=spec.audio,
+            audio=stream_voice(number) if spec.stream is not None else spec.audio,
             answer_after_ms=None if spec.answer_after_s is None
             else frame_boundary_ms(spec.answer_after_s, frame_ms),
         )

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .config import ServerConfig
+from .console import add_console_routes
 from .downloads import add_download_routes
 from .emulator import add_emulator_routes
 from .http import api_error
@@ -29,6 +30,7 @@ from .middleware import BodyLimit, NoServerErrors, TrailingSlash
 from .openapi import install as install_openapi
 from .routes import add_api_routes
 from .state import ServerState
+from .streamapi import add_stream_routes
 
 
 def build_app(config: ServerConfig) -> FastAPI:
@@ -79,6 +81,8 @@ def build_app(config: ServerConfig) -> FastAPI:
     add_api_routes(app, state)
     add_download_routes(app, state)
     add_emulator_routes(app, state)
+    add_stream_routes(app, state)
+    add_console_routes(app, state)
     install_openapi(app)
     app.add_middleware(TrailingSlash)
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)

@@ -125,7 +125,9 @@ def _stats(state: ServerState) -> Endpoint:
                 "api_id": new_api_id(),
                 "clock": state.clock.kind,
                 "now_ms": state.clock.now_ms(),
+                "elapsed_ms": round(now, 3),  # unrounded time since the clock's 0 (real time)
                 "ticker": state.ticks.summary(window_s, now),
+                "streams": state.streams.summary(),
                 "callbacks": {"pending": state.dispatcher.pending(),
                               "queue_size": state.dispatcher.max_pending},
                 "media": {"cached_bytes": state.media.cached_bytes(),

@@ -14,6 +14,7 @@ def banner(config: ServerConfig, data_dir: str) -> str:
         f"mpcmix serve: {config.base_url()}  (clock: {config.clock}, "
         f"{config.sample_rate} Hz, {config.frame_ms} ms frames)",
         f"  API base URL for the plivo SDK: {config.base_url()}/v1/Account",
+        f"  web console: {config.base_url()}/console",
         f"  media root: {config.media_root or '(none: built-in sounds only)'}",
         f"  data (recordings, listener streams, events.jsonl): {data_dir}",
     ]

@@ -188,6 +188,8 @@ SCHEMAS: dict[str, Any] = {
         "api_id": _API_ID,
         "clock": {"enum": ["virtual", "realtime"]},
         "now_ms": {"type": "integer", "minimum": 0},
+        "elapsed_ms": {"type": "number", "minimum": 0,
+                       "description": "unrounded time since the clock's 0 (real time; 0 virtual)"},
         "ticker": {"type": "object", "required": ["frame_ms", "ticks", "late_ticks", "window"],
                    "description": "tick lateness in ms: how long after the frame boundary that "
                                   "made it due each tick of the real-time clock finished"},
@@ -197,8 +199,38 @@ SCHEMAS: dict[str, Any] = {
                           "cache_bytes": {"type": "integer", "minimum": 1},
                           "cached_files": {"type": "integer", "minimum": 0}},
                          description="decoded media kept in memory (shared by all accounts)"),
+        "streams": _object({name: {"type": "integer", "minimum": 0} for name in (
+            "connecting", "streaming", "stopped", "dropped", "dropped_samples")},
+            description="audio streams by state, and the audio their queues dropped (samples)"),
     }),
     "Health": _object({"status": {"enum": ["ok"]}, "version": _TEXT}),
+    "LiveMpc": _object({
+        "auth_id": _TEXT,
+        "mpc": _object(_MPC_FIELDS),
+        "participants": {"type": "array", "items": _object({
+            **_PARTICIPANT_FIELDS, "label": _TEXT,
+            "phase": {"enum": ["ringing", "answered", "exited"]}})},
+        "matrix": _object({
+            "listeners": {"type": "array", "items": _object({
+                "label": _TEXT, "member_id": _null(_TEXT), "recording": _BOOL})},
+            "sources": {"type": "array", "items": _object({
+                "label": _TEXT, "kind": _TEXT, "owner": _null(_TEXT),
+                "member_id": _null(_TEXT)})},
+            "gains": {"type": "array", "items": {"type": "array", "items": {
+                "type": "integer", "minimum": 0}}},
+            "reasons": {"type": "array", "items": {"type": "array", "items": _TEXT}},
+        }, description="the routing matrix now: gains[i][j] from sources[j] to listeners[i], "
+                       "with each cell's reason (mpcmix.routing.build_matrix and explain)"),
+    }, description="a live MPC as the console shows it"),
+    "Live": _object({
+        "api_id": _API_ID,
+        "clock": {"enum": ["virtual", "realtime"]},
+        "now_ms": {"type": "integer", "minimum": 0},
+        "frame_ms": {"enum": [10, 20, 40, 60]},
+        "sample_rate": {"enum": [8000, 16000, 24000, 48000]},
+        "auth_id": _TEXT,
+        "mpcs": {"type": "array", "items": _ref("LiveMpc")},
+    }),
 }
 
 #: The body schema of each API operation's success (None: no body, 204).
@@ -239,6 +271,7 @@ _OTHER_SUCCESS: dict[str, tuple[int, str | None]] = {
     "emulator_answer": (200, "FarEnd"),
     "emulator_dtmf": (200, "FarEnd"),
     "emulator_health": (200, "Health"),
+    "emulator_live": (200, "Live"),
 }
 _OPEN = {"emulator_health"}
 

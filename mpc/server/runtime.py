@@ -28,6 +28,7 @@ from mpcmix.mixer import mp3file, wavfile
 from mpcmix.model import CallModel, Event, archive
 from mpcmix.model.events import RECORDING_CLOSED, RECORDING_OPENED, recording_failed_at_restart
 from mpcmix.model.params import destinations, operation
+from mpcmix.routing import CallState
 from mpcmix.scenario import to_model_lines
 
 from .callbacks import CallbackDispatcher, Delivery, form_params
@@ -253,6 +254,21 @@ class AccountRuntime:
                                 "has not been rendered)")
         return path
 
+    def live_view(self) -> tuple[int, list[tuple[dict[str, Any], CallState, dict[str, str]]]]:
+        """The MPCs live now, for the console: (now_ms, [(the MPC's `mpc_json`, its routing
+        `CallState`, routing label -> member_id)]) taken under the lock at one frame; the engine
+        is brought to now first, as for a download. Draws no id: a look changes nothing."""
+        with self.lock:
+            now = self._now()
+            if now > self.engine.now_ms and not self.engine.closed:
+                self._publish(self.engine.advance_to(now))
+            state = self.model.mix_state()
+            calls = []
+            for uuid, call in zip(state.mpc_uuids, state.calls, strict=True):
+                members = {p.name: self.model.member_id_of(p.name) for p in call.participants}
+                calls.append((self.rewrite_urls(self.model.mpc_json(uuid)), call, members))
+            return self.engine.now_ms, calls
+
     def recording_file(self, filename: str) -> tuple[Path, bool]:
         """(path, complete) of a recording file named `<recording_id>[-<track>].<format>`."""
         stem, _, ext = filename.rpartition(".")
@@ -351,6 +367,13 @@ class AccountRuntime:
     def send_callback(self, name: str, params: dict[str, str], url: str, method: str) -> None:
         """Log and send one callback the server makes itself (an asynchronous answer), at the
         clock's current time, signed like every callback."""
+        with self.lock:
+            self._log_and_send(name, self._now(), params, url, method.upper())
+
+    def stream_status(self, name: str, params: dict[str, Any], url: str | None,
+                      method: str) -> None:
+        """Log an audio stream's status callback (StartStream, StopStream, DroppedStream) at
+        the clock's time, and send it when the stream has a status_callback_url."""
         with self.lock:
             self._log_and_send(name, self._now(), params, url, method.upper())
 

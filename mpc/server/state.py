@@ -25,6 +25,7 @@ from .config import Account, ServerConfig, default_epoch
 from .folderlock import FolderLock
 from .media import server_media
 from .runtime import AccountRuntime
+from .streams import StreamManager
 
 log = logging.getLogger("mpcmix.server")
 
@@ -76,6 +77,8 @@ class ServerState:
                 main_auth_token=main_token,
                 data_dir=self.data_dir,
             )
+        self.streams = StreamManager(config, self.runtimes,
+                                     realtime=isinstance(self.clock, RealtimeClock))
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self._advance_lock = threading.Lock()
@@ -89,6 +92,7 @@ class ServerState:
             return
         self.started = True
         self.dispatcher.start()
+        self.streams.start()
         threading.Thread(target=self._prewarm, name="mpcmix-media-prewarm", daemon=True).start()
         if isinstance(self.clock, RealtimeClock):
             self._ticker = threading.Thread(target=self._tick_loop, name="mpcmix-ticker",
@@ -99,6 +103,10 @@ class ServerState:
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(5)
+        try:
+            self.streams.stop()  # their StopStream callbacks go out before the accounts close
+        except Exception:
+            log.exception("stopping the audio streams failed")
         for runtime in self.runtimes.values():
             try:
                 runtime.close()

@@ -66,7 +66,8 @@ def _fill(path: str, auth_id: str, found: dict) -> str:
     values = {"auth_id": auth_id, "mpc_id": f"uuid_{found['mpc']['mpc_uuid']}",
               "member_id": found["member"], "call_uuid": found["call_uuid"],
               "filename": found["recording"]["recording_url"].rsplit("/", 1)[1],
-              "recording_id": found["recording"]["recording_id"]}
+              "recording_id": found["recording"]["recording_id"],
+              "stream_id": "a-stream-of-no-one"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 

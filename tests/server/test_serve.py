@@ -57,6 +57,12 @@ def _check_serving(process: subprocess.Popen[str], port: int) -> None:
         assert health.json()["status"] == "ok"
         listed = httpx.get(f"{url}/v1/Account/{auth[0]}/MultiPartyCall/", auth=auth)
         assert listed.status_code == 200 and listed.json()["objects"] == []
+        # the web console, named in the banner, served from the installed package
+        assert f"web console: http://127.0.0.1:{port}/console" in banner
+        page = httpx.get(f"{url}/console")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "<title>mpcmix console</title>" in page.text
+        assert httpx.get(f"{url}/emulator/live", auth=auth).json()["mpcs"] == []
     finally:
         process.send_signal(signal.SIGINT)
         try:

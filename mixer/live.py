@@ -290,12 +290,12 @@ class LiveMixer:
             loud = row_bounds(plan, peaks) > INT16_MAX
             if loud.any(axis=1).all():  # no call certainly inside int16: evaluate once, exactly
                 c, n_out, n = o.shape
-                exact = evaluate(plan, x, np.empty(o.shape, np.int32)).reshape(c * n_out, n)
+                whole = evaluate(plan, x, np.empty(o.shape, np.int32)).reshape(c * n_out, n)
                 flat = gains.reshape(c * n_out).copy()
-                rows = o.reshape(c * n_out, n)  # a view of `o` (its last axis alone is sliced)...
-                limit_rows(exact, flat, self.release_per_sample, out=rows)
-                if not np.shares_memory(rows, o):  # ...or, should numpy have copied, copied back
-                    o[...] = rows.reshape(o.shape)
+                lanes = o.reshape(c * n_out, n)  # a view of `o` (its last axis alone is sliced)...
+                limit_rows(whole, flat, self.release_per_sample, out=lanes)
+                if not np.shares_memory(lanes, o):  # ...or, should numpy have copied, copied back
+                    o[...] = lanes.reshape(o.shape)
                 gains[...] = flat.reshape(gains.shape)
                 return peaks
             evaluate(plan, x, o)  # wrapping int16: exact wherever the bound holds

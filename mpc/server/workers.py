@@ -90,20 +90,21 @@ def serve_front(config: ServerConfig) -> int:
 
     from .front import build_front
 
-    print(banner(config, "(on the shards)", list(config.shard_urls)), flush=True)
+    print(banner(config, "(on the shards)", list(config.shard_urls), accounts=False), flush=True)
     uvicorn.run(build_front(config.shard_urls, max_body_bytes=config.max_body_bytes), host=config.host,
                 port=config.port, log_level=config.log_level, access_log=config.log_level == "debug")
     return 0
 
 
-def banner(config: ServerConfig, data_dir: str, urls: Sequence[str]) -> str:
-    """The front's start-up lines: where to reach it, and its shards."""
+def banner(config: ServerConfig, data_dir: str, urls: Sequence[str], accounts: bool = True) -> str:
+    """The front's start-up lines: where to reach it, its shards, and (`accounts`) the accounts
+    they were started with (a front alone does not know them: the shards authenticate)."""
     lines = [f"mpcmix serve: {config.base_url()}  (front of {len(urls)} workers; clock: {config.clock}, "
              f"{config.sample_rate} Hz, {config.frame_ms} ms frames)",
              f"  API base URL for the plivo SDK: {config.base_url()}/v1/Account",
              f"  data: {data_dir}  (shard K in shard-K)"]
     lines += [f"  shard {k}: {url}" for k, url in enumerate(urls)]
-    for account in config.accounts:
+    for account in config.accounts if accounts else ():
         if config.generated_account:
             lines.append(f"  generated account: auth_id={account.auth_id} auth_token={account.auth_token}")
         else:

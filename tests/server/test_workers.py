@@ -9,6 +9,7 @@ another count is refused (exit 2), with the same count it serves the MPCs of bef
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import subprocess
@@ -151,7 +152,12 @@ def test_a_restart_with_another_worker_count_is_refused(tmp_path: Path) -> None:
         assert run.returncode == 2, run.stderr
         assert "served with --workers 2" in run.stderr and str(data) in run.stderr
     assert sorted(p.name for p in data.iterdir() if p.name.startswith("shard-")) == ["shard-0", "shard-1"]
-    with serve_process(server_args(tmp_path, data), timeout_s=90) as server, client(server) as http:
+    # Again with two, as shards started on their own (as on other hosts) and a front given their URLs.
+    with contextlib.ExitStack() as stack:
+        shards = [stack.enter_context(serve_process([*server_args(tmp_path, data), "--shard", str(k)], timeout_s=90))
+                  for k in (0, 1)]
+        server = stack.enter_context(serve_process(["--shard-urls", ",".join(s.url for s in shards)]))
+        http = stack.enter_context(client(server))
         by_uuid = http.get(f"{BASE}/uuid_{uuid}/")  # the MPC of the run before, on its shard
         assert by_uuid.status_code == 200 and by_uuid.json()["status"] == "Ended"
         listed = http.get(f"{BASE}/", params={"friendly_name": name}).json()

@@ -294,7 +294,7 @@ def update_offline_section(doc: Path, res: Results) -> None:
     if OFFLINE_BEGIN not in text or OFFLINE_END not in text:
         raise ValueError(f"{doc} has no section {OFFLINE_BEGIN!r}: run the whole `make bench`")
     head, rest = text.split(OFFLINE_BEGIN, 1)
-    text = head + "\n".join(render_offline_section(res)) + OFFLINE_END + rest.split(OFFLINE_END, 1)[1]
+    text = head + "\n".join(render_offline_section(res)) + "\n" + OFFLINE_END + rest.split(OFFLINE_END, 1)[1]
     lines = text.split("\n")
     fresh = [f"| {what} | {target} | {got} | {_met(met)} |" for what, target, got, met in res.targets()
              if what.startswith("offline")]

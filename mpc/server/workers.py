@@ -57,7 +57,7 @@ def serve_workers(config: ServerConfig, argv: Sequence[str]) -> int:
     children = [
         subprocess.Popen([sys.executable, "-m", "mpcmix.cli", "serve",
                           *shard_argv(argv, k, config.workers, port, data_dir, config.base_url(), epoch, account)],
-                         stdout=subprocess.DEVNULL, env=env)
+                         stdout=subprocess.DEVNULL, env=env, preexec_fn=_end_with_parent)
         for k, port in enumerate(ports)]
     try:
         urls = [f"http://127.0.0.1:{port}" for port in ports]
@@ -110,6 +110,17 @@ def banner(config: ServerConfig, data_dir: str, urls: Sequence[str], accounts: b
         else:
             lines.append(f"  account: {account.auth_id}")
     return "\n".join(lines)
+
+
+def _end_with_parent() -> None:
+    """In a shard, before it runs: end (SIGTERM) when the front ends, however it ends (Linux
+    `prctl(PR_SET_PDEATHSIG)`; elsewhere the shards outlive a killed front)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _wait_healthy(child: subprocess.Popen[bytes], url: str, timeout_s: float = 60.0) -> bool:

@@ -8,7 +8,8 @@ URL, so shards may run on other hosts (``--shard-urls``). The front keeps no sta
   its account and name place it on, or that its uuid names (`mpcmix.model.ids`); recordings
   (``.../Recording/<id>...``) and the far end (``/emulator/calls/<call_uuid>/...``) by their id;
 - ``GET .../MultiPartyCall/`` (the list) asks every shard for all its matches and pages the
-  merge itself, newest first (`mpcmix.model.mpc_ops.list_page`: the same page rule);
+  merge itself, newest first (`mpcmix.model.mpc_ops.list_page`: the same page rule); in
+  asynchronous mode (``callback_url``) shard 0 answers, with its own MPCs;
 - ``POST /emulator/advance`` moves every shard's virtual clock, all at once;
 - ``/emulator/events`` without ``mpc_uuid`` merges the shards' logs (each record names its
   ``shard``; ``after`` counts in each shard's own log); ``/emulator/stats`` lists each shard's;
@@ -100,7 +101,7 @@ class Front:
                 auth_id, kind = parts[3], parts[4]
                 mpc_id = parts[5] if len(parts) > 5 else ""
                 if kind == "MultiPartyCall" and not mpc_id:
-                    if request.method == "GET":
+                    if request.method == "GET" and "callback_url" not in request.query_params:
                         return await self.list(request, auth_id)
                     return await self.forward(request, 0, body)
                 if kind == "MultiPartyCall":
@@ -187,9 +188,12 @@ class Front:
         answers = await self._all(request, b"", {MATCHES_HEADER: "1"})
         if isinstance(answers, Response):
             return answers
+        bodies = [answer.json() for answer in answers]
+        if not all(isinstance(body, dict) and "matches" in body for body in bodies):
+            return _buffered(answers[0])  # not a page (asynchronous mode): as shard 0 answered
         found: list[tuple[int, int, int, dict[str, Any]]] = []
-        for shard, answer in enumerate(answers):
-            found.extend((created, order, shard, obj) for created, order, obj in answer.json()["matches"])
+        for shard, body in enumerate(bodies):
+            found.extend((created, order, shard, obj) for created, order, obj in body["matches"])
         found.sort(key=lambda item: (-item[0], item[1], item[2]))
         args = query_args(request.query_params.multi_items())
         args.pop("sub_account", None)  # the shards chose the accounts; the page is the same rule

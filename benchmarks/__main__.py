@@ -2,7 +2,8 @@
 docs/performance.png.
 
 1. Offline render of a 10-party call (16 kHz, 11 outputs) by `mpcmix render` and its peers, whole
-   processes, alternating, medians; mpcmix's peak memory for a long call against a short one.
+   processes, alternating, medians; again at ordinary speech levels (against the I/O floor and
+   ffmpeg); mpcmix's peak memory for a long call against a short one.
 2. Live capacity: participants one core mixes in real time (16 kHz, 20 ms ticks, 10-party calls)
    by LiveMixer and its peers; tick latency at 100 and 1,000 calls.
 3. Scaling: cost per participant by call size and by number of calls.
@@ -24,15 +25,16 @@ import time
 from pathlib import Path
 
 from . import live, offline, report_cost
-from .report import Results, render_markdown, render_plot, render_table
-from .workload import make_workload
+from .report import Results, render_markdown, render_plot, render_table, update_offline_section
+from .workload import make_speech_workload, make_workload
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def run(quick: bool = False, rounds: int = 5, minutes: int = 10, long_minutes: int = 60,
-        scratch: Path | None = None, log=print) -> Results:
-    """Run every benchmark and return the figures (`quick`: a tiny workload, one round)."""
+        scratch: Path | None = None, log=print, offline_only: bool = False) -> Results:
+    """Run every benchmark and return the figures (`quick`: a tiny workload, one round;
+    `offline_only`: section 1 alone)."""
     if quick:
         rounds, seconds, long_seconds = 1, 6, 12
     else:
@@ -53,10 +55,17 @@ def run(quick: bool = False, rounds: int = 5, minutes: int = 10, long_minutes: i
         peers = offline.run_offline(work, offline.make_peers(tuple(names)), rounds, scratch / "runs", log)
         results.offline = peers
         results.duration_s = seconds
+        log(f"offline: the same call at ordinary speech levels (each voice peaking at -14 dBFS), {rounds} round(s)")
+        speech = make_speech_workload(scratch / "speech", duration_s=seconds)
+        names = ["mpcmix", "io_floor"] + (["ffmpeg"] if offline.have("ffmpeg") else [])
+        results.speech = offline.run_offline(speech, offline.make_peers(tuple(names)), rounds, scratch / "runs", log)
+        shutil.rmtree(scratch / "speech", ignore_errors=True)
         long_work = make_workload(scratch / "long", duration_s=long_seconds)
         log(f"offline: mpcmix render of a {long_seconds} s call (peak memory)")
         results.long = (long_seconds, *offline.render_memory(long_work, scratch / "runs"))
         shutil.rmtree(scratch / "long", ignore_errors=True)
+        if offline_only:
+            return results
 
         # -- 2. live capacity ---------------------------------------------------------------
         log("live: checking every peer's output against LiveMixer's")
@@ -134,15 +143,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long-minutes", type=int, default=60, help="long call for the memory figure")
     parser.add_argument("--out", type=Path, default=None, help="folder for performance.md/.png "
                                                                "(default docs/, none with --quick)")
+    parser.add_argument("--offline-only", action="store_true",
+                        help="the offline render alone (both workloads), rewriting only that section of "
+                             "performance.md and its targets")
     args = parser.parse_args(argv)
     t0 = time.time()
     results = run(quick=args.quick, rounds=args.rounds, minutes=args.minutes, long_minutes=args.long_minutes,
-                  log=lambda s: print(s, file=sys.stderr, flush=True))
+                  log=lambda s: print(s, file=sys.stderr, flush=True), offline_only=args.offline_only)
     results.machine["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     results.machine["benchmark wall time"] = f"{time.time() - t0:.0f} s"
     print(render_table(results))
     out = args.out if args.out is not None else (None if args.quick else DOCS)
-    if out is not None:
+    if out is not None and args.offline_only:
+        update_offline_section(out / "performance.md", results)
+        print(f"wrote the offline section of {out / 'performance.md'}", file=sys.stderr)
+    elif out is not None:
         out.mkdir(parents=True, exist_ok=True)
         render_plot(results, out / "performance.png")
         (out / "performance.md").write_text(render_markdown(results, "performance.png"))

@@ -9,6 +9,11 @@ reads the server's own tick lateness from `GET /emulator/stats`, its CPU time an
     python -m benchmarks.load                      # ramp: the largest N with no late tick
     python -m benchmarks.load --mpcs 8 --seconds 30          # one N
     python -m benchmarks.load --soak 600 --mpcs 8            # 10-minute soak: memory over time
+    python -m benchmarks.load --workers 2                    # the ramp against 2 shard processes
+
+With ``--workers N`` the server is N shard processes behind a front (docs/server.md, Every core):
+CPU, memory and open files are summed over the front and its shards, ticks over the shards, and
+the lateness percentiles are the worst shard's.
 
 A tick is late when it finishes more than one frame (20 ms) after the boundary that made it due;
 "keeps up" means p99 lateness under one frame. `make load` and `make soak` run the first and last.
@@ -65,7 +70,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(frame_ms: int, sample_rate: int, keep: bool = False) -> Iterator[Server]:
+def running_server(frame_ms: int, sample_rate: int, keep: bool = False, workers: int = 1) -> Iterator[Server]:
     """`mpcmix serve --clock realtime` in a subprocess, stopped (SIGINT) when the block ends.
 
     Its data folder (recordings: a 10-minute soak writes ~3 GB) is deleted afterwards unless `keep`.
@@ -83,6 +88,8 @@ def running_server(frame_ms: int, sample_rate: int, keep: bool = False) -> Itera
             "--frame-ms", str(frame_ms), "--sample-rate", str(sample_rate),
             "--log-level", "warning",
         ]
+        if workers > 1:
+            args += ["--workers", str(workers)]
         with serve_process(args) as served:
             yield Server(served.process, served.url, token, folder / "data")
     finally:
@@ -97,11 +104,23 @@ def running_server(frame_ms: int, sample_rate: int, keep: bool = False) -> Itera
 # --- measuring the process ------------------------------------------------------------------------
 
 
+def tree(pid: int) -> list[int]:
+    """`pid` and its child processes (a front and its shards), from /proc."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            children += [int(c) for c in (task / "children").read_text().split()]
+    return [pid, *children]
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` (all its threads), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time of process `pid` and its children (all their threads), from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    total = 0
+    for one in tree(pid):
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def disk_mib(folder: Path) -> float:
@@ -110,14 +129,28 @@ def disk_mib(folder: Path) -> float:
 
 
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    total = 0.0
+    for one in tree(pid):
+        for line in Path(f"/proc/{one}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def open_files(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+    return sum(len(os.listdir(f"/proc/{one}/fd")) for one in tree(pid))
+
+
+def ticker(stats: dict[str, Any]) -> dict[str, Any]:
+    """The tick window of `GET /emulator/stats`; a sharded server's (its `shards`) combined:
+    ticks and late ticks summed, lateness percentiles the worst shard's."""
+    if "shards" not in stats:
+        window: dict[str, Any] = stats["ticker"]["window"]
+        return window
+    windows = [s["ticker"]["window"] for s in stats["shards"]]
+    worst = {k: max((w[k] for w in windows if w[k] is not None), default=None)
+             for k in ("p50_ms", "p99_ms", "max_ms")}
+    return {"ticks": sum(w["ticks"] for w in windows), "late_ticks": sum(w["late_ticks"] for w in windows), **worst}
 
 
 # --- the workload ---------------------------------------------------------------------------------
@@ -233,8 +266,7 @@ def measure(server: Server, calls: Calls, seconds: float, rate: float,
     cpu0, wall0 = cpu_seconds(pid), time.monotonic()
     drive(calls, seconds, rate, churn_every_s)
     cpu1, wall1 = cpu_seconds(pid), time.monotonic()
-    stats = calls.client.get("/emulator/stats", params={"window_s": seconds}).json()["ticker"]
-    window = stats["window"]
+    window = ticker(calls.client.get("/emulator/stats", params={"window_s": seconds}).json())
     lat = sorted(calls.latencies)
     return Step(
         mpcs=len(calls.live), seconds=round(wall1 - wall0, 1), ticks=window["ticks"],
@@ -260,7 +292,8 @@ HEADER = ("mpcs  ticks  late   p50 ms   p99 ms   max ms   cpu%  rss MiB   fds  r
 def ramp(args: argparse.Namespace) -> list[Step]:
     """Add MPCs step by step; stop after the first N whose p99 lateness reaches one frame."""
     steps: list[Step] = []
-    with running_server(args.frame_ms, args.sample_rate, args.keep) as server, server.client() as client:
+    with running_server(args.frame_ms, args.sample_rate, args.keep, args.workers) as server, \
+            server.client() as client:
         calls = Calls(client)
         print(HEADER, flush=True)
         for n in args.steps:
@@ -284,7 +317,8 @@ def ramp(args: argparse.Namespace) -> list[Step]:
 def soak(args: argparse.Namespace) -> list[Step]:
     """N MPCs for `--soak` seconds, one closed and one opened every `--churn` seconds."""
     samples: list[Step] = []
-    with running_server(args.frame_ms, args.sample_rate, args.keep) as server, server.client() as client:
+    with running_server(args.frame_ms, args.sample_rate, args.keep, args.workers) as server, \
+            server.client() as client:
         calls = Calls(client)
         for _ in range(args.mpcs):
             calls.open()
@@ -352,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame-ms", dest="frame_ms", type=int, default=20)
     parser.add_argument("--sample-rate", dest="sample_rate", type=int, default=16000)
     parser.add_argument("--json", help="write every step as JSON lines to this file")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="serve with --workers N (N shard processes behind a front)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the server's data folder (recordings, events) afterwards")
     args = parser.parse_args(argv)

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DEFAULT_RELEASE_MS", "MAX_RELEASE_MS", "UNITY", "Limiter", "limit_rows", "release_step"]
+__all__ = ["DEFAULT_RELEASE_MS", "MAX_RELEASE_MS", "UNITY", "Limiter", "limit_rows", "limit_rows_full",
+           "release_step"]
 
 UNITY = 1 << 30  # gain 1.0 in Q30
 _SHIFT = 30
@@ -43,8 +44,39 @@ def release_step(sample_rate: int, release_ms: float) -> int:
     return -(-UNITY // release_samples)
 
 
-def limit_rows(mix: np.ndarray, gains: np.ndarray, release_per_sample: int) -> np.ndarray:
+def limit_rows(mix: np.ndarray, gains: np.ndarray, release_per_sample: int,
+               out: np.ndarray | None = None) -> np.ndarray:
     """Many limiters at once, one per row: the vectorised `Limiter.process`, bit for bit.
+
+    The fast path: a row whose limiter is at unity and whose samples all lie within int16 (its
+    actual peak, checked here, not a bound) passes unchanged, as the closed form gives (every
+    target is unity, so the gain stays unity); only the other rows are evaluated
+    (`limit_rows_full`). Same parameters and result as `limit_rows_full`, written into `out`
+    (int16 (k, n)) when given.
+    """
+    x = np.asarray(mix)
+    k, n = x.shape
+    if out is None:
+        out = np.empty((k, n), dtype=np.int16)
+    if n == 0 or k == 0:
+        return out
+    inside = (x.max(axis=1) <= 32767) & (x.min(axis=1) >= -32768) & (gains == UNITY)
+    if inside.all():
+        np.copyto(out, x, casting="unsafe")  # every value fits: the cast is exact
+        return out
+    if not inside.any():
+        out[...] = limit_rows_full(x, gains, release_per_sample)
+        return out
+    out[inside] = x[inside]
+    rest = np.flatnonzero(~inside)
+    g = gains[rest]
+    out[rest] = limit_rows_full(x[rest], g, release_per_sample)
+    gains[rest] = g
+    return out
+
+
+def limit_rows_full(mix: np.ndarray, gains: np.ndarray, release_per_sample: int) -> np.ndarray:
+    """`limit_rows` without its fast path: the closed form evaluated on every sample of every row.
 
     Parameters
     ----------

@@ -136,6 +136,7 @@ class LiveMixer:
         # plan). Labels are not part of it, so every MPC of one shape shares one entry.
         self._plans: dict[_Shape, tuple[tuple[int, ...], MixPlan]] = {}
         self._dirty = False
+        self._scratch32 = np.empty(0, dtype=np.int32)  # exact sums of a chunk (`_scratch`)
         self._n_inputs = 0
         self._n_outputs = 0
 
@@ -286,9 +287,19 @@ class LiveMixer:
             loud = np.empty(gains.shape, dtype=np.bool_)
             kernel_jit.mix_calls(compiled, x, o, loud)
         else:
-            evaluate(plan, x, o)  # wrapping int16: exact wherever the bound holds
             peaks = source_peaks(x)
             loud = row_bounds(plan, peaks) > INT16_MAX
+            if loud.any(axis=1).all():  # no call certainly inside int16: evaluate once, exactly
+                c, n_out, n = o.shape
+                whole = evaluate(plan, x, self._scratch(o.shape)).reshape(c * n_out, n)
+                flat = gains.reshape(c * n_out).copy()
+                lanes = o.reshape(c * n_out, n)  # a view of `o` (its last axis alone is sliced)...
+                limit_rows(whole, flat, self.release_per_sample, out=lanes)
+                if not np.shares_memory(lanes, o):  # ...or, should numpy have copied, copied back
+                    o[...] = lanes.reshape(o.shape)
+                gains[...] = flat.reshape(gains.shape)
+                return peaks
+            evaluate(plan, x, o)  # wrapping int16: exact wherever the bound holds
         need = loud | (gains != UNITY)
         if not need.any():
             return peaks
@@ -304,6 +315,14 @@ class LiveMixer:
         o[calls, rows] = limit_rows(values, g, self.release_per_sample)
         gains[calls, rows] = g
         return peaks
+
+    def _scratch(self, shape: tuple[int, ...]) -> np.ndarray:
+        """int32 scratch of `shape` for exact sums, reused from chunk to chunk (fresh memory of
+        this size is mapped anew each time: a page fault per 4 KiB)."""
+        size = int(np.prod(shape))
+        if self._scratch32.size < size:
+            self._scratch32 = np.empty(size, dtype=np.int32)
+        return self._scratch32[:size].reshape(shape)
 
     def tick_calls(self, frames: Mapping[Hashable, np.ndarray]) -> dict[Hashable, np.ndarray]:
         """`tick` for callers holding frames per call: {key: int16 (len(sources(key)), frame)}

@@ -26,6 +26,22 @@ DEFAULT_LIST_WINDOW = timedelta(days=7)
 ONE_SIDED_LIST_WINDOW = timedelta(days=30)
 
 
+def list_page(objects: Objects, limit: int, offset: int, uri: Callable[[int, int], str],
+              api_id: str) -> dict[str, Any]:
+    """The page `list` answers with, ``{api_id, meta, objects}``, of every MPC it selects
+    (`objects`, newest first); `uri(limit, offset)` names another page (`Serializer.list_uri`).
+    The model's `list_page`, and the front of a sharded server, which merges its shards' MPCs."""
+    count = len(objects)
+    meta = {
+        "count": count,
+        "limit": limit,
+        "next": uri(limit, offset + limit) if offset + limit < count else None,
+        "offset": offset,
+        "previous": uri(limit, max(0, offset - limit)) if offset > 0 else None,
+    }
+    return {"api_id": api_id, "meta": meta, "objects": objects[offset:offset + limit]}
+
+
 #: (creation ms, MPC object) of each MPC a list selects; a test of one MPC. (Named here: in the
 #: class, `list` is the operation.)
 Matches = list[tuple[int, dict[str, Any]]]
@@ -66,16 +82,7 @@ class MpcOperations(Lifecycle):
 
     def list_page(self, objects: Objects, limit: int, offset: int) -> dict[str, Any]:
         """The page of `objects` `list` answers with: ``{api_id, meta, objects}``."""
-        count = len(objects)
-        meta = {
-            "count": count,
-            "limit": limit,
-            "next": self._fmt.list_uri(limit, offset + limit) if offset + limit < count else None,
-            "offset": offset,
-            "previous": self._fmt.list_uri(limit, max(0, offset - limit)) if offset > 0 else None,
-        }
-        return {"api_id": self._ids.uuid("api"), "meta": meta,
-                "objects": objects[offset:offset + limit]}
+        return list_page(objects, limit, offset, self._fmt.list_uri, self._ids.uuid("api"))
 
     def _list_tests(self, args: dict[str, Any], now_ms: int) -> Tests:
         tests: Tests = []

@@ -42,6 +42,11 @@ def billed_duration(duration_s: int) -> int:
     return max(60, -(-duration_s // 60) * 60)
 
 
+def list_uri(auth_id: str, limit: int, offset: int) -> str:
+    """A page of account `auth_id`'s MPC list, as `meta.next`/`meta.previous` give it."""
+    return f"/v1/Account/{auth_id}/MultiPartyCall/?limit={limit}&offset={offset}"
+
+
 @dataclass(frozen=True)
 class Serializer:
     """Turns records into the API's JSON for one account.
@@ -93,7 +98,7 @@ class Serializer:
 
     def list_uri(self, limit: int, offset: int) -> str:
         """A page of the MPC list, as `meta.next`/`meta.previous` give it."""
-        return f"/v1/Account/{self.auth_id}/MultiPartyCall/?limit={limit}&offset={offset}"
+        return list_uri(self.auth_id, limit, offset)
 
     def participants_page_uri(self, participants_uri: str, limit: int, offset: int) -> str:
         """A page of an MPC's participant list, as `meta.next`/`meta.previous` give it."""

@@ -60,6 +60,7 @@ class ModelState:
     are known). `strict_media` decides what a broken medium does: raise `MediaError` (scenarios:
     a bad file stops the render) or, when false, accept the request, report an `MPCMediaFailed`
     or `MPCPlayFailed` event and play silence (or the built-in music) instead (the server).
+    `shard` (K, N): this model is shard K of a server's N workers; its ids name K (`ids.IdSource`).
     """
 
     def __init__(
@@ -77,6 +78,7 @@ class ModelState:
         strict_media: bool = True,
         api_base_url: str = DEFAULT_API_BASE_URL,
         archive: bool = False,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         if not isinstance(frame_ms, int) or frame_ms <= 0:
             raise ValueError(f"frame_ms must be a positive integer, not {frame_ms!r}")
@@ -92,7 +94,7 @@ class ModelState:
         self._recording_url_base = recording_url_base.format(auth_id=auth_id)
         self._api_base = api_base_url.rstrip("/")
         self._fmt = Serializer(auth_id, epoch, Decimal(rate_per_minute))
-        self._ids = IdSource(seed)
+        self._ids = IdSource(seed, *shard)  # (K, N): ids name shard K of N (ids.py)
         # Every MPC ever created stays found by its uuid; once it has ended and its boundary is
         # settled, its records are swapped for compact, immutable ones (`_compact`).
         self._mpcs: list[MpcRecord | EndedMpc] = []  # in creation order

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 CLOCKS = ("realtime", "virtual")
+MAX_WORKERS = 64
 SAMPLE_RATES = (8000, 16000, 24000, 48000)
 FRAME_MS = (10, 20, 40, 60)
 _AUTH_ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -108,6 +109,9 @@ class ServerConfig:
     media_cache_mb: int = 256  # decoded media kept in memory, shared by all accounts
     log_level: str = "info"
     generated_account: bool = False  # True when no account was configured and one was made up
+    workers: int = 1  # shard processes (`--workers`): 1 is one process, no front
+    shard: int | None = None  # this process is shard K of `workers` (`--shard`), data in DATA/shard-K
+    shard_urls: tuple[str, ...] = ()  # a front only, forwarding to these shards (`--shard-urls`)
 
     def base_url(self) -> str:
         """The URL the server is reached at, used in `recording_url`s."""
@@ -138,6 +142,16 @@ class ServerConfig:
             raise ConfigError("callback_attempts and callback_queue_size must be at least 1")
         if self.media_root is not None and not self.media_root.is_dir():
             raise ConfigError(f"media_root {str(self.media_root)!r}: not a folder")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ConfigError(f"workers {self.workers}: must be 1..{MAX_WORKERS}")
+        if self.shard is not None and not 0 <= self.shard < self.workers:
+            raise ConfigError(f"shard {self.shard}: must be 0..{self.workers - 1} (--workers {self.workers})")
+        if self.shard_urls:
+            if self.shard is not None:
+                raise ConfigError("shard_urls (a front) and shard (a shard) exclude each other")
+            for url in self.shard_urls:
+                if not url.startswith(("http://", "https://")):
+                    raise ConfigError(f"shard url {url!r}: must start with http:// or https://")
         seen: set[str] = set()
         for account in self.accounts:
             _check_auth_id(account.auth_id)
@@ -186,16 +200,25 @@ def _parser() -> argparse.ArgumentParser:
                    help="decoded media kept in memory, in MiB (default 256); a medium larger "
                         "decoded is refused")
     p.add_argument("--log-level", dest="log_level", help="uvicorn log level (default info)")
+    p.add_argument("--workers", type=int,
+                   help="shard processes, each with its own clock and mixer, behind a front that "
+                        "answers HTTP (default 1: one process, no front); data in DATA/shard-K")
+    p.add_argument("--shard", type=int,
+                   help="run shard K of --workers N alone (its data in DATA/shard-K), for a front "
+                        "started with --shard-urls")
+    p.add_argument("--shard-urls", dest="shard_urls",
+                   help="run a front alone, forwarding to these shards (comma-separated URLs, "
+                        "shard 0 first)")
     return p
 
 
 _INT_KEYS = {"port", "sample_rate", "frame_ms", "seed", "callback_queue_size", "callback_attempts",
-             "max_body_bytes", "event_log_memory", "media_cache_mb"}
+             "max_body_bytes", "event_log_memory", "media_cache_mb", "workers", "shard"}
 _FLOAT_KEYS = {"callback_backoff_s", "callback_timeout_s"}
 _STR_KEYS = {"host", "clock", "public_url", "rate_per_minute", "subtype", "log_level"}
 _PATH_KEYS = {"media_root", "lines_path", "data_dir"}
 _ENV_KEYS = (
-    _INT_KEYS | _FLOAT_KEYS | _STR_KEYS | _PATH_KEYS | {"accounts", "epoch"}
+    _INT_KEYS | _FLOAT_KEYS | _STR_KEYS | _PATH_KEYS | {"accounts", "epoch", "shard_urls"}
 )
 _FILE_ALIASES = {"lines": "lines_path", "account": "accounts"}
 
@@ -259,6 +282,14 @@ def _build(raw: Mapping[str, Any]) -> ServerConfig:
         except ValueError as exc:
             raise ConfigError(f"{key} {value!r}: {exc}") from exc
     values["accounts"] = tuple(_accounts(raw.get("accounts")))
+    urls = raw.get("shard_urls")
+    if urls:
+        items = urls.replace(",", " ").split() if isinstance(urls, str) else [str(u) for u in urls]
+        values["shard_urls"] = tuple(u.rstrip("/") for u in items)
+        values.setdefault("workers", len(values["shard_urls"]))
+        if values["workers"] != len(values["shard_urls"]):
+            raise ConfigError(f"workers {values['workers']}: --shard-urls names {len(values['shard_urls'])} "
+                              "shards")
     if raw.get("epoch"):
         values["epoch"] = _parse_epoch(str(raw["epoch"]))
     config = ServerConfig(**values)

@@ -36,6 +36,14 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mpcmix serve: error: {exc}", file=sys.stderr)
         return 2
+    if config.shard_urls:  # a front alone; its shards run elsewhere
+        from .workers import serve_front
+
+        return serve_front(config)
+    if config.workers > 1 and config.shard is None:  # a front and its N shard processes
+        from .workers import serve_workers
+
+        return serve_workers(config, list(sys.argv[1:] if argv is None else argv))
     import uvicorn
     from mpcmix.errors import MpcError
 

@@ -23,6 +23,8 @@ from .runtime import AccountRuntime
 from .state import ServerState
 
 ACCOUNT = "/v1/Account/{auth_id}"
+#: A request header by which a sharded server's front asks a shard's `list` for every match.
+MATCHES_HEADER = "x-mpcmix-list-matches"
 MPC = ACCOUNT + "/MultiPartyCall"
 
 
@@ -43,8 +45,10 @@ def _add_route(app: FastAPI, state: ServerState, op: Operation) -> None:
             args = await request_args(request, body=body)
             target = async_target(args)
 
+            matches = MATCHES_HEADER in request.headers  # a front merging its shards' lists
+
             async def run() -> tuple[Any, int]:
-                return await _run(state, runtime, op, args, path), op.status
+                return await _run(state, runtime, op, args, path, matches), op.status
 
             if target is not None:
                 return await answer_async(runtime, target, run)
@@ -77,11 +81,12 @@ def _add_route(app: FastAPI, state: ServerState, op: Operation) -> None:
 
 
 async def _run(state: ServerState, runtime: AccountRuntime, op: Operation, args: dict[str, Any],
-               path: dict[str, str]) -> Any:
-    """Operation `op` of the account with a request's arguments and path; its answer's body."""
+               path: dict[str, str], matches: bool = False) -> Any:
+    """Operation `op` of the account with a request's arguments and path; its answer's body
+    (`matches`: a list's every match rather than a page, for a front: `list_mpcs`)."""
     if "mpc_id" not in path:  # list: this account's MPCs, and its subaccounts'
         runtime, accounts = sub_account(state, runtime, args)
-        return await run_in_threadpool(list_mpcs, runtime, accounts, args)
+        return await run_in_threadpool(list_mpcs, runtime, accounts, args, matches)
     target = mpc_target(path["mpc_id"], prefixless_is_name=op.bare_name)
     return await run_in_threadpool(runtime.apply, op.name, args, target=target,
                                    member=path.get("member_id"))
@@ -108,13 +113,17 @@ def sub_account(state: ServerState, runtime: AccountRuntime, args: dict[str, Any
 
 
 def list_mpcs(runtime: AccountRuntime, accounts: list[AccountRuntime],
-              args: dict[str, Any]) -> Any:
-    """`list` over several accounts' MPCs: merged newest first, then one page of them."""
+              args: dict[str, Any], matches: bool = False) -> Any:
+    """`list` over several accounts' MPCs: merged newest first, then one page of them. With
+    `matches`, every match instead, ``{"matches": [[creation ms, account order, object], ...]}``:
+    a sharded server's front merges its shards' and pages them itself (front.py)."""
     parsed = OPERATIONS["list"].parse(args)  # refuses a bad filter before any account is read
     found: list[tuple[int, int, dict[str, Any]]] = []
     for order, account in enumerate(accounts):
         found.extend((created, order, obj) for created, obj in account.list_matches(args))
     found.sort(key=lambda item: (-item[0], item[1]))
+    if matches:
+        return {"matches": [list(item) for item in found]}
     with runtime.lock:
         page = runtime.model.list_page([obj for _, _, obj in found], parsed["limit"],
                                        parsed["offset"])

@@ -679,6 +679,7 @@ def account_engine(account: Account, config: ServerConfig, media: MediaLibrary, 
         api_base_url=config.base_url(),
         strict_media=False,  # a bad medium is reported as an event, the request still accepted
         archive=True,  # ended MPCs' records, kept in the account's folder (mpcs.jsonl)
+        shard=(config.shard or 0, config.workers if config.shard is not None else 1),
         **kwargs,
     )
     return CallEngine(

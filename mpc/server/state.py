@@ -25,6 +25,7 @@ from .config import Account, ServerConfig, default_epoch
 from .folderlock import FolderLock
 from .media import server_media
 from .runtime import AccountRuntime
+from .shards import check_workers, shard_folder
 from .streams import StreamManager
 
 log = logging.getLogger("mpcmix.server")
@@ -60,9 +61,19 @@ class ServerState:
         else:
             self.data_dir = config.data_dir
             self.data_dir.mkdir(parents=True, exist_ok=True)
+        if config.shard is not None:  # shard K of N: its own folder DATA/shard-K (shards.py)
+            check_workers(self.data_dir, config.workers)
+            self.data_dir = shard_folder(self.data_dir, config.shard)
+            self.data_dir.mkdir(parents=True, exist_ok=True)
         # One folder, one owner: a second server on this folder is refused here, before it
         # reads or writes anything in it (FolderInUse, a ConfigError: `mpcmix serve` exits 2).
         self.folder_lock = FolderLock(self.data_dir).acquire()
+        if config.shard is None:
+            try:
+                check_workers(self.data_dir, 1)  # not a sharded server's folder
+            except BaseException:
+                self.folder_lock.release()
+                raise
         self.media = server_media(config, self.data_dir)
         tokens = {a.auth_id: a.auth_token for a in config.accounts}
         self.runtimes: dict[str, AccountRuntime] = {}

@@ -16,7 +16,7 @@ import soundfile as sf
 from benchmarks import live, offline
 from benchmarks.__main__ import run
 from benchmarks.report import render_markdown, render_plot, render_table
-from benchmarks.workload import make_workload
+from benchmarks.workload import SPEECH_PEAK, make_speech_workload, make_workload
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,38 @@ def test_every_offline_peer_wrote_the_same_samples_as_mpcmix(results):
         assert peer.walls and peer.peaks_kb
         if peer.mixes:
             assert peer.max_diff is not None and peer.max_diff <= 1, peer.name
+
+
+def test_the_speech_level_workload_ran_against_the_floor_and_ffmpeg_and_agreed(results):
+    names = [p.name for p in results.speech]
+    assert names[0].startswith("mpcmix") and any(n.startswith("I/O") for n in names)
+    assert any(n.startswith("ffmpeg") for n in names)
+    for peer in results.speech:
+        assert peer.max_diff is None if not peer.mixes else peer.max_diff == 0, peer.name
+    assert any(what.startswith("offline render at speech levels") for what, *_ in results.targets())
+
+
+def test_the_speech_workload_peaks_at_speech_level_and_its_mixes_stay_inside_int16(tmp_path: Path):
+    w = make_speech_workload(tmp_path, parties=10, duration_s=5)
+    voices = np.array([sf.read(str(v), dtype="int16")[0] for v in w.voices], dtype=np.int64)
+    peaks = np.abs(voices).max(axis=1)
+    assert (peaks == SPEECH_PEAK).all() and peaks.sum() > 32767  # the bound from peaks is no help...
+    total = voices.sum(axis=0)
+    assert np.abs(total).max() <= 32767 and np.abs(total - voices).max() <= 32767  # ...the mixes fit
+    assert len({v.tobytes() for v in voices}) == 10
+
+
+def test_the_offline_section_is_rewritten_alone(results, tmp_path: Path):
+    from benchmarks import report
+
+    doc = tmp_path / "performance.md"
+    doc.write_text(render_markdown(results, "performance.png").replace("| live capacity", "| LIVE KEPT"))
+    before = doc.read_text()
+    report.update_offline_section(doc, results)
+    after = doc.read_text()
+    assert "LIVE KEPT" in after and "### At ordinary speech levels" in after
+    assert after.split(report.OFFLINE_END, 1)[1] == before.split(report.OFFLINE_END, 1)[1]
+    assert after.count("| offline render") == before.count("| offline render")
 
 
 def test_ffmpeg_and_sox_ran_and_agreed(results):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mpcmix.mixer import Limiter
-from mpcmix.mixer.limiter import UNITY
+from mpcmix.mixer.limiter import UNITY, limit_rows, limit_rows_full
 
 from tests.strategies import block_splits, int16_signals
 
@@ -158,3 +158,27 @@ def test_release_must_be_positive_and_at_most_500_ms():
     with pytest.raises(ValueError, match="one stream"):
         Limiter(16000).process(np.zeros((2, 4), np.float32))
     assert Limiter(16000).process(np.zeros(0, np.float32)).shape == (0,)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data(), st.integers(0, 600), st.integers(1, 8), st.sampled_from(RATES))
+def test_the_fast_path_equals_the_full_limiter(data, n, k, rate):
+    """`limit_rows` passes a row within int16 at unity gain unchanged, without evaluating it:
+    the same samples and gains as the closed form evaluated on every row (`limit_rows_full`),
+    whatever the mixture of such rows, overloading rows and rows still releasing."""
+    rows = []
+    for _ in range(k):
+        parts = data.draw(st.integers(1, 4))  # one signal stays inside int16; sums may not
+        rows.append(np.sum([data.draw(int16_signals(min_size=n, max_size=n, levels=("speech", "loud", "full")))
+                            .astype(np.int64) for _ in range(parts)], axis=0).reshape(n))
+    x = np.array(rows, dtype=np.int32).reshape(k, n)
+    gains = np.array([data.draw(st.sampled_from([UNITY, UNITY, UNITY - 1, 0, UNITY // 3])) for _ in range(k)],
+                     dtype=np.int64)
+    r = Limiter(rate).release_per_sample
+    full_gains = gains.copy()
+    expected = limit_rows_full(x, full_gains, r)
+    out = np.full((k, n), 7, dtype=np.int16)
+    got = limit_rows(x, gains, r, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(gains, full_gains)

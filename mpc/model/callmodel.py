@@ -25,6 +25,7 @@ and the ending rules), the operations: `mpc_ops`, `adding`, `recording_ops`, `pl
 from __future__ import annotations
 
 import heapq
+from dataclasses import dataclass
 from collections.abc import Iterable
 from typing import Any
 
@@ -51,6 +52,17 @@ from .records import EndedMpc, EndedParticipant, MpcRecord
 from .serialize import coach_mode
 from .snapshot import MixState, RecordingSpec, SourceSpec
 from .waiting import MediaWaits
+
+
+@dataclass(frozen=True, slots=True)
+class _MpcMix:
+    """One live MPC's part of a `MixState`, kept until the MPC is touched."""
+
+    call: CallState
+    sources: tuple[SourceSpec, ...]
+    recordings: tuple[RecordingSpec, ...]
+    created_ms: int
+    until: int  # the snapshot holds while now < until (a cue or Play ending, music unsettled)
 
 
 class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperations, FarEnd,
@@ -107,58 +119,110 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         name = ev.PARTICIPANT_SPEAK_START if speaking else ev.PARTICIPANT_SPEAK_STOP
         self._status_event(name, p, now_ms)
 
+    #: Tests set this: every `mix_state` made from the touched MPCs is checked against one
+    #: made from scratch (tests/conftest.py).
+    verify_mix_state = False
+
     def mix_state(self) -> MixState:
-        """The snapshot routing and the mixer need, at the model's current time."""
-        calls: list[CallState] = []
-        uuids: list[str] = []
-        created: list[int] = []
-        sources: list[SourceSpec] = []
-        for mpc in self._live.values():
-            states: list[ParticipantState] = []
-            for p in mpc.participants:
-                states.append(ParticipantState(
-                    name=p.label, role=p.role, phase=p.phase, mute=p.mute,
-                    # A participant waiting for its confirm_key hears only the confirm sound and
-                    # is heard by nobody: routing's "held" state, with that sound as its music.
-                    hold=p.hold or p.is_awaiting_confirm,
-                    coach_mode=coach_mode(p),
-                ))
-                if p.voice_start_ms is not None:
-                    sources.append(SourceSpec(voice_source(p.label), p.voice, p.voice_start_ms,
-                                              False))
-                music = self._music_of(p)
-                if music is not None:
-                    start = p.music_start_ms if music == p.music else self._now
-                    label = (wait_music_source(p.label) if music[0] == "wait"
-                             else hold_music_source(p.label))
-                    sources.append(SourceSpec(label, music[1], start, True))
-            overlays: list[Overlay] = []
-            for cue in mpc.cues:
-                if cue.end_ms > self._now:
-                    overlays.append(Overlay(cue.name, OverlayKind.CUE))
-                    sources.append(SourceSpec(cue.name, cue.media, cue.start_ms, False))
-            for play in mpc.plays:
-                if play.active and play.end_ms > self._now:
-                    overlays.append(Overlay(play.name, OverlayKind.PLAY,
-                                            tuple(t.label for t in play.targets)))
-                    sources.append(SourceSpec(play.name, play.url, play.start_ms, False))
-            calls.append(CallState(mpc.status, tuple(states), tuple(overlays),
-                                   mpc.recording_name))
-            uuids.append(mpc.uuid)
-            created.append(mpc.created_ms)
-        recordings = tuple(
-            RecordingSpec(
-                recording_id=r.recording_id,
-                mpc_uuid=r.mpc.uuid,
-                member=None if r.member is None else r.member.label,
-                track=r.track,  # type: ignore[arg-type]
-                file_format=r.file_format,  # type: ignore[arg-type]
-                capturing=r.is_capturing and r.mpc.is_live,
-            )
-            for r in self._recordings
-            if r.state != "stopped"
+        """The snapshot routing and the mixer need, at the model's current time.
+
+        Made again only for the MPCs touched since the last call (an operation, a timer, a
+        settle), or whose cue or Play ends by now; an unchanged model gives the same object
+        back, so a frame where nothing changed costs nothing per MPC here or downstream."""
+        cache = self._mix_parts
+        key = (self.revision, self._settles)
+        state = self._mix_cached
+        if (state is not None and key == self._mix_key and not self._mix_touched
+                and not self._touched_all and self._now < self._mix_until):
+            return state
+        stale = self._mix_touched
+        self._mix_touched = {}
+        if self._touched_all or self._now >= self._mix_until:
+            rebuild = self._live.keys()
+        else:
+            rebuild = stale.keys()
+        for uuid in rebuild:
+            mpc = self._live.get(uuid)
+            if mpc is not None:
+                cache[uuid] = self._mpc_mix(mpc)
+        if len(cache) != len(self._live):
+            self._mix_parts = cache = {u: cache[u] if u in cache else self._mpc_mix(m)
+                                       for u, m in self._live.items()}
+        parts = [cache[u] for u in self._live]
+        elsewhere = tuple(self._recording_spec(r) for r in self._recordings
+                          if r.state != "stopped" and r.mpc.uuid not in self._live)
+        state = MixState(
+            tuple(p.call for p in parts),
+            tuple(spec for p in parts for spec in p.sources),
+            tuple(spec for p in parts for spec in p.recordings) + elsewhere,
+            tuple(self._live), tuple(p.created_ms for p in parts))
+        self._mix_until = min((p.until for p in parts), default=1 << 62)
+        self._mix_cached, self._mix_key = state, key
+        if self.verify_mix_state:
+            self._check_mix_state(state)
+        return state
+
+    def _check_mix_state(self, state: MixState) -> None:
+        full = [self._mpc_mix(m) for m in self._live.values()]
+        assert state.calls == tuple(p.call for p in full), "mix_state: stale calls"
+        assert state.sources == tuple(s for p in full for s in p.sources), "mix_state: stale sources"
+        assert set(state.recordings) == {self._recording_spec(r) for r in self._recordings
+                                         if r.state != "stopped"}, "mix_state: stale recordings"
+
+    def _recording_spec(self, r: Any) -> RecordingSpec:
+        return RecordingSpec(
+            recording_id=r.recording_id,
+            mpc_uuid=r.mpc.uuid,
+            member=None if r.member is None else r.member.label,
+            track=r.track,
+            file_format=r.file_format,
+            capturing=r.is_capturing and r.mpc.is_live,
         )
-        return MixState(tuple(calls), tuple(sources), recordings, tuple(uuids), tuple(created))
+
+    def _mpc_mix(self, mpc: MpcRecord) -> _MpcMix:
+        """One live MPC's part of the snapshot, and until when it holds (ms)."""
+        now = self._now
+        until = 1 << 62
+        states: list[ParticipantState] = []
+        sources: list[SourceSpec] = []
+        for p in mpc.participants:
+            states.append(ParticipantState(
+                name=p.label, role=p.role, phase=p.phase, mute=p.mute,
+                # A participant waiting for its confirm_key hears only the confirm sound and
+                # is heard by nobody: routing's "held" state, with that sound as its music.
+                hold=p.hold or p.is_awaiting_confirm,
+                coach_mode=coach_mode(p),
+            ))
+            if p.voice_start_ms is not None:
+                sources.append(SourceSpec(voice_source(p.label), p.voice, p.voice_start_ms,
+                                          False))
+            music = self._music_of(p)
+            if music is not None:
+                if music == p.music:
+                    start = p.music_start_ms
+                else:  # not settled yet: starts now, whenever now is
+                    start, until = now, now + 1
+                label = (wait_music_source(p.label) if music[0] == "wait"
+                         else hold_music_source(p.label))
+                sources.append(SourceSpec(label, music[1], start, True))
+        overlays: list[Overlay] = []
+        for cue in mpc.cues:
+            if cue.end_ms > now:
+                overlays.append(Overlay(cue.name, OverlayKind.CUE))
+                sources.append(SourceSpec(cue.name, cue.media, cue.start_ms, False))
+                until = min(until, cue.end_ms)
+        for play in mpc.plays:
+            if play.active and play.end_ms > now:
+                overlays.append(Overlay(play.name, OverlayKind.PLAY,
+                                        tuple(t.label for t in play.targets)))
+                sources.append(SourceSpec(play.name, play.url, play.start_ms, False))
+                until = min(until, play.end_ms)
+        recordings = tuple(self._recording_spec(r) for r in self._recordings_of(mpc))
+        call = CallState(mpc.status, tuple(states), tuple(overlays), mpc.recording_name)
+        return _MpcMix(call, tuple(sources), recordings, mpc.created_ms, until)
+
+    def _recordings_of(self, mpc: MpcRecord) -> list[Any]:
+        return [r for r in self._recordings if r.mpc is mpc and r.state != "stopped"]
 
     def mpc_json(self, mpc_uuid: str) -> dict[str, Any]:
         """``{"mpc": <Get MPC object>, "participants": [<Get Participant object>, ...]}``.

@@ -18,14 +18,16 @@ with ``mix=False``: the call model alone, no audio at all).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from mpcmix.errors import MediaError, MediaPending
 from mpcmix.media import MediaLibrary
-from mpcmix.mixer import SILENCE, LiveMixer, Looped, Mixer, OneShot, Source
+from mpcmix.mixer import SILENCE, LiveMixer, Looped, Mixer, OneShot, Source, StreamWriter
+from mpcmix.mixer.gather import Gather
 from mpcmix.model import CallModel, Event, MixState, SourceSpec
 from mpcmix.routing import (
     CallState,
@@ -36,7 +38,7 @@ from mpcmix.routing import (
     voice_source,
 )
 
-from .outputs import Capture, Outputs
+from .outputs import Capture, Outputs, TickRing
 from .speech import Speech
 
 #: A tap sees every block's pre-limiter mix: ``tap(start_sample, matrix, mix float32 (L, n))``,
@@ -61,6 +63,31 @@ BYTES_PER_ROW_SAMPLE = 12
 BYTES_PER_PARTICIPANT = 64 << 10
 #: What a render holds whatever its size: the interpreter, numpy and scipy, and the block.
 BASE_BYTES = (96 << 20) + BLOCK_BUDGET_BYTES
+
+
+#: Blocks of at most this many frames (the server's ticks, a catch-up of a few) feed the files
+#: through the tick ring; longer ones (a render's) are written to each file directly.
+TICK_FRAMES = 4
+
+
+@dataclass(eq=False)
+class _Span:
+    """What mixing a span of one `MixState` needs, made once for it (`CallEngine._plan_span`)."""
+
+    state: MixState
+    matrix: RoutingMatrix | None  # every call's matrix stacked, for `tap`
+    sources: dict[str, Source]
+    gates: dict[str, bool]  # participant -> its voice enters its conference
+    listened: dict[str, bool]  # the gates of those whose speak events someone receives
+    captures: list[Capture]
+    gather: Gather
+    where: dict[str, int]  # source label -> its input row
+    out_rows: dict[str, int]  # listener -> its output row
+    direct: list[Capture] = field(default_factory=list)  # captures a tick writes itself
+    out_slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    out_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    in_slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    in_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def render_memory_bytes(participants: int) -> int:
@@ -132,6 +159,7 @@ class CallEngine:
         self._waiting: dict[str, tuple[tuple[str | None, int, bool], int]] = {}
         self._speech = Speech(sample_rate, frame_ms)
         self._pending: list[Event] = []
+        self._span: _Span | None = None  # the plan of the state being mixed (`_plan_span`)
         self.closed = False
 
     # -- time --------------------------------------------------------------------------------
@@ -230,6 +258,18 @@ class CallEngine:
 
     def _mix_span(self, state: MixState, t_ms: int) -> None:
         """Mix, write and listen to ``[now_ms, t_ms)``, over which `state` holds."""
+        span = self._span
+        if span is None or span.state is not state:
+            span = self._span = self._plan_span(state)
+        now = self.samples(self.now_ms)
+        end = self.samples(t_ms)
+        block = self._block_for(self.mixer.n_inputs + self.mixer.n_outputs)
+        for s in range(now, end, block):
+            self._mix_block(span, s, min(block, end - s))
+
+    def _plan_span(self, state: MixState) -> _Span:
+        """What every block of a span of `state` needs, made once for it: the routing, the
+        sources and how each input row is read, the files, who is listened to for speech."""
         calls = state.calls
         matrices = self._route(state.mpc_uuids, calls)
         matrix = stack(matrices) if self.tap is not None else None
@@ -246,11 +286,60 @@ class CallEngine:
             captures = self.outputs.open_recordings(state)
         gates = {p.name: is_heard_by_conference(p, c.status)
                  for c in calls for p in c.participants}
-        self._speech.forget_all_but(gates)  # participants of no live MPC: nothing more to hear
-        end = self.samples(t_ms)
-        block = self._block_for(self.mixer.n_inputs + self.mixer.n_outputs)
-        for s in range(now, end, block):
-            self._mix_block(matrix, sources, gates, captures, s, min(block, end - s))
+        speakers = state.speakers
+        listened = gates if speakers is None else {
+            label: gate for label, gate in gates.items() if label in speakers}
+        self._speech.forget_all_but(listened)  # nothing more to hear, or nobody to tell
+        live = self.mixer
+        row_sources: list[Source] = []
+        where: dict[str, int] = {}  # source label -> its (first) input row
+        out_rows: dict[str, int] = {}  # listener -> its output row
+        for key in live.calls:
+            lo = live.input_rows(key).start
+            for k, label in enumerate(live.sources(key)):
+                where.setdefault(label, lo + k)
+                row_sources.append(sources.get(label, SILENCE))
+            lo = live.output_rows(key).start
+            for i, name in enumerate(live.listeners(key)):
+                out_rows[name] = lo + i
+        span = _Span(state, matrix, sources, gates, listened, captures, Gather(row_sources),
+                     where, out_rows)
+        if self.outputs is not None:
+            self._plan_ring(span)
+        return span
+
+    def _plan_ring(self, span: _Span) -> None:
+        """Which files a one-frame tick feeds through the tick ring (listener streams, mono
+        recordings of a mixed row or of a voice as mixed), and which it writes itself."""
+        outputs = self.outputs
+        assert outputs is not None
+        ring = outputs.ring
+        if ring is None:
+            ring = outputs.ring = TickRing(self.sample_rate * self.frame_ms // 1000)
+        from_out: list[tuple[StreamWriter, int]] = []
+        from_in: list[tuple[StreamWriter, int]] = []
+        for name, row in span.out_rows.items():
+            writer = outputs.listener_writer(name)
+            if writer is not None:
+                from_out.append((writer, row))
+        for capture in span.captures:
+            writer, row_name, member = capture
+            if writer.channels != 1:
+                span.direct.append(capture)
+            elif member is None and row_name in span.out_rows:
+                from_out.append((writer, span.out_rows[row_name]))
+            elif (member is not None and row_name == "" and span.gates.get(member)
+                  and voice_source(member) in span.where):
+                from_in.append((writer, span.where[voice_source(member)]))
+            else:
+                span.direct.append(capture)
+        ring.release_all_but([w for w, _ in from_out] + [w for w, _ in from_in])
+        for capture in span.direct:
+            ring.drain(capture[0], release=True)
+        span.out_slots = ring.slots([w for w, _ in from_out])
+        span.out_index = np.array([r for _, r in from_out], dtype=np.int64)
+        span.in_slots = ring.slots([w for w, _ in from_in])
+        span.in_index = np.array([r for _, r in from_in], dtype=np.int64)
 
     def _block_for(self, rows: int) -> int:
         """Samples per block for `rows` inputs and listeners: `self.block`, or fewer whole frames
@@ -281,49 +370,25 @@ class CallEngine:
                 self.mixer.remove_call(key)
         return matrices
 
-    def _mix_inputs(self, sources: Mapping[str, Source], start: int, n: int
-                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
-        """Every MPC's block ``[start, start + n)``: (listener -> int16 (n,) output, source label
-        -> int16 (n,) input as mixed, source label -> its peak when the mixer measured it)."""
+    def _mix_inputs(self, span: _Span, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every MPC's block ``[start, start + n)``: (its inputs int16 (n_inputs, n) as mixed,
+        its outputs int16 (n_outputs, n)), laid out as `span`'s rows say."""
         live = self.mixer
         if self._frames.shape[0] < live.n_inputs or self._frames.shape[1] < n:
             self._frames = np.empty((live.n_inputs, n), dtype=np.int16)
         frames = self._frames[:live.n_inputs, :n]
-        where: dict[str, int] = {}  # source label -> its (first) input row
-        for key in live.calls:
-            rows = live.input_rows(key)
-            for k, label in enumerate(live.sources(key)):
-                row = frames[rows.start + k]
-                where.setdefault(label, rows.start + k)
-                source = sources.get(label, SILENCE)
-                read_into = getattr(source, "read_into", None)
-                if source is SILENCE:
-                    row[...] = 0
-                elif read_into is not None:
-                    read_into(row, start)
-                else:
-                    row[...] = source.read(start, n)
-        out = live.advance(frames)
-        rows_out: dict[str, np.ndarray] = {}
-        for key in live.calls:
-            lo = live.output_rows(key).start
-            for i, name in enumerate(live.listeners(key)):
-                rows_out[name] = out[lo + i]
-        inputs = {label: frames[i] for label, i in where.items()}
-        measured = live.last_peaks
-        peaks = {label: int(measured[i]) for label, i in where.items()} if measured is not None else {}
-        return rows_out, inputs, peaks
+        span.gather.fill(frames, start)
+        return frames, live.advance(frames)
 
-    def _mix_block(self, matrix: RoutingMatrix | None, sources: Mapping[str, Source],
-                   gates: Mapping[str, bool], captures: list[Capture], start: int, n: int) -> None:
-        if self.tap is not None and matrix is not None:
+    def _mix_block(self, span: _Span, start: int, n: int) -> None:
+        if self.tap is not None and span.matrix is not None:
             # The mixer keeps its pre-limiter mix to itself, so a tapped block is mixed twice.
             if self._tap_mixer is None:
                 self._tap_mixer = Mixer(self.sample_rate)
-            self.tap(start, matrix, self._tap_mixer.mix(matrix, sources, start, n))
-        rows, mixed, peaks = self._mix_inputs(sources, start, n)
-        if self.outputs is not None:
-            self.outputs.write_listeners(rows, start)
+            self.tap(start, span.matrix, self._tap_mixer.mix(span.matrix, span.sources, start, n))
+        frames, out = self._mix_inputs(span, start, n)
+        measured = self.mixer.last_peaks
+        gates, sources, where = span.gates, span.sources, span.where
         voices: dict[str, np.ndarray] = {}
 
         def voice(label: str) -> np.ndarray:
@@ -331,28 +396,45 @@ class CallEngine:
             if label not in voices:
                 if not gates.get(label):
                     voices[label] = np.zeros(n, np.int16)
-                elif (got := mixed.get(voice_source(label))) is not None:
-                    voices[label] = got
+                elif (row := where.get(voice_source(label))) is not None:
+                    voices[label] = frames[row]
                 else:
                     voices[label] = sources.get(voice_source(label), SILENCE).read(start, n)
             return voices[label]
 
+        outputs = self.outputs
+        frame = self.sample_rate * self.frame_ms // 1000
+        if outputs is not None and outputs.ring is not None and n % frame == 0 \
+                and n // frame <= TICK_FRAMES:
+            ring = outputs.ring
+            for j in range(0, n, frame):  # a tick: every file's frame in two copies
+                ring.put(span.out_slots, out[span.out_index, j:j + frame])
+                ring.put(span.in_slots, frames[span.in_index, j:j + frame])
+                ring.step()
+            captures = span.direct
+        else:
+            captures = span.captures
+            if outputs is not None:
+                outputs.drain_ring()
+                outputs.write_listeners({name: out[row] for name, row in span.out_rows.items()},
+                                        start)
+        rows = span.out_rows
         for writer, row_name, member in captures:
             if member is None:
                 row = rows.get(row_name)
-                writer.write(row if row is not None else np.zeros(n, np.int16))
+                writer.write(out[row] if row is not None else np.zeros(n, np.int16))
             elif row_name == "":
                 writer.write(voice(member).copy())  # written later, by the write-behind thread
             else:
                 heard = rows.get(member)
-                if heard is None:
-                    heard = np.zeros(n, np.int16)
-                writer.write(np.stack([voice(member), heard]))
-        if self.detect_speech:
-            voice_peaks = {label: peaks[voice_source(label)] for label in gates
-                           if voice_source(label) in peaks}
-            for label, at_sample, speaking in self._speech.feed(gates, voice, voice_peaks, start,
-                                                                n):
+                writer.write(np.stack([voice(member), out[heard] if heard is not None
+                                       else np.zeros(n, np.int16)]))
+        if self.detect_speech and span.listened:
+            peaks = {} if measured is None else {
+                label: int(measured[where[voice_source(label)]]) for label in span.listened
+                if voice_source(label) in where}
+            for label, at_sample, speaking in self._speech.feed(span.listened, voice, peaks,
+                                                                start, n):
                 self.model.emit_speak_event(at_sample * 1000 // self.sample_rate, label, speaking)
 
     def _source(self, spec: SourceSpec) -> Source:

@@ -26,6 +26,114 @@ SILENCE_BLOCK = 1 << 17
 Capture = tuple[StreamWriter, str, str | None]
 
 
+#: A file fed tick by tick gets its frames this many ticks at a time (`TickRing`).
+RING_TICKS = 50
+
+
+class TickRing:
+    """One-frame blocks of many mono files, gathered in one array per tick and handed to each
+    file `ticks` frames at a time, the files' turns staggered over the ticks (a few files a
+    tick, never all at once).
+
+    Each file (a `StreamWriter`) has a row (slot) of ``ticks`` frames; tick ``k`` lands in
+    column ``k % ticks`` of every row at once (`put`, one copy), and `step` hands the rows whose
+    turn it is (slot ``% ticks == k % ticks``) what they gathered since their last turn. `drain`
+    hands a file everything at once (before anything else writes to it, pads it or closes it;
+    before a download). What a file was handed is in ``writer.frames``; `pending` counts the
+    rest.
+    """
+
+    def __init__(self, frame: int, ticks: int = RING_TICKS) -> None:
+        self.frame = frame
+        self.ticks = ticks
+        self.tick = 0
+        self._buf = np.zeros((0, ticks * frame), dtype=np.int16)
+        self._since = np.zeros(0, dtype=np.int64)  # first tick not handed over, -1: none
+        self._writers: list[StreamWriter | None] = []
+        self._slot: dict[int, int] = {}  # id(writer) -> slot
+        self._free: list[int] = []
+
+    def slots(self, writers: Sequence[StreamWriter]) -> np.ndarray:
+        """The slots of `writers` (each given one when it has none), int64."""
+        out = np.empty(len(writers), dtype=np.int64)
+        for i, w in enumerate(writers):
+            slot = self._slot.get(id(w))
+            if slot is None:
+                if not self._free:
+                    self._grow()
+                slot = self._free.pop()
+                self._slot[id(w)] = slot
+                self._writers[slot] = w
+                self._since[slot] = -1
+            out[i] = slot
+        return out
+
+    def _grow(self) -> None:
+        old = len(self._writers)
+        new = max(64, 2 * old)
+        buf = np.zeros((new, self._buf.shape[1]), dtype=np.int16)
+        buf[:old] = self._buf
+        self._buf = buf
+        self._since = np.concatenate([self._since, np.full(new - old, -1, dtype=np.int64)])
+        self._writers += [None] * (new - old)
+        self._free += range(new - 1, old - 1, -1)
+
+    def put(self, slots: np.ndarray, block: np.ndarray) -> None:
+        """This tick's frame of each slot: `block` int16 (len(slots), frame)."""
+        if not len(slots):
+            return
+        col = (self.tick % self.ticks) * self.frame
+        self._buf[slots, col:col + self.frame] = block
+        since = self._since[slots]
+        self._since[slots] = np.where(since < 0, self.tick, since)
+
+    def step(self) -> None:
+        """End the tick: the files whose turn it is get what they gathered."""
+        phase = self.tick % self.ticks
+        for slot in range(phase, len(self._writers), self.ticks):
+            if self._since[slot] >= 0:
+                self._hand(slot, self.tick + 1)
+        self.tick += 1
+
+    def _hand(self, slot: int, upto: int) -> None:
+        since = int(self._since[slot])
+        writer = self._writers[slot]
+        self._since[slot] = -1
+        if since < 0 or writer is None or upto <= since:
+            return
+        lo, hi = since % self.ticks, (upto - 1) % self.ticks + 1
+        row = self._buf[slot]
+        f = self.frame
+        if upto - since < self.ticks and lo < hi:
+            writer.write(row[lo * f:hi * f].copy())
+        else:  # wrapped: oldest first
+            writer.write(np.concatenate([row[lo * f:], row[:hi * f]]))
+
+    def drain(self, writer: StreamWriter, *, release: bool = False) -> None:
+        """Hand `writer` everything it gathered; `release`: forget it (its slot is freed)."""
+        slot = self._slot.get(id(writer))
+        if slot is None:
+            return
+        self._hand(slot, self.tick)
+        if release:
+            del self._slot[id(writer)]
+            self._writers[slot] = None
+            self._free.append(slot)
+
+    def drain_all(self) -> None:
+        """Hand every file everything it gathered."""
+        for slot, writer in enumerate(self._writers):
+            if writer is not None:
+                self._hand(slot, self.tick)
+
+    def release_all_but(self, keep: Sequence[StreamWriter]) -> None:
+        """Drain and forget every file not in `keep`."""
+        kept = {id(w) for w in keep}
+        for writer in list(self._writers):
+            if writer is not None and id(writer) not in kept:
+                self.drain(writer, release=True)
+
+
 class Outputs:
     """The listener streams and recordings of one engine, under `out_dir`.
 
@@ -55,6 +163,7 @@ class Outputs:
         self._recordings: dict[tuple[str, str], StreamWriter] = {}
         self._recording_files: dict[tuple[str, str], Path] = {}
         self._closed_recordings: set[tuple[str, str]] = set()
+        self.ring: TickRing | None = None  # set by the engine that feeds files tick by tick
 
     # -- paths -------------------------------------------------------------------------------
 
@@ -92,12 +201,27 @@ class Outputs:
             present = {p.name for call in calls for p in call.participants}
             for label in [name for name in self._listeners if name not in present]:
                 self.pad_listener(label, now)
+                self._drain(self._listeners[label], release=True)
                 self._listeners.pop(label).close()
                 del self._listener_start[label]
+
+    def _drain(self, writer: StreamWriter, *, release: bool = False) -> None:
+        if self.ring is not None:
+            self.ring.drain(writer, release=release)
+
+    def drain_ring(self) -> None:
+        """Every frame gathered by the tick ring handed to its file."""
+        if self.ring is not None:
+            self.ring.drain_all()
+
+    def listener_writer(self, label: str) -> StreamWriter | None:
+        """The open stream of `label`, if any."""
+        return self._listeners.get(label)
 
     def pad_listener(self, label: str, upto: int) -> None:
         """Write silence to `label`'s stream up to timeline sample `upto` (exclusive)."""
         writer = self._listeners[label]
+        self._drain(writer)
         write_silence(writer, upto - self._listener_start[label] - writer.frames)
 
     def write_listeners(self, rows: Mapping[str, np.ndarray], start: int) -> None:
@@ -117,6 +241,7 @@ class Outputs:
         live = {(r.recording_id, r.track) for r in state.recordings}
         for key in list(self._recordings):
             if key not in live:  # stopped, or its MPC ended: the file is complete
+                self._drain(self._recordings[key], release=True)
                 self._recordings.pop(key).close()
                 self._closed_recordings.add(key)
         ids = [r.recording_id for r in state.recordings]
@@ -156,6 +281,7 @@ class Outputs:
 
     def flush(self) -> None:
         """Flush every open file to disk (fsync)."""
+        self.drain_ring()
         for w in self.writers():
             w.flush()
 
@@ -165,6 +291,7 @@ class Outputs:
         in the files first (a download reads them next)."""
         writers = self.writers()
         if wait:
+            self.drain_ring()
             for w in writers:
                 w.wait()
         for w in writers:
@@ -175,6 +302,7 @@ class Outputs:
     def close(self, now: int) -> None:
         """Close every file (fsynced), each listener stream padded with silence up to `now`."""
         try:
+            self.drain_ring()
             for label, w in self._listeners.items():
                 self.pad_listener(label, now)  # line every stream up
                 w.close()

@@ -25,8 +25,8 @@ and the ending rules), the operations: `mpc_ops`, `adding`, `recording_ops`, `pl
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from mpcmix.errors import NotFoundError
@@ -62,6 +62,7 @@ class _MpcMix:
     sources: tuple[SourceSpec, ...]
     recordings: tuple[RecordingSpec, ...]
     created_ms: int
+    speakers: tuple[str, ...]  # its participants subscribed to participant-speak-events
     until: int  # the snapshot holds while now < until (a cue or Play ending, music unsettled)
 
 
@@ -131,7 +132,7 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         back, so a frame where nothing changed costs nothing per MPC here or downstream."""
         cache = self._mix_parts
         key = (self.revision, self._settles)
-        state = self._mix_cached
+        state: MixState | None = self._mix_cached
         if (state is not None and key == self._mix_key and not self._mix_touched
                 and not self._touched_all and self._now < self._mix_until):
             return state
@@ -155,7 +156,8 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
             tuple(p.call for p in parts),
             tuple(spec for p in parts for spec in p.sources),
             tuple(spec for p in parts for spec in p.recordings) + elsewhere,
-            tuple(self._live), tuple(p.created_ms for p in parts))
+            tuple(self._live), tuple(p.created_ms for p in parts),
+            frozenset(label for p in parts for label in p.speakers))
         self._mix_until = min((p.until for p in parts), default=1 << 62)
         self._mix_cached, self._mix_key = state, key
         if self.verify_mix_state:
@@ -166,6 +168,7 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         full = [self._mpc_mix(m) for m in self._live.values()]
         assert state.calls == tuple(p.call for p in full), "mix_state: stale calls"
         assert state.sources == tuple(s for p in full for s in p.sources), "mix_state: stale sources"
+        assert state.speakers == frozenset(x for p in full for x in p.speakers), "stale speakers"
         assert set(state.recordings) == {self._recording_spec(r) for r in self._recordings
                                          if r.state != "stopped"}, "mix_state: stale recordings"
 
@@ -219,7 +222,9 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
                 until = min(until, play.end_ms)
         recordings = tuple(self._recording_spec(r) for r in self._recordings_of(mpc))
         call = CallState(mpc.status, tuple(states), tuple(overlays), mpc.recording_name)
-        return _MpcMix(call, tuple(sources), recordings, mpc.created_ms, until)
+        speakers = tuple(p.label for p in mpc.participants
+                         if ev.EVENT_GROUPS[ev.PARTICIPANT_SPEAK_START] in p.status_callback_events)
+        return _MpcMix(call, tuple(sources), recordings, mpc.created_ms, speakers, until)
 
     def _recordings_of(self, mpc: MpcRecord) -> list[Any]:
         return [r for r in self._recordings if r.mpc is mpc and r.state != "stopped"]

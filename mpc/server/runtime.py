@@ -667,4 +667,5 @@ def account_engine(account: Account, config: ServerConfig, media: MediaLibrary, 
         subtype=config.subtype,
         close_ended_listeners=True,  # a long-running server keeps no file open per past participant
         listener_origin="mpc",  # a stream spans its MPC, not the server's uptime
+        kernel="auto",  # the compiled mixer (numba) where installed: the server mixes every tick
     )

@@ -128,6 +128,7 @@ class CallEngine:
         close_ended_listeners: bool = False,
         listener_origin: str = "timeline",
         kernel: str = "numpy",
+        listener_streams: bool = True,
     ) -> None:
         self.model = model
         self.media = media
@@ -143,7 +144,8 @@ class CallEngine:
         if out_dir is not None and mix:
             self.outputs = Outputs(Path(out_dir), sample_rate, subtype=subtype,
                                    listener_origin=listener_origin,
-                                   close_ended_listeners=close_ended_listeners)
+                                   close_ended_listeners=close_ended_listeners,
+                                   listener_streams=listener_streams)
         # numpy by default (renders and the server alike): numba's import and set-up (~0.5-0.9 s)
         # outweigh its gain on one render (docs/performance.md).
         self.mixer = LiveMixer(sample_rate, frame_ms, kernel=kernel)

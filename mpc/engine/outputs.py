@@ -142,17 +142,20 @@ class Outputs:
     begins: ``timeline`` (0: every stream of a render lines up with every other) or ``mpc`` (its
     MPC's creation: the server, where a participant who joins after days of uptime costs no days
     of silence). `close_ended_listeners`: close a listener's file once its MPC has ended (a
-    long-running server keeps no file open per past participant).
+    long-running server keeps no file open per past participant). `listener_streams` False: no
+    listener stream at all (recordings only: the server's ``--listener-streams none``).
     """
 
     def __init__(self, out_dir: Path, sample_rate: int, *, subtype: str = "PCM_16",
-                 listener_origin: str = "timeline", close_ended_listeners: bool = False) -> None:
+                 listener_origin: str = "timeline", close_ended_listeners: bool = False,
+                 listener_streams: bool = True) -> None:
         if listener_origin not in ("timeline", "mpc"):
             raise ValueError(f"listener_origin must be 'timeline' or 'mpc', not {listener_origin!r}")
         self.sample_rate = sample_rate
         self.subtype = subtype
         self.listener_origin = listener_origin
         self.close_ended_listeners = close_ended_listeners
+        self.listener_streams = listener_streams  # False: no listener stream is written at all
         self.listeners_dir = out_dir / "listeners"
         self.recordings_dir = out_dir / "recordings"
         self.listeners_dir.mkdir(parents=True, exist_ok=True)
@@ -184,7 +187,10 @@ class Outputs:
 
     def open_listeners(self, calls: Sequence[CallState], created: Sequence[int], now: int) -> None:
         """Open a stream for every participant that has none; `created[i]` is the sample at
-        which `calls[i]`'s MPC was created, `now` the current sample."""
+        which `calls[i]`'s MPC was created, `now` the current sample. Nothing without
+        `listener_streams`."""
+        if not self.listener_streams:
+            return
         for i, call in enumerate(calls):
             for p in call.participants:
                 if p.name in self._listeners:

@@ -246,6 +246,9 @@ class AccountRuntime:
                 self._publish(self.engine.advance_to(now))
             # get_participant raises NotFoundError unless the member belongs to that MPC.
             self.model.get_participant(now, member_id, **target)
+            if self.config.listener_streams == "none":
+                raise NotFoundError(f"participant {member_id} has no listener stream: this server "
+                                    "writes none (--listener-streams none; recordings only)")
             path = self.engine.listener_path(self.model.member_label(member_id))
             self.flush(wait=True)
         if not path.is_file():
@@ -668,4 +671,5 @@ def account_engine(account: Account, config: ServerConfig, media: MediaLibrary, 
         close_ended_listeners=True,  # a long-running server keeps no file open per past participant
         listener_origin="mpc",  # a stream spans its MPC, not the server's uptime
         kernel="auto",  # the compiled mixer (numba) where installed: the server mixes every tick
+        listener_streams=config.listener_streams == "all",
     )

@@ -133,19 +133,33 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         cache = self._mix_parts
         key = (self.revision, self._settles)
         state: MixState | None = self._mix_cached
+        expiry = self._mix_expiry
         if (state is not None and key == self._mix_key and not self._mix_touched
-                and not self._touched_all and self._now < self._mix_until):
+                and not self._touched_all and (not expiry or self._now < expiry[0][0])):
             return state
         stale = self._mix_touched
         self._mix_touched = {}
-        if self._touched_all or self._now >= self._mix_until:
-            rebuild = self._live.keys()
-        else:
-            rebuild = stale.keys()
-        for uuid in rebuild:
+        expiry = self._mix_expiry
+        while expiry and expiry[0][0] <= self._now:  # a cue or Play ended, music unsettled
+            stale.setdefault(heapq.heappop(expiry)[1], None)  # type: ignore[arg-type]
+        rebuild = self._live.keys() if self._touched_all else stale.keys()
+        same = state is not None and len(cache) == len(self._live)
+        for uuid in list(rebuild):
             mpc = self._live.get(uuid)
             if mpc is not None:
-                cache[uuid] = self._mpc_mix(mpc)
+                part = self._mpc_mix(mpc)
+                old = cache.get(uuid)
+                if old is None or old != part:
+                    same = False
+                    cache[uuid] = part
+                if part.until < 1 << 62:
+                    heapq.heappush(expiry, (part.until, uuid))
+            elif uuid in cache:
+                del cache[uuid]
+                same = False
+        if same and len(cache) == len(self._live) and state is not None:
+            self._mix_key = key  # touched, but nothing the mix sees changed (a read, a settle)
+            return state
         if len(cache) != len(self._live):
             self._mix_parts = cache = {u: cache[u] if u in cache else self._mpc_mix(m)
                                        for u, m in self._live.items()}
@@ -158,7 +172,6 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
             tuple(spec for p in parts for spec in p.recordings) + elsewhere,
             tuple(self._live), tuple(p.created_ms for p in parts),
             frozenset(label for p in parts for label in p.speakers))
-        self._mix_until = min((p.until for p in parts), default=1 << 62)
         self._mix_cached, self._mix_key = state, key
         if self.verify_mix_state:
             self._check_mix_state(state)
@@ -227,7 +240,10 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         return _MpcMix(call, tuple(sources), recordings, mpc.created_ms, speakers, until)
 
     def _recordings_of(self, mpc: MpcRecord) -> list[Any]:
-        return [r for r in self._recordings if r.mpc is mpc and r.state != "stopped"]
+        """The MPC's recordings not stopped: its own, then its participants'."""
+        found = [] if mpc.recording is None else [mpc.recording]
+        found += [r for p in mpc.participants for r in p.recordings.values()]
+        return [r for r in dict.fromkeys(found) if r.state != "stopped" and r.mpc is mpc]
 
     def mpc_json(self, mpc_uuid: str) -> dict[str, Any]:
         """``{"mpc": <Get MPC object>, "participants": [<Get Participant object>, ...]}``.
@@ -329,13 +345,18 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         last call's for an MPC that did not change since: a caller may keep what it made of
         it, by identity)."""
         cache = self._record_cache
+        touched: Any = self._live if self._touched_all else self._record_touched
+        self._record_touched = {}
         out = []
         for uuid, mpc in self._live.items():
-            key = archive.fingerprint(mpc)
             cached = cache.get(uuid)
-            if cached is None or cached[0] != key:
-                cached = cache[uuid] = (key, archive.record(mpc, self._fmt))
+            if cached is None or uuid in touched:  # only a touched MPC's record can change
+                key = archive.fingerprint(mpc)
+                if cached is None or cached[0] != key:
+                    cached = cache[uuid] = (key, archive.record(mpc, self._fmt))
             out.append(cached[1])
+            if self.verify_mix_state:
+                assert cached[0] == archive.fingerprint(mpc), "live_records: stale record"
         if len(cache) > len(out):
             for uuid in [u for u in cache if u not in self._live]:
                 del cache[uuid]

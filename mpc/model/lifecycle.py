@@ -85,11 +85,13 @@ class Lifecycle(Notifier):
             touched = list(self._live.values())
             self._touched_all = False
             self._mix_touched.update(self._live)
+            self._record_touched.update(self._live)
         else:
             touched = sorted(self._settle_touched.values(), key=lambda m: m.index)
         self._settle_touched = {}
         for mpc in touched:  # what settling changes (music, recordings, the end) is snapshotted
             self._mix_touched[mpc.uuid] = mpc
+            self._record_touched[mpc.uuid] = mpc
         for mpc in touched:
             if not mpc.is_live:
                 continue

@@ -134,13 +134,15 @@ class ModelState:
         self._mix_parts: dict[str, Any] = {}  # uuid -> its part of the snapshot (callmodel)
         self._mix_cached: Any = None
         self._mix_key = (-1, -1)
-        self._mix_until = 0
+        self._mix_expiry: list[tuple[int, str]] = []  # (until, uuid): parts that end then
+        self._record_touched: dict[str, MpcRecord] = {}  # since the last `live_records`
 
     def _touch(self, mpc: Any) -> None:
         """Mark a live MPC changed (or about to be): settled and snapshotted again."""
         if isinstance(mpc, MpcRecord):
             self._settle_touched[mpc.uuid] = mpc
             self._mix_touched[mpc.uuid] = mpc
+            self._record_touched[mpc.uuid] = mpc
 
     def _touch_timer(self, kind: str, obj: Any) -> None:
         """Mark the MPC a timer belongs to."""

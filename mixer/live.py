@@ -131,7 +131,8 @@ class LiveMixer:
         self._out_rows: dict[Hashable, slice] = {}
         self._gains = np.zeros(0, dtype=np.int64)  # limiter gain (Q30) of every output, laid out
         self._parked: dict[tuple[Hashable, str], tuple[int, int]] = {}  # (gain, tick) of absentees
-        self._gain_of: dict[tuple[Hashable, str], int] = {}  # gains while the layout is rebuilt
+        # each call's limiter gains (int64, its listeners' order) while the layout is rebuilt
+        self._gain_of: dict[Hashable, np.ndarray] = {}
         # Plans of recent routing shapes: (listeners, gains, own voice columns) -> (heard columns,
         # plan). Labels are not part of it, so every MPC of one shape shares one entry.
         self._plans: dict[_Shape, tuple[tuple[int, ...], MixPlan]] = {}
@@ -172,9 +173,21 @@ class LiveMixer:
         sources = tuple(matrix.sources[j] for j in columns)
         self._save_gains()
         old = self._calls.get(key)
-        if old is not None:
-            for name in set(old.matrix.listeners) - set(matrix.listeners):
-                self._parked[(key, name)] = (self._gain_of.pop((key, name), UNITY), self.samples)
+        kept = None if old is None else self._gain_of.get(key)
+        if old is None or kept is None or old.matrix.listeners != matrix.listeners:
+            had = {} if old is None or kept is None else dict(zip(old.matrix.listeners,
+                                                                  kept.tolist(), strict=True))
+            for name in set(had) - set(matrix.listeners):
+                self._parked[(key, name)] = (had[name], self.samples)
+            gains = []
+            for name in matrix.listeners:
+                gain = had.get(name)
+                if gain is None:
+                    gain, since = self._parked.pop((key, name), (UNITY, self.samples))
+                    # the samples it missed were silence: the release went on
+                    gain = min(UNITY, gain + self.release_per_sample * (self.samples - since))
+                gains.append(gain)
+            self._gain_of[key] = np.array(gains, dtype=np.int64)
         self._calls[key] = _Call(matrix, sources, plan)
         self._dirty = True
 
@@ -193,9 +206,8 @@ class LiveMixer:
     def remove_call(self, key: Hashable) -> None:
         """Forget call `key` (KeyError if unknown) and its listeners' limiters."""
         self._save_gains()
-        call = self._calls.pop(key)
-        for name in call.matrix.listeners:
-            self._gain_of.pop((key, name), None)
+        del self._calls[key]
+        self._gain_of.pop(key, None)
         for parked in [k for k in self._parked if k[0] == key]:
             del self._parked[parked]
         self._dirty = True
@@ -322,11 +334,8 @@ class LiveMixer:
         """Copy the laid-out limiter gains into the per-(call, listener) store."""
         if self._dirty:
             return  # the store is already the truth
-        store = self._gain_of
-        store.clear()
-        for key, rows in self._out_rows.items():
-            for i, name in enumerate(self._calls[key].matrix.listeners):
-                store[(key, name)] = int(self._gains[rows.start + i])
+        gains = self._gains
+        self._gain_of = {key: gains[rows] for key, rows in self._out_rows.items()}
 
     def _layout(self) -> None:
         """Group calls into cohorts by plan and lay out inputs, outputs and limiter gains."""
@@ -347,16 +356,11 @@ class LiveMixer:
                 out_rows[key] = slice(out_lo, out_lo + n_out)
                 in_lo += n_in
                 out_lo += n_out
-                for name in self._calls[key].matrix.listeners:
-                    gain = store.get((key, name))
-                    if gain is None:
-                        gain, since = self._parked.pop((key, name), (UNITY, self.samples))
-                        # the samples it missed were silence: the release went on
-                        gain = min(UNITY, gain + self.release_per_sample * (self.samples - since))
-                    gains.append(gain)
+                gains.append(store[key])
         self._cohorts = cohorts
         self._in_rows, self._out_rows = in_rows, out_rows
-        self._gains = np.array(gains, dtype=np.int64)
+        # a copy: `_gain_of` holds views of the old array until the next `_save_gains`
+        self._gains = np.concatenate(gains) if gains else np.zeros(0, dtype=np.int64)
         self._n_inputs, self._n_outputs = in_lo, out_lo
         self._dirty = False
 

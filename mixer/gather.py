@@ -13,6 +13,7 @@ it) when it is short (`PcmFile.HELD_FRAMES`); a longer one is read by slices, ro
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -80,6 +81,27 @@ class Gather:
         self._groups = [(buf, np.array(rows, dtype=np.int64), np.array(origins, dtype=np.int64),
                          np.array(looped, dtype=np.bool_))
                         for buf, rows, origins, looped in groups.values()]
+
+    @classmethod
+    def from_arrays(cls, buffers: Sequence[np.ndarray], rows: np.ndarray, index: np.ndarray,
+                    origins: np.ndarray, looped: np.ndarray, alone: Sequence[tuple[int, Any]]
+                    ) -> Gather:
+        """A gather from rows already sorted out: row ``rows[i]`` plays ``buffers[index[i]]``
+        from timeline sample ``origins[i]`` (looped or not); ``index[i]`` -1 is silence and
+        -2 a row of `alone` ((row, source) pairs read one by one). Grouped in whole-array steps:
+        no Python step per row."""
+        self = cls.__new__(cls)
+        self._zero = rows[index == -1]
+        self._single = list(alone)
+        keep = index >= 0
+        rows, index, origins, looped = rows[keep], index[keep], origins[keep], looped[keep]
+        order = np.argsort(index, kind="stable")
+        rows, index, origins, looped = rows[order], index[order], origins[order], looped[order]
+        cuts = np.flatnonzero(np.diff(index)) + 1
+        bounds = [0, *cuts.tolist(), len(index)]
+        self._groups = [(buffers[int(index[a])], rows[a:b], origins[a:b], looped[a:b])
+                        for a, b in itertools.pairwise(bounds) if b > a]
+        return self
 
     def fill(self, frames: np.ndarray, start: int) -> None:
         """Every row of `frames` int16 (rows, n): its source at timeline ``[start, start + n)``."""

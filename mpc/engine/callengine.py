@@ -19,7 +19,6 @@ with ``mix=False``: the call model alone, no audio at all).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +26,17 @@ import numpy as np
 from mpcmix.errors import MediaError, MediaPending
 from mpcmix.media import MediaLibrary
 from mpcmix.mixer import SILENCE, LiveMixer, Looped, Mixer, OneShot, Source, StreamWriter
-from mpcmix.mixer.gather import Gather
 from mpcmix.model import CallModel, Event, MixState, SourceSpec
 from mpcmix.routing import (
     CallState,
     RoutingMatrix,
     build_matrix,
-    is_heard_by_conference,
     stack,
     voice_source,
 )
 
 from .outputs import Capture, Outputs, TickRing
+from .plan import Buffers, CallPlan, SpanPlan, call_plan, gather_of, heard_row
 from .speech import Speech
 
 #: A tap sees every block's pre-limiter mix: ``tap(start_sample, matrix, mix float32 (L, n))``,
@@ -68,26 +66,6 @@ BASE_BYTES = (96 << 20) + BLOCK_BUDGET_BYTES
 #: Blocks of at most this many frames (the server's ticks, a catch-up of a few) feed the files
 #: through the tick ring; longer ones (a render's) are written to each file directly.
 TICK_FRAMES = 4
-
-
-@dataclass(eq=False)
-class _Span:
-    """What mixing a span of one `MixState` needs, made once for it (`CallEngine._plan_span`)."""
-
-    state: MixState
-    matrix: RoutingMatrix | None  # every call's matrix stacked, for `tap`
-    sources: dict[str, Source]
-    gates: dict[str, bool]  # participant -> its voice enters its conference
-    listened: dict[str, bool]  # the gates of those whose speak events someone receives
-    captures: list[Capture]
-    gather: Gather
-    where: dict[str, int]  # source label -> its input row
-    out_rows: dict[str, int]  # listener -> its output row
-    direct: list[Capture] = field(default_factory=list)  # captures a tick writes itself
-    out_slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    out_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    in_slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    in_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def render_memory_bytes(participants: int) -> int:
@@ -161,7 +139,12 @@ class CallEngine:
         self._waiting: dict[str, tuple[tuple[str | None, int, bool], int]] = {}
         self._speech = Speech(sample_rate, frame_ms)
         self._pending: list[Event] = []
-        self._span: _Span | None = None  # the plan of the state being mixed (`_plan_span`)
+        self._span: SpanPlan | None = None  # the plan of the state being mixed (`_plan_span`)
+        self._call_plans: dict[str, CallPlan] = {}  # each MPC's part of it, by key
+        self._buffers = Buffers()  # the sample buffers sources play, shared by every MPC
+        self._fed = np.zeros(0, dtype=np.int64)  # the tick ring's slots fed each tick
+        self._rec_calls: tuple[Any, dict[str, str]] = (None, {})
+        self._mem_calls: tuple[Any, dict[str, str]] = (None, {})
         self.closed = False
 
     # -- time --------------------------------------------------------------------------------
@@ -261,7 +244,8 @@ class CallEngine:
     def _mix_span(self, state: MixState, t_ms: int) -> None:
         """Mix, write and listen to ``[now_ms, t_ms)``, over which `state` holds."""
         span = self._span
-        if span is None or span.state is not state:
+        if span is None or span.state is not state or (
+                span.version is not None and span.version != self.media.version):
             span = self._span = self._plan_span(state)
         now = self.samples(self.now_ms)
         end = self.samples(t_ms)
@@ -269,48 +253,120 @@ class CallEngine:
         for s in range(now, end, block):
             self._mix_block(span, s, min(block, end - s))
 
-    def _plan_span(self, state: MixState) -> _Span:
-        """What every block of a span of `state` needs, made once for it: the routing, the
-        sources and how each input row is read, the files, who is listened to for speech."""
+    def _plan_span(self, state: MixState) -> SpanPlan:
+        """What every block of a span of `state` needs (`plan.SpanPlan`): each MPC's part made
+        again only where its state, sources or matrix changed, then laid out in array steps."""
         calls = state.calls
-        matrices = self._route(state.mpc_uuids, calls)
+        uuids = state.mpc_uuids if len(state.mpc_uuids) == len(calls) else tuple(
+            f"call-{i}" for i in range(len(calls)))
+        matrices = self._route(uuids, calls)
         matrix = stack(matrices) if self.tap is not None else None
-        sources = {spec.name: self._source(spec) for spec in state.sources}
-        if len(self._sources) > len(sources):  # sources no MPC names any more (ended, left)
-            self._sources = {k: v for k, v in self._sources.items() if k in sources}
-        if len(self._waiting) > len(sources):
-            self._waiting = {k: v for k, v in self._waiting.items() if k in sources}
+        per_call = state.call_sources if len(state.call_sources) == len(calls) else None
+        everything: dict[str, Source] | None = None
+        if per_call is None:  # a snapshot not cut by call: every source for every call
+            everything = {spec.name: self._source(spec) for spec in state.sources}
+        version = self.media.version
+        cached = self._call_plans
+        fresh: dict[str, CallPlan] = {}
+        stale: list[int] = []
+        for i, (key, call, m) in enumerate(zip(uuids, calls, matrices, strict=True)):
+            plan = cached.get(key)
+            specs = per_call[i] if per_call is not None else None
+            if (plan is None or plan.call is not call or plan.specs is not specs
+                    or plan.matrix is not m or (plan.waiting and plan.version != version)
+                    or specs is None):
+                stale.append(i)
+            else:
+                fresh[key] = plan
+        ended = len(fresh) + len(stale) < len(cached) or any(uuids[i] in cached for i in stale)
         now = self.samples(self.now_ms)
         captures: list[Capture] = []
         if self.outputs is not None:
-            self.outputs.open_listeners(calls, [self.samples(ms) for ms in state.mpc_created_ms],
-                                        now)
+            if ended and self.outputs.close_ended_listeners:
+                self.outputs.open_listeners(calls, [self.samples(ms) for ms in state.mpc_created_ms],
+                                            now)
+            else:  # only the MPCs whose plan changed can have new participants
+                created = state.mpc_created_ms
+                self.outputs.open_listeners(
+                    [calls[i] for i in stale],
+                    [self.samples(created[i]) for i in stale if i < len(created)], now)
             captures = self.outputs.open_recordings(state)
-        gates = {p.name: is_heard_by_conference(p, c.status)
-                 for c in calls for p in c.participants}
-        speakers = state.speakers
-        listened = gates if speakers is None else {
-            label: gate for label, gate in gates.items() if label in speakers}
-        self._speech.forget_all_but(listened)  # nothing more to hear, or nobody to tell
         live = self.mixer
-        row_sources: list[Source] = []
-        where: dict[str, int] = {}  # source label -> its (first) input row
-        out_rows: dict[str, int] = {}  # listener -> its output row
-        for key in live.calls:
-            lo = live.input_rows(key).start
-            for k, label in enumerate(live.sources(key)):
-                where.setdefault(label, lo + k)
-                row_sources.append(sources.get(label, SILENCE))
-            lo = live.output_rows(key).start
-            for i, name in enumerate(live.listeners(key)):
-                out_rows[name] = lo + i
-        span = _Span(state, matrix, sources, gates, listened, captures, Gather(row_sources),
-                     where, out_rows)
+        for i in stale:
+            key, call, m = uuids[i], calls[i], matrices[i]
+            specs = per_call[i] if per_call is not None else None
+            sources = everything if everything is not None else {
+                spec.name: self._source(spec) for spec in specs or ()}
+            waiting = any(spec.name in self._waiting for spec in specs or ())
+            fresh[key] = call_plan(
+                call, specs, m, sources, live.sources(key), live.listeners(key), state.speakers,
+                self._buffers,
+                self.outputs.listener_writer if self.outputs is not None else lambda _: None,
+                waiting, version)
+        self._call_plans = fresh
+        if ended or stale:  # what no MPC names any more (ended, left)
+            names = {name for plan in fresh.values() for name in plan.sources}
+            if len(self._sources) > len(names):
+                self._sources = {k: v for k, v in self._sources.items() if k in names}
+            if len(self._waiting) > len(names):
+                self._waiting = {k: v for k, v in self._waiting.items() if k in names}
+        layout = {key: (plan, live.input_rows(key).start, live.output_rows(key).start)
+                  for key, plan in fresh.items()}
+        speaking = [key for key, plan in fresh.items() if plan.listened]
+        listened = {label: heard_row(layout, key, label)
+                    for key in speaking for label in fresh[key].listened}
+        self._speech.forget_all_but(listened)  # nothing more to hear, or nobody to tell
+        waits = any(plan.waiting for plan in fresh.values())
+        span = SpanPlan(state, version if waits else None, matrix, layout,
+                        gather_of([(plan, lo) for plan, lo, _ in layout.values()], self._buffers),
+                        [self._resolve(capture, layout, state) for capture in captures],
+                        listened)
         if self.outputs is not None:
             self._plan_ring(span)
         return span
 
-    def _plan_ring(self, span: _Span) -> None:
+    def _resolve(self, capture: Capture, layout: dict[str, tuple[CallPlan, int, int]],
+                 state: MixState) -> tuple[Any, ...]:
+        """A recording's capture with its rows found: (writer, kind, ...) where kind is
+        "row" (an output row or None), "voice" (gate, input row, source) or "all" (the voice's,
+        then the output row of what it hears)."""
+        writer, row_name, member = capture
+        if member is None:
+            key = self._recording_calls(state).get(row_name)
+            row = None
+            if key is not None and key in layout:
+                plan, _, lo = layout[key]
+                k = plan.out_pos.get(row_name)
+                row = None if k is None else lo + k
+            return (writer, "row", row)
+        key = self._member_calls(layout).get(member)
+        voice = heard_row(layout, key, member) if key is not None else (False, None, SILENCE)
+        if row_name == "":
+            return (writer, "voice", *voice)
+        heard = None
+        if key is not None:
+            plan, _, lo = layout[key]
+            k = plan.out_pos.get(member)
+            heard = None if k is None else lo + k
+        return (writer, "all", *voice, heard)
+
+    def _recording_calls(self, state: MixState) -> dict[str, str]:
+        """Recording row name -> its call's key (made once per state)."""
+        if self._rec_calls[0] is not state:
+            uuids = state.mpc_uuids if len(state.mpc_uuids) == len(state.calls) else tuple(
+                f"call-{i}" for i in range(len(state.calls)))
+            self._rec_calls = (state, {c.recording_name: u for u, c in
+                                       zip(uuids, state.calls, strict=True)})
+        return self._rec_calls[1]
+
+    def _member_calls(self, layout: dict[str, tuple[CallPlan, int, int]]) -> dict[str, str]:
+        """Participant -> its call's key, for recordings of one participant (made when asked)."""
+        if self._mem_calls[0] is not layout:
+            self._mem_calls = (layout, {label: key for key, (plan, _, _) in layout.items()
+                                        for label in plan.gates})
+        return self._mem_calls[1]
+
+    def _plan_ring(self, span: SpanPlan) -> None:
         """Which files a one-frame tick feeds through the tick ring (listener streams, mono
         recordings of a mixed row or of a voice as mixed), and which it writes itself."""
         outputs = self.outputs
@@ -318,30 +374,43 @@ class CallEngine:
         ring = outputs.ring
         if ring is None:
             ring = outputs.ring = TickRing(self.sample_rate * self.frame_ms // 1000)
+        out_slots: list[np.ndarray] = []
+        out_index: list[np.ndarray] = []
+        for plan, _, lo in span.plans.values():
+            if plan.out_writers:
+                if plan.slots is None or plan.ring is not ring:
+                    plan.slots = ring.slots([w for _, w in plan.out_writers])
+                    plan.ring = ring
+                    plan.out_local = np.array([i for i, _ in plan.out_writers], dtype=np.int64)
+                assert plan.out_local is not None
+                out_slots.append(plan.slots)
+                out_index.append(plan.out_local + lo)
         from_out: list[tuple[StreamWriter, int]] = []
         from_in: list[tuple[StreamWriter, int]] = []
-        for name, row in span.out_rows.items():
-            writer = outputs.listener_writer(name)
-            if writer is not None:
-                from_out.append((writer, row))
         for capture in span.captures:
-            writer, row_name, member = capture
-            if writer.channels != 1:
-                span.direct.append(capture)
-            elif member is None and row_name in span.out_rows:
-                from_out.append((writer, span.out_rows[row_name]))
-            elif (member is not None and row_name == "" and span.gates.get(member)
-                  and voice_source(member) in span.where):
-                from_in.append((writer, span.where[voice_source(member)]))
+            writer, kind = capture[0], capture[1]
+            if kind == "row" and capture[2] is not None and writer.channels == 1:
+                from_out.append((writer, capture[2]))
+            elif kind == "voice" and capture[2] and capture[3] is not None:
+                from_in.append((writer, capture[3]))
             else:
                 span.direct.append(capture)
-        ring.release_all_but([w for w, _ in from_out] + [w for w, _ in from_in])
-        for capture in span.direct:
-            ring.drain(capture[0], release=True)
-        span.out_slots = ring.slots([w for w, _ in from_out])
-        span.out_index = np.array([r for _, r in from_out], dtype=np.int64)
+        out_slots.append(ring.slots([w for w, _ in from_out]))
+        out_index.append(np.array([r for _, r in from_out], dtype=np.int64))
+        span.out_slots = np.concatenate(out_slots)
+        span.out_index = np.concatenate(out_index)
         span.in_slots = ring.slots([w for w, _ in from_in])
         span.in_index = np.array([r for _, r in from_in], dtype=np.int64)
+        for capture in span.direct:
+            ring.drain(capture[0], release=True)
+        fed = np.concatenate([span.out_slots, span.in_slots])
+        dropped = np.setdiff1d(self._fed, fed, assume_unique=False)
+        if dropped.size:  # files no longer fed a frame a tick (their MPC ended, stopped)
+            ring.release_slots(dropped)
+            for kept, _, _ in span.plans.values():
+                if kept.slots is not None and np.isin(kept.slots, dropped).any():
+                    kept.slots = None  # given again when next fed
+        self._fed = fed
 
     def _block_for(self, rows: int) -> int:
         """Samples per block for `rows` inputs and listeners: `self.block`, or fewer whole frames
@@ -372,9 +441,9 @@ class CallEngine:
                 self.mixer.remove_call(key)
         return matrices
 
-    def _mix_inputs(self, span: _Span, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _mix_inputs(self, span: SpanPlan, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Every MPC's block ``[start, start + n)``: (its inputs int16 (n_inputs, n) as mixed,
-        its outputs int16 (n_outputs, n)), laid out as `span`'s rows say."""
+        its outputs int16 (n_outputs, n)), laid out as the mixer says."""
         live = self.mixer
         if self._frames.shape[0] < live.n_inputs or self._frames.shape[1] < n:
             self._frames = np.empty((live.n_inputs, n), dtype=np.int16)
@@ -382,7 +451,7 @@ class CallEngine:
         span.gather.fill(frames, start)
         return frames, live.advance(frames)
 
-    def _mix_block(self, span: _Span, start: int, n: int) -> None:
+    def _mix_block(self, span: SpanPlan, start: int, n: int) -> None:
         if self.tap is not None and span.matrix is not None:
             # The mixer keeps its pre-limiter mix to itself, so a tapped block is mixed twice.
             if self._tap_mixer is None:
@@ -390,19 +459,15 @@ class CallEngine:
             self.tap(start, span.matrix, self._tap_mixer.mix(span.matrix, span.sources, start, n))
         frames, out = self._mix_inputs(span, start, n)
         measured = self.mixer.last_peaks
-        gates, sources, where = span.gates, span.sources, span.where
-        voices: dict[str, np.ndarray] = {}
 
-        def voice(label: str) -> np.ndarray:
-            """The participant's voice as its conference receives it in this block."""
-            if label not in voices:
-                if not gates.get(label):
-                    voices[label] = np.zeros(n, np.int16)
-                elif (row := where.get(voice_source(label))) is not None:
-                    voices[label] = frames[row]
-                else:
-                    voices[label] = sources.get(voice_source(label), SILENCE).read(start, n)
-            return voices[label]
+        def voice(gate: bool, row: int | None, source: Source) -> np.ndarray:
+            """A participant's voice as its conference receives it in this block."""
+            if not gate:
+                return np.zeros(n, np.int16)
+            if row is not None:
+                got: np.ndarray = frames[row]
+                return got
+            return source.read(start, n)
 
         outputs = self.outputs
         frame = self.sample_rate * self.frame_ms // 1000
@@ -420,23 +485,31 @@ class CallEngine:
                 outputs.drain_ring()
                 outputs.write_listeners({name: out[row] for name, row in span.out_rows.items()},
                                         start)
-        rows = span.out_rows
-        for writer, row_name, member in captures:
-            if member is None:
-                row = rows.get(row_name)
+        for capture in captures:
+            writer, kind = capture[0], capture[1]
+            if kind == "row":
+                row = capture[2]
                 writer.write(out[row] if row is not None else np.zeros(n, np.int16))
-            elif row_name == "":
-                writer.write(voice(member).copy())  # written later, by the write-behind thread
+            elif kind == "voice":
+                writer.write(voice(*capture[2:5]).copy())  # written later, by the write-behind
             else:
-                heard = rows.get(member)
-                writer.write(np.stack([voice(member), out[heard] if heard is not None
+                heard = capture[5]
+                writer.write(np.stack([voice(*capture[2:5]), out[heard] if heard is not None
                                        else np.zeros(n, np.int16)]))
         if self.detect_speech and span.listened:
+            listened = span.listened
+            gates = {label: got[0] for label, got in listened.items()}
             peaks = {} if measured is None else {
-                label: int(measured[where[voice_source(label)]]) for label in span.listened
-                if voice_source(label) in where}
-            for label, at_sample, speaking in self._speech.feed(span.listened, voice, peaks,
-                                                                start, n):
+                label: int(measured[got[1]]) for label, got in listened.items()
+                if got[1] is not None}
+            voices: dict[str, np.ndarray] = {}
+
+            def voice_of(label: str) -> np.ndarray:
+                if label not in voices:
+                    voices[label] = voice(*listened[label])
+                return voices[label]
+
+            for label, at_sample, speaking in self._speech.feed(gates, voice_of, peaks, start, n):
                 self.model.emit_speak_event(at_sample * 1000 // self.sample_rate, label, speaking)
 
     def _source(self, spec: SourceSpec) -> Source:

@@ -10,6 +10,7 @@ hears what.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -126,11 +127,11 @@ class TickRing:
             if writer is not None:
                 self._hand(slot, self.tick)
 
-    def release_all_but(self, keep: Sequence[StreamWriter]) -> None:
-        """Drain and forget every file not in `keep`."""
-        kept = {id(w) for w in keep}
-        for writer in list(self._writers):
-            if writer is not None and id(writer) not in kept:
+    def release_slots(self, slots: np.ndarray) -> None:
+        """Drain and forget the files of `slots` (no longer fed)."""
+        for slot in slots.tolist():
+            writer = self._writers[slot]
+            if writer is not None:
                 self.drain(writer, release=True)
 
 
@@ -250,7 +251,7 @@ class Outputs:
                 self._drain(self._recordings[key], release=True)
                 self._recordings.pop(key).close()
                 self._closed_recordings.add(key)
-        ids = [r.recording_id for r in state.recordings]
+        ids = Counter(r.recording_id for r in state.recordings)
         rows = {u: c.recording_name for u, c in zip(state.mpc_uuids, state.calls, strict=True)}
         captures: list[Capture] = []
         for r in state.recordings:
@@ -259,7 +260,7 @@ class Outputs:
                 continue
             writer = self._recordings.get(key)
             if writer is None:
-                name = r.recording_id if ids.count(r.recording_id) == 1 else (
+                name = r.recording_id if ids[r.recording_id] == 1 else (
                     f"{r.recording_id}-{r.track}")
                 path = self.recordings_dir / f"{name}.{r.file_format}"
                 writer = StreamWriter(

@@ -171,7 +171,8 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
             tuple(spec for p in parts for spec in p.sources),
             tuple(spec for p in parts for spec in p.recordings) + elsewhere,
             tuple(self._live), tuple(p.created_ms for p in parts),
-            frozenset(label for p in parts for label in p.speakers))
+            frozenset(label for p in parts for label in p.speakers),
+            tuple(p.sources for p in parts))
         self._mix_cached, self._mix_key = state, key
         if self.verify_mix_state:
             self._check_mix_state(state)

@@ -103,6 +103,9 @@ class MixState:
     #: The participants (labels) someone receives speak events of (subscribed to
     #: participant-speak-events): only their voices need speech detection. None: everyone.
     speakers: frozenset[str] | None = None
+    #: `sources` cut by call: ``call_sources[i]`` the sources `calls[i]` names (the same tuple
+    #: object while that MPC does not change). Empty: not given.
+    call_sources: tuple[tuple[SourceSpec, ...], ...] = field(default=())
 
     def source(self, name: str) -> SourceSpec:
         """The source labelled `name` (KeyError if there is none)."""

@@ -63,6 +63,7 @@ class _Call:
     matrix: RoutingMatrix
     sources: tuple[str, ...]  # the heard columns, in input order
     plan: MixPlan
+    group: int  # its plan's key as a small number: calls of one key form one cohort
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ class LiveMixer:
         self._calls: dict[Hashable, _Call] = {}
         self._cohorts: list[_Cohort] = []
         self._in_rows: dict[Hashable, slice] = {}
+        self._in_lo: dict[Hashable, int] = {}
+        self._out_lo: dict[Hashable, int] = {}
         self._out_rows: dict[Hashable, slice] = {}
         self._gains = np.zeros(0, dtype=np.int64)  # limiter gain (Q30) of every output, laid out
         self._parked: dict[tuple[Hashable, str], tuple[int, int]] = {}  # (gain, tick) of absentees
@@ -136,6 +139,7 @@ class LiveMixer:
         # Plans of recent routing shapes: (listeners, gains, own voice columns) -> (heard columns,
         # plan). Labels are not part of it, so every MPC of one shape shares one entry.
         self._plans: dict[_Shape, tuple[tuple[int, ...], MixPlan]] = {}
+        self._groups: dict[PlanKey, int] = {}  # plan key -> its number (`_Call.group`)
         self._dirty = False
         self._n_inputs = 0
         self._n_outputs = 0
@@ -188,7 +192,8 @@ class LiveMixer:
                     gain = min(UNITY, gain + self.release_per_sample * (self.samples - since))
                 gains.append(gain)
             self._gain_of[key] = np.array(gains, dtype=np.int64)
-        self._calls[key] = _Call(matrix, sources, plan)
+        group = self._groups.setdefault(plan.key, len(self._groups))
+        self._calls[key] = _Call(matrix, sources, plan, group)
         self._dirty = True
 
     @staticmethod
@@ -224,6 +229,12 @@ class LiveMixer:
         """Where call `key`'s source frames go in `tick`'s input."""
         self._layout()
         return self._in_rows[key]
+
+    def row_starts(self) -> tuple[dict[Hashable, int], dict[Hashable, int]]:
+        """Every call's first input row and first output row, by key (read again after
+        `set_call`/`remove_call`)."""
+        self._layout()
+        return self._in_lo, self._out_lo
 
     def output_rows(self, key: Hashable) -> slice:
         """Where call `key`'s listener frames are in `tick`'s output."""
@@ -341,9 +352,9 @@ class LiveMixer:
         """Group calls into cohorts by plan and lay out inputs, outputs and limiter gains."""
         if not self._dirty:
             return
-        groups: dict[PlanKey, list[Hashable]] = {}
+        groups: dict[int, list[Hashable]] = {}
         for key, call in self._calls.items():
-            groups.setdefault(call.plan.key, []).append(key)
+            groups.setdefault(call.group, []).append(key)
         store = self._gain_of
         cohorts, in_rows, out_rows, gains = [], {}, {}, []
         in_lo = out_lo = 0
@@ -359,6 +370,8 @@ class LiveMixer:
                 gains.append(store[key])
         self._cohorts = cohorts
         self._in_rows, self._out_rows = in_rows, out_rows
+        self._in_lo = {key: rows.start for key, rows in in_rows.items()}
+        self._out_lo = {key: rows.start for key, rows in out_rows.items()}
         # a copy: `_gain_of` holds views of the old array until the next `_save_gains`
         self._gains = np.concatenate(gains) if gains else np.zeros(0, dtype=np.int64)
         self._n_inputs, self._n_outputs = in_lo, out_lo

@@ -310,8 +310,8 @@ class CallEngine:
                 self._sources = {k: v for k, v in self._sources.items() if k in names}
             if len(self._waiting) > len(names):
                 self._waiting = {k: v for k, v in self._waiting.items() if k in names}
-        layout = {key: (plan, live.input_rows(key).start, live.output_rows(key).start)
-                  for key, plan in fresh.items()}
+        in_lo, out_lo = live.row_starts()
+        layout = {key: (plan, in_lo[key], out_lo[key]) for key, plan in fresh.items()}
         speaking = [key for key, plan in fresh.items() if plan.listened]
         listened = {label: heard_row(layout, key, label)
                     for key in speaking for label in fresh[key].listened}
@@ -374,17 +374,17 @@ class CallEngine:
         ring = outputs.ring
         if ring is None:
             ring = outputs.ring = TickRing(self.sample_rate * self.frame_ms // 1000)
-        out_slots: list[np.ndarray] = []
-        out_index: list[np.ndarray] = []
-        for plan, _, lo in span.plans.values():
-            if plan.out_writers:
-                if plan.slots is None or plan.ring is not ring:
-                    plan.slots = ring.slots([w for _, w in plan.out_writers])
-                    plan.ring = ring
-                    plan.out_local = np.array([i for i, _ in plan.out_writers], dtype=np.int64)
-                assert plan.out_local is not None
-                out_slots.append(plan.slots)
-                out_index.append(plan.out_local + lo)
+        feeding = [(plan, lo) for plan, _, lo in span.plans.values() if plan.out_writers]
+        for plan, _ in feeding:
+            if plan.slots is None or plan.ring is not ring:
+                plan.slots = ring.slots([w for _, w in plan.out_writers])
+                plan.ring = ring
+                plan.out_local = np.array([i for i, _ in plan.out_writers], dtype=np.int64)
+        out_slots: list[np.ndarray] = [plan.slots for plan, _ in feeding]  # type: ignore[misc]
+        locals_: list[np.ndarray] = [plan.out_local for plan, _ in feeding]  # type: ignore[misc]
+        out_index = [np.concatenate(locals_) + np.repeat(
+            np.array([lo for _, lo in feeding], dtype=np.int64),
+            np.array([len(x) for x in locals_], dtype=np.int64))] if feeding else []
         from_out: list[tuple[StreamWriter, int]] = []
         from_in: list[tuple[StreamWriter, int]] = []
         for capture in span.captures:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from pathlib import Path
+from time import thread_time
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,9 @@ BYTES_PER_PARTICIPANT = 64 << 10
 #: What a render holds whatever its size: the interpreter, numpy and scipy, and the block.
 BASE_BYTES = (96 << 20) + BLOCK_BUDGET_BYTES
 
+
+#: The parts of `CallEngine.costs`.
+COST_PARTS = ("model", "plan", "gather", "mix", "files", "speech")
 
 #: Blocks of at most this many frames (the server's ticks, a catch-up of a few) feed the files
 #: through the tick ring; longer ones (a render's) are written to each file directly.
@@ -139,6 +143,10 @@ class CallEngine:
         self._waiting: dict[str, tuple[tuple[str | None, int, bool], int]] = {}
         self._speech = Speech(sample_rate, frame_ms)
         self._pending: list[Event] = []
+        #: CPU seconds of the rendering thread spent in each part of the work, summed (what
+        #: `make load` reports per MPC per tick): the call model (timers, its snapshot), planning
+        #: a new state, reading the sources, mixing, handing the files their frames, speech.
+        self.costs = dict.fromkeys(COST_PARTS, 0.0)
         self._span: SpanPlan | None = None  # the plan of the state being mixed (`_plan_span`)
         self._call_plans: dict[str, CallPlan] = {}  # each MPC's part of it, by key
         self._buffers = Buffers()  # the sample buffers sources play, shared by every MPC
@@ -162,13 +170,18 @@ class CallEngine:
         """Fire the model's timers up to `target_ms` and render the audio up to it."""
         if target_ms < self.now_ms:
             raise ValueError(f"time goes forward only: {target_ms} ms < {self.now_ms} ms")
+        costs, clock = self.costs, thread_time
         while True:
+            t0 = clock()
             due = self.model.next_timer_ms()
+            costs["model"] += clock() - t0
             if due is None or due > target_ms:
                 break
             self._render_until(due)
+            t0 = clock()
             self.model.advance(due)
             self.model.settle(due)
+            costs["model"] += clock() - t0
         self._render_until(target_ms)
         return self.drain_events()
 
@@ -232,7 +245,9 @@ class CallEngine:
             return
         if self.closed:
             raise RuntimeError("the engine is closed")
+        t0 = thread_time()
         state = self.model.mix_state()
+        self.costs["model"] += thread_time() - t0
         if self.on_span is not None:
             self.on_span(self.now_ms, t_ms, state)
         if self.mixes:
@@ -246,7 +261,9 @@ class CallEngine:
         span = self._span
         if span is None or span.state is not state or (
                 span.version is not None and span.version != self.media.version):
+            t0 = thread_time()
             span = self._span = self._plan_span(state)
+            self.costs["plan"] += thread_time() - t0
         now = self.samples(self.now_ms)
         end = self.samples(t_ms)
         block = self._block_for(self.mixer.n_inputs + self.mixer.n_outputs)
@@ -448,8 +465,13 @@ class CallEngine:
         if self._frames.shape[0] < live.n_inputs or self._frames.shape[1] < n:
             self._frames = np.empty((live.n_inputs, n), dtype=np.int16)
         frames = self._frames[:live.n_inputs, :n]
+        t0 = thread_time()
         span.gather.fill(frames, start)
-        return frames, live.advance(frames)
+        t1 = thread_time()
+        out = live.advance(frames)
+        self.costs["gather"] += t1 - t0
+        self.costs["mix"] += thread_time() - t1
+        return frames, out
 
     def _mix_block(self, span: SpanPlan, start: int, n: int) -> None:
         if self.tap is not None and span.matrix is not None:
@@ -469,6 +491,7 @@ class CallEngine:
                 return got
             return source.read(start, n)
 
+        t0 = thread_time()
         outputs = self.outputs
         frame = self.sample_rate * self.frame_ms // 1000
         if outputs is not None and outputs.ring is not None and n % frame == 0 \
@@ -496,6 +519,8 @@ class CallEngine:
                 heard = capture[5]
                 writer.write(np.stack([voice(*capture[2:5]), out[heard] if heard is not None
                                        else np.zeros(n, np.int16)]))
+        t1 = thread_time()
+        self.costs["files"] += t1 - t0
         if self.detect_speech and span.listened:
             listened = span.listened
             gates = {label: got[0] for label, got in listened.items()}
@@ -511,6 +536,7 @@ class CallEngine:
 
             for label, at_sample, speaking in self._speech.feed(gates, voice_of, peaks, start, n):
                 self.model.emit_speak_event(at_sample * 1000 // self.sample_rate, label, speaking)
+        self.costs["speech"] += thread_time() - t1
 
     def _source(self, spec: SourceSpec) -> Source:
         key = (spec.media, spec.start_ms, spec.loop)

@@ -126,6 +126,7 @@ def _stats(state: ServerState) -> Endpoint:
                 "clock": state.clock.kind,
                 "now_ms": state.clock.now_ms(),
                 "ticker": state.ticks.summary(window_s, now),
+                "costs": state.costs(),
                 "callbacks": {"pending": state.dispatcher.pending(),
                               "queue_size": state.dispatcher.max_pending},
                 "media": {"cached_bytes": state.media.cached_bytes(),

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from time import thread_time
 from typing import Any
 
 from mpcmix.engine import CallEngine, Engine
@@ -134,7 +135,11 @@ class AccountRuntime:
             except Exception as exc:
                 self._log_once(f"rendering to {target_ms} ms failed: {exc!r}")
                 events = self.engine.drain_events()
-            self._publish(events)
+            if events:
+                t0 = thread_time()
+                self._publish(events)
+                self.engine.costs["events"] = self.engine.costs.get("events", 0.0) + \
+                    thread_time() - t0
 
     def settle_media(self) -> None:
         """Tell the call model, at the engine's current frame boundary, what became of each

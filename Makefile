@@ -90,7 +90,7 @@ load: $(STAMP)
 	$(BIN)/python -m benchmarks.report
 
 soak: $(STAMP)
-	$(BIN)/python -m benchmarks.load --soak 600 --mpcs 8 --churn 5 --json docs/soak.jsonl
+	$(BIN)/python -m benchmarks.load --soak 600 --mpcs 8 --churn 5 --rate 10 --json docs/soak.jsonl
 	$(BIN)/python -m benchmarks.report
 
 serve: $(STAMP)

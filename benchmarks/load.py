@@ -290,7 +290,8 @@ def measure(server: Server, calls: Calls, seconds: float, rate: float,
 def per_mpc_tick(before: dict[str, Any] | None, after: dict[str, Any] | None,
                  threads0: dict[str, float], threads1: dict[str, float]) -> dict[str, float] | None:
     """CPU microseconds per MPC per tick over a window: the ticker thread's parts (its own
-    accounting), the rest of its thread, and every other thread (from /proc), by name."""
+    accounting), the rest of its thread, its flushes, the other threads and the whole process
+    (from /proc)."""
     if not before or not after:
         return None
     ticks = after["ticks"] - before["ticks"]
@@ -303,10 +304,11 @@ def per_mpc_tick(before: dict[str, Any] | None, after: dict[str, Any] | None,
     ticker = after["ticker_s"] - before["ticker_s"]
     out["ticker other"] = round(scale * ticker - sum(out.values()), 2)
     out["flush"] = round(scale * (after["flush_s"] - before["flush_s"]), 2)
-    for name, seconds in threads1.items():
-        if name != "mpcmix-ticker":
-            out[f"thread {name}"] = round(scale * (seconds - threads0.get(name, 0.0)), 2)
-    out["all threads"] = round(scale * (sum(threads1.values()) - sum(threads0.values())), 2)
+    # Python's thread names are not the kernel's: the other threads (files' write-behind, HTTP,
+    # saving) as the process's total less the ticker's
+    total = sum(threads1.values()) - sum(threads0.values())
+    out["other threads"] = round(scale * total - scale * ticker - out["flush"], 2)
+    out["process"] = round(scale * total, 2)
     return out
 
 

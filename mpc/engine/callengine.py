@@ -295,7 +295,7 @@ class CallEngine:
                 stale.append(i)
             else:
                 fresh[key] = plan
-        ended = len(fresh) + len(stale) < len(cached) or any(uuids[i] in cached for i in stale)
+        ended = len(fresh) + sum(uuids[i] in cached for i in stale) < len(cached)
         now = self.samples(self.now_ms)
         captures: list[Capture] = []
         if self.outputs is not None:
@@ -306,7 +306,8 @@ class CallEngine:
                 created = state.mpc_created_ms
                 self.outputs.open_listeners(
                     [calls[i] for i in stale],
-                    [self.samples(created[i]) for i in stale if i < len(created)], now)
+                    [self.samples(created[i]) for i in stale if i < len(created)], now,
+                    every=False)
             captures = self.outputs.open_recordings(state)
         live = self.mixer
         for i in stale:

@@ -186,10 +186,12 @@ class Outputs:
 
     # -- listener streams ----------------------------------------------------------------------
 
-    def open_listeners(self, calls: Sequence[CallState], created: Sequence[int], now: int) -> None:
+    def open_listeners(self, calls: Sequence[CallState], created: Sequence[int], now: int, *,
+                       every: bool = True) -> None:
         """Open a stream for every participant that has none; `created[i]` is the sample at
-        which `calls[i]`'s MPC was created, `now` the current sample. Nothing without
-        `listener_streams`."""
+        which `calls[i]`'s MPC was created, `now` the current sample. `every`: `calls` are all
+        the live calls (with `close_ended_listeners`, the streams of others are closed); False:
+        some of them (new or changed), nothing is closed. Nothing without `listener_streams`."""
         if not self.listener_streams:
             return
         for i, call in enumerate(calls):
@@ -204,7 +206,7 @@ class Outputs:
                 self._listeners[p.name] = writer
                 self._listener_start[p.name] = origin
                 self.pad_listener(p.name, now)
-        if self.close_ended_listeners:
+        if self.close_ended_listeners and every:
             present = {p.name for call in calls for p in call.participants}
             for label in [name for name in self._listeners if name not in present]:
                 self.pad_listener(label, now)

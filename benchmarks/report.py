@@ -233,9 +233,10 @@ def render_markdown(res: Results, image: str) -> str:
             "loop over calls). The layout changes when calls are added, removed or re-routed: read "
             "`input_rows`/`output_rows` again after `set_call`/`remove_call`. The compiled kernel needs numba "
             "(the `server` and `bench` extras bring it); its import (~0.3-0.8 s) and first compile (~5 s, then "
-            "cached on disk) are paid once per process. The call engine uses the numpy kernel: on a render "
-            "numba's start-up costs more than it saves, and the server's load (tens of MPCs) is bound by the "
-            "call model's per-tick work, not by the kernel.", "",
+            "cached on disk) are paid once per process. A render uses the numpy kernel (numba's start-up "
+            "costs more than it saves there); the server uses the compiled one, with every input row read by "
+            "one compiled gather per buffer (`mixer/gather.py`) and every file's frame copied into one tick "
+            "ring (section 5).", "",
             render_load_section(), "",
             "## Machine", "", "| | |", "|---|---|"]
     for k, v in res.machine.items():

@@ -401,6 +401,13 @@ class WriteBehind:
             raise RuntimeError("the write-behind thread is closed")
         self._queue.put((fn, args))
 
+    def set_depth(self, depth: int) -> None:
+        """Allow `depth` pending writes from now on (a server handing many files their second
+        a tick absorbs the disk's jitter in a deeper queue; small writes keep memory bounded)."""
+        with self._queue.mutex:
+            self._queue.maxsize = depth
+            self._queue.not_full.notify_all()
+
     def drain(self) -> None:
         """Wait until every submitted write has run (raising its error, if one failed)."""
         if self._thread.is_alive():

@@ -392,6 +392,7 @@ class CallEngine:
         ring = outputs.ring
         if ring is None:
             ring = outputs.ring = TickRing(self.sample_rate * self.frame_ms // 1000)
+            outputs.deepen_queue()
         feeding = [(plan, lo) for plan, _, lo in span.plans.values() if plan.out_writers]
         for plan, _ in feeding:
             if plan.slots is None or plan.ring is not ring:

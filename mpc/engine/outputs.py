@@ -29,6 +29,8 @@ Capture = tuple[StreamWriter, str, str | None]
 
 #: A file fed tick by tick gets its frames this many ticks at a time (`TickRing`).
 RING_TICKS = 50
+#: Writes the write-behind queue holds for a tick ring (each a file's second, or a header).
+RING_QUEUE = 1024
 
 
 class TickRing:
@@ -109,6 +111,9 @@ class TickRing:
             writer.write(row[lo * f:hi * f].copy())
         else:  # wrapped: oldest first
             writer.write(np.concatenate([row[lo * f:], row[:hi * f]]))
+        # its header counts it at once: the headers' updates are staggered as the writes are,
+        # not all files' every second (`Outputs.update_headers`)
+        writer.update_header()
 
     def drain(self, writer: StreamWriter, *, release: bool = False) -> None:
         """Hand `writer` everything it gathered; `release`: forget it (its slot is freed)."""
@@ -120,6 +125,10 @@ class TickRing:
             del self._slot[id(writer)]
             self._writers[slot] = None
             self._free.append(slot)
+
+    def feeds(self, writer: StreamWriter) -> bool:
+        """Whether `writer` has a slot (is handed its frames at its turn)."""
+        return id(writer) in self._slot
 
     def drain_all(self) -> None:
         """Hand every file everything it gathered."""
@@ -214,6 +223,11 @@ class Outputs:
                 self._listeners.pop(label).close()
                 del self._listener_start[label]
 
+    def deepen_queue(self) -> None:
+        """Let the write-behind queue hold more writes (a tick ring's: a second of a file each,
+        `RING_QUEUE` at most, 32 MB of 16 kHz frames)."""
+        self._io.set_depth(RING_QUEUE)
+
     def _drain(self, writer: StreamWriter, *, release: bool = False) -> None:
         if self.ring is not None:
             self.ring.drain(writer, release=release)
@@ -303,8 +317,10 @@ class Outputs:
             self.drain_ring()
             for w in writers:
                 w.wait()
+        ring = None if wait else self.ring
         for w in writers:
-            w.update_header()
+            if ring is None or not ring.feeds(w):  # the ring updates its files' at their turn
+                w.update_header()
         if wait:
             self._io.drain()
 

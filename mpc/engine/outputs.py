@@ -27,9 +27,13 @@ SILENCE_BLOCK = 1 << 17
 Capture = tuple[StreamWriter, str, str | None]
 
 
-#: A file fed tick by tick gets its frames this many ticks at a time (`TickRing`).
-RING_TICKS = 50
-#: Writes the write-behind queue holds for a tick ring (each a file's second, or a header).
+#: A file fed tick by tick gets its frames this many ticks at a time (`TickRing`): what a
+#: `kill -9` can take from a file beyond its header's last update (10 ticks: 200 ms at 20 ms).
+RING_TICKS = 10
+#: ...and its header is updated once it holds this many ticks more than its header counted
+#: (under a second: a header update is a seek and a write).
+HEADER_TICKS = 40
+#: Writes the write-behind queue holds for a tick ring (each a file's ten frames, or a header).
 RING_QUEUE = 1024
 
 
@@ -52,6 +56,7 @@ class TickRing:
         self.tick = 0
         self._buf = np.zeros((0, ticks * frame), dtype=np.int16)
         self._since = np.zeros(0, dtype=np.int64)  # first tick not handed over, -1: none
+        self._headed: list[int] = []  # frames each file's header counted at its last update
         self._writers: list[StreamWriter | None] = []
         self._slot: dict[int, int] = {}  # id(writer) -> slot
         self._free: list[int] = []
@@ -68,6 +73,7 @@ class TickRing:
                 self._slot[id(w)] = slot
                 self._writers[slot] = w
                 self._since[slot] = -1
+                self._headed[slot] = w.frames
             out[i] = slot
         return out
 
@@ -79,6 +85,7 @@ class TickRing:
         self._buf = buf
         self._since = np.concatenate([self._since, np.full(new - old, -1, dtype=np.int64)])
         self._writers += [None] * (new - old)
+        self._headed += [0] * (new - old)
         self._free += range(new - 1, old - 1, -1)
 
     def put(self, slots: np.ndarray, block: np.ndarray) -> None:
@@ -108,12 +115,14 @@ class TickRing:
         row = self._buf[slot]
         f = self.frame
         if upto - since < self.ticks and lo < hi:
-            writer.write(row[lo * f:hi * f].copy())
+            writer.write(row[lo * f:hi * f].copy(), gather=False)
         else:  # wrapped: oldest first
-            writer.write(np.concatenate([row[lo * f:], row[:hi * f]]))
-        # its header counts it at once: the headers' updates are staggered as the writes are,
-        # not all files' every second (`Outputs.update_headers`)
-        writer.update_header()
+            writer.write(np.concatenate([row[lo * f:], row[:hi * f]]), gather=False)
+        # about once a second its header counts what it holds: the headers' updates are
+        # staggered as the writes are, not all files' at once (`Outputs.update_headers`)
+        if writer.frames - self._headed[slot] >= HEADER_TICKS * f:
+            self._headed[slot] = writer.frames
+            writer.update_header()
 
     def drain(self, writer: StreamWriter, *, release: bool = False) -> None:
         """Hand `writer` everything it gathered; `release`: forget it (its slot is freed)."""
@@ -224,8 +233,8 @@ class Outputs:
                 del self._listener_start[label]
 
     def deepen_queue(self) -> None:
-        """Let the write-behind queue hold more writes (a tick ring's: a second of a file each,
-        `RING_QUEUE` at most, 32 MB of 16 kHz frames)."""
+        """Let the write-behind queue hold more writes (a tick ring's: ten frames of a file
+        each, `RING_QUEUE` at most: about 7 MB of 16 kHz frames)."""
         self._io.set_depth(RING_QUEUE)
 
     def _drain(self, writer: StreamWriter, *, release: bool = False) -> None:

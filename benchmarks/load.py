@@ -302,7 +302,7 @@ def per_mpc_tick(before: dict[str, Any] | None, after: dict[str, Any] | None,
     out = {part: round(scale * (seconds - before["parts_s"].get(part, 0.0)), 2)
            for part, seconds in after["parts_s"].items()}
     ticker = after["ticker_s"] - before["ticker_s"]
-    out["ticker other"] = round(scale * ticker - sum(out.values()), 2)
+    out["ticker other"] = round(max(0.0, scale * ticker - sum(out.values())), 2)
     out["flush"] = round(scale * (after["flush_s"] - before["flush_s"]), 2)
     # Python's thread names are not the kernel's: the other threads (files' write-behind, HTTP,
     # saving) as the process's total less the ticker's

@@ -351,9 +351,18 @@ def render_load_section(load_json: Path = LOAD_JSON, soak_json: Path = SOAK_JSON
                     "routing, sources, files; made per MPC, laid out in array steps), `gather` (every source's "
                     "frame, one compiled loop per buffer), `mix` (the compiled mixing kernel and limiters), "
                     "`files` (one copy of every file's frame into the tick ring, the files whose turn it is "
-                    "handed their second), `speech` (only participants subscribed to speak events), `events`, "
-                    "`flush` (WAV headers once a second); `other threads`: the write-behind thread writing the "
-                    "files, the HTTP server and the saver.",
+                    "handed their ten frames and, about once a second, their header), `speech` (only "
+                    "participants subscribed to speak events), `events`, `flush` (the headers of files the "
+                    "ring does not feed); `other threads`: the write-behind thread writing the files "
+                    "(libsndfile), the HTTP server and the saver.", "",
+                "Where the rest goes: a tick where nothing changed costs a few µs per MPC; a request that "
+                "changes an MPC (a mute, a hold, a new participant: 2 a second here) makes its next tick lay "
+                "out every MPC's plan again (the mixer's cohorts, the gather, the ring's slots: a few "
+                "concatenations, still a Python step per MPC) and the call model's snapshot, which grows with "
+                "the number of MPCs: at a thousand MPCs those ticks, not the steady ones, are the late ones. "
+                "With every listener stream written, the write-behind thread's writes (four files an MPC, "
+                "through libsndfile) cost more than the whole ticker. The ramp ran on the shared 2-core "
+                "machine beside other jobs (load average 4 to 8): the figures are what this run saw.",
                 "", "![tick lateness vs MPCs; MPCs kept vs workers](load.png)"]
         try:
             plot_load(steps, load_json.parent / "load.png")

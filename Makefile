@@ -93,7 +93,7 @@ load: $(STAMP)
 	$(BIN)/python -m benchmarks.streams --no-latency --load 50 --seconds 30 --write  # 50 bots
 
 soak: $(STAMP)
-	$(BIN)/python -m benchmarks.load --soak 600 --mpcs 8 --churn 5 --json docs/soak.jsonl
+	$(BIN)/python -m benchmarks.load --soak 600 --mpcs 8 --churn 5 --rate 10 --json docs/soak.jsonl
 	$(BIN)/python -m benchmarks.report
 
 serve: $(STAMP)

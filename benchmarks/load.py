@@ -6,8 +6,10 @@ bounded stream of API requests at them (get, list participants, mute/unmute, hol
 reads the server's own tick lateness from `GET /emulator/stats`, its CPU time and memory from
 /proc. Everything is bounded: a set number of seconds per step and a set request rate.
 
-    python -m benchmarks.load                      # ramp: the largest N with no late tick
+    python -m benchmarks.load                      # ramp, streams all then none: the largest N
+    python -m benchmarks.load --listener-streams none --steps 500,1000      # those N only
     python -m benchmarks.load --mpcs 8 --seconds 30          # one N
+    python -m benchmarks.load --workers 2 ...                # passed to mpcmix serve --workers
     python -m benchmarks.load --soak 600 --mpcs 8            # 10-minute soak: memory over time
     python -m benchmarks.load --workers 2                    # the ramp against 2 shard processes
 
@@ -16,7 +18,12 @@ CPU, memory and open files are summed over the front and its shards, ticks over 
 the lateness percentiles are the worst shard's.
 
 A tick is late when it finishes more than one frame (20 ms) after the boundary that made it due;
-"keeps up" means p99 lateness under one frame. `make load` and `make soak` run the first and last.
+"keeps up" means p99 lateness under one frame over the step's window (60 s, 5 requests a
+second). Each step of a ramp runs its own server on a fresh data folder, deleted after the step;
+it reports how long creating its MPCs over HTTP took, and the server's CPU per MPC per tick by
+part of the work (from `GET /emulator/stats`: the ticker thread's parts; from /proc: every
+other thread, the files' write-behind and the HTTP server). `make load` and `make soak` run the
+ramp and the soak.
 
 Memory is "flat" when the server's RSS grows by less than `--flat` MiB a minute (0.1 by default)
 over the second half of the soak (the first half is warm-up: caches, the event log's memory and
@@ -52,7 +59,9 @@ LINES = f"""\
 "{AGENT}": {{audio: voices/agent.wav}}
 "{SUPERVISOR}": {{audio: voices/supervisor.wav}}
 """
-DEFAULT_STEPS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+#: The ramp's steps (MPCs) by --listener-streams.
+STEPS = {"all": (250, 500, 750, 1000, 1250, 1500, 2000),
+         "none": (500, 1000, 1500, 2000, 2500, 3000, 3500, 4000)}
 
 
 # --- the server under test ------------------------------------------------------------------------
@@ -70,7 +79,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(frame_ms: int, sample_rate: int, keep: bool = False, workers: int = 1) -> Iterator[Server]:
+def running_server(frame_ms: int, sample_rate: int, keep: bool = False,
+                   listener_streams: str = "all", workers: int = 1) -> Iterator[Server]:
     """`mpcmix serve --clock realtime` in a subprocess, stopped (SIGINT) when the block ends.
 
     Its data folder (recordings: a 10-minute soak writes ~3 GB) is deleted afterwards unless `keep`.
@@ -86,9 +96,9 @@ def running_server(frame_ms: int, sample_rate: int, keep: bool = False, workers:
             "--account", f"{AUTH_ID}:{token}", "--media-root", str(ROOT / "fixtures"),
             "--lines", str(folder / "lines.yaml"), "--data-dir", str(folder / "data"),
             "--frame-ms", str(frame_ms), "--sample-rate", str(sample_rate),
-            "--log-level", "warning",
+            "--log-level", "warning", "--listener-streams", listener_streams,
         ]
-        if workers > 1:
+        if workers > 1:  # the sharded server (one process a worker)
             args += ["--workers", str(workers)]
         with serve_process(args) as served:
             yield Server(served.process, served.url, token, folder / "data")
@@ -121,6 +131,25 @@ def cpu_seconds(pid: int) -> float:
         fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])
     return total / ticks
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of each kind of thread of process `pid` (by name, numbers stripped)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")].rstrip("0123456789_-")
+        fields = stat.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return out
 
 
 def disk_mib(folder: Path) -> float:
@@ -249,6 +278,11 @@ class Step:
     request_errors: int
     request_p99_ms: float | None
     t_s: float | None = None  # soak: seconds since the soak began, at the end of this sample
+    listener_streams: str = "all"
+    workers: int = 1
+    create_s: float | None = None  # creating the step's MPCs over HTTP, seconds
+    #: CPU microseconds per MPC per tick: the ticker's parts, then other threads by name
+    cost_us: dict[str, float] | None = None
 
     @property
     def keeps_up(self) -> bool:
@@ -263,10 +297,15 @@ def measure(server: Server, calls: Calls, seconds: float, rate: float,
     pid = server.process.pid
     calls.latencies.clear()
     requests, errors = calls.requests, calls.errors
+    before = calls.client.get("/emulator/stats", params={"window_s": 1}).json().get("costs")
+    threads0 = thread_cpu(pid)
     cpu0, wall0 = cpu_seconds(pid), time.monotonic()
     drive(calls, seconds, rate, churn_every_s)
     cpu1, wall1 = cpu_seconds(pid), time.monotonic()
-    window = ticker(calls.client.get("/emulator/stats", params={"window_s": seconds}).json())
+    threads1 = thread_cpu(pid)
+    answer = calls.client.get("/emulator/stats", params={"window_s": seconds}).json()
+    window = ticker(answer)
+    cost = per_mpc_tick(before, answer.get("costs"), threads0, threads1)
     lat = sorted(calls.latencies)
     return Step(
         mpcs=len(calls.live), seconds=round(wall1 - wall0, 1), ticks=window["ticks"],
@@ -275,7 +314,33 @@ def measure(server: Server, calls: Calls, seconds: float, rate: float,
         rss_mib=round(rss_mib(pid), 1), open_files=open_files(pid),
         requests=calls.requests - requests, request_errors=calls.errors - errors,
         request_p99_ms=round(1000 * lat[int(0.99 * (len(lat) - 1))], 1) if lat else None,
+        cost_us=cost,
     )
+
+
+def per_mpc_tick(before: dict[str, Any] | None, after: dict[str, Any] | None,
+                 threads0: dict[str, float], threads1: dict[str, float]) -> dict[str, float] | None:
+    """CPU microseconds per MPC per tick over a window: the ticker thread's parts (its own
+    accounting), the rest of its thread, its flushes, the other threads and the whole process
+    (from /proc)."""
+    if not before or not after:
+        return None
+    ticks = after["ticks"] - before["ticks"]
+    mpcs = max(1, after["live_mpcs"])
+    if ticks <= 0:
+        return None
+    scale = 1e6 / (ticks * mpcs)
+    out = {part: round(scale * (seconds - before["parts_s"].get(part, 0.0)), 2)
+           for part, seconds in after["parts_s"].items()}
+    ticker = after["ticker_s"] - before["ticker_s"]
+    out["ticker other"] = round(max(0.0, scale * ticker - sum(out.values())), 2)
+    out["flush"] = round(scale * (after["flush_s"] - before["flush_s"]), 2)
+    # Python's thread names are not the kernel's: the other threads (files' write-behind, HTTP,
+    # saving) as the process's total less the ticker's
+    total = sum(threads1.values()) - sum(threads0.values())
+    out["other threads"] = round(scale * total - scale * ticker - out["flush"], 2)
+    out["process"] = round(scale * total, 2)
+    return out
 
 
 def _row(step: Step) -> str:
@@ -289,35 +354,44 @@ HEADER = ("mpcs  ticks  late   p50 ms   p99 ms   max ms   cpu%  rss MiB   fds  r
           "req p99ms")
 
 
-def ramp(args: argparse.Namespace) -> list[Step]:
-    """Add MPCs step by step; stop after the first N whose p99 lateness reaches one frame."""
+def ramp(args: argparse.Namespace, listener_streams: str) -> list[Step]:
+    """One server per step of N MPCs (its data deleted after it); stop after the first N whose
+    p99 lateness reaches one frame."""
     steps: list[Step] = []
-    with running_server(args.frame_ms, args.sample_rate, args.keep, args.workers) as server, \
-            server.client() as client:
-        calls = Calls(client)
-        print(HEADER, flush=True)
-        for n in args.steps:
+    print(f"\n--listener-streams {listener_streams}, {args.workers} worker(s)\n" + HEADER
+          + "  create s", flush=True)
+    for n in args.steps or STEPS[listener_streams]:
+        with running_server(args.frame_ms, args.sample_rate, args.keep, listener_streams,
+                            args.workers) as server, server.client() as client:
+            calls = Calls(client)
+            started = time.monotonic()
             while len(calls.live) < n:
                 calls.open()
+            create_s = round(time.monotonic() - started, 1)
             time.sleep(args.settle)
             step = measure(server, calls, args.seconds, args.rate)
-            steps.append(step)
-            print(_row(step), flush=True)
-            if not step.keeps_up:
-                break
+        step.listener_streams, step.workers, step.create_s = listener_streams, args.workers, create_s
+        steps.append(step)
+        print(_row(step) + f" {create_s:>8}", flush=True)
+        if step.cost_us:
+            print("    us per MPC per tick: " + ", ".join(f"{k} {v}" for k, v in step.cost_us.items()
+                                                        if v), flush=True)
+        if not step.keeps_up:
+            break
     good = [s for s in steps if s.keeps_up]
     best = max(good, key=lambda s: s.mpcs) if good else None
-    print(f"\nlargest N keeping up (p99 lateness < {args.frame_ms} ms): "
-          f"{best.mpcs if best else 'none'}"
+    print(f"largest N keeping up (p99 lateness < {args.frame_ms} ms), --listener-streams "
+          f"{listener_streams}: {best.mpcs if best else 'none'}"
           + (f" (cpu {best.cpu_percent}%, rss {best.rss_mib} MiB, {best.late_ticks} late ticks "
-             f"of {best.ticks})" if best else ""))
+             f"of {best.ticks}, created in {best.create_s} s)" if best else ""), flush=True)
     return steps
 
 
 def soak(args: argparse.Namespace) -> list[Step]:
     """N MPCs for `--soak` seconds, one closed and one opened every `--churn` seconds."""
     samples: list[Step] = []
-    with running_server(args.frame_ms, args.sample_rate, args.keep, args.workers) as server, \
+    streams = "all" if args.listener_streams == "both" else args.listener_streams
+    with running_server(args.frame_ms, args.sample_rate, args.keep, streams, args.workers) as server, \
             server.client() as client:
         calls = Calls(client)
         for _ in range(args.mpcs):
@@ -372,11 +446,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mpcs", type=int, help="one step of N MPCs (the soak's N; default 8)")
-    parser.add_argument("--steps", help="comma-separated N to try in turn (default "
-                        + ",".join(map(str, DEFAULT_STEPS)) + ")")
-    parser.add_argument("--seconds", type=float, default=15, help="measuring time per step")
-    parser.add_argument("--settle", type=float, default=2, help="seconds after opening MPCs")
-    parser.add_argument("--rate", type=float, default=10, help="requests per second driven")
+    parser.add_argument("--steps", help="comma-separated N to try in turn (default: "
+                        + "; ".join(f"{k}: " + ",".join(map(str, v)) for k, v in STEPS.items()) + ")")
+    parser.add_argument("--seconds", type=float, default=60, help="measuring time per step")
+    parser.add_argument("--settle", type=float, default=3, help="seconds after opening MPCs")
+    parser.add_argument("--rate", type=float, default=5, help="requests per second driven")
+    parser.add_argument("--listener-streams", dest="listener_streams", default="both",
+                        choices=("all", "none", "both"),
+                        help="mpcmix serve --listener-streams for the ramp (both: all, then none)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="mpcmix serve --workers N (the sharded server), 1: one process")
     parser.add_argument("--soak", type=float, help="soak for this many seconds instead")
     parser.add_argument("--churn", type=float, default=5,
                         help="soak: end one MPC and open another every S seconds (0: never)")
@@ -398,8 +477,9 @@ def main(argv: list[str] | None = None) -> int:
         steps = soak(args)
     else:
         args.steps = ([args.mpcs] if args.mpcs else
-                      [int(n) for n in args.steps.split(",")] if args.steps else list(DEFAULT_STEPS))
-        steps = ramp(args)
+                      [int(n) for n in args.steps.split(",")] if args.steps else None)
+        modes = ("all", "none") if args.listener_streams == "both" else (args.listener_streams,)
+        steps = [step for mode in modes for step in ramp(args, mode)]
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             for step in steps:

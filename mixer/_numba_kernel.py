@@ -163,3 +163,27 @@ def mix_calls(x: np.ndarray, out: np.ndarray, bad: np.ndarray, base_parent: np.n
         else:
             base_sums(acc, x, c, base_parent, base_ptr, base_col, base_sign)
             rows_int32(acc, row, x, c, out, bad, row_base, row_ptr, row_col, row_sign)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def gather_rows(buf: np.ndarray, rows: np.ndarray, origins: np.ndarray, looped: np.ndarray,
+                frames: np.ndarray, start: int) -> None:
+    """Row ``rows[i]`` of `frames` int16 (R, n): `buf` played from timeline sample `origins[i]`,
+    once (zeros before and after) or looped (`looped[i]`), at ``[start, start + n)``
+    (`gather.Gather`)."""
+    n = frames.shape[1]
+    length = buf.shape[0]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        pos = start - origins[i]
+        if length == 0:
+            for t in range(n):
+                frames[r, t] = 0
+        elif looped[i]:
+            for t in range(n):
+                p = pos + t
+                frames[r, t] = buf[p % length] if p >= 0 else 0
+        else:
+            for t in range(n):
+                p = pos + t
+                frames[r, t] = buf[p] if 0 <= p < length else 0

@@ -63,6 +63,7 @@ class _Call:
     matrix: RoutingMatrix
     sources: tuple[str, ...]  # the heard columns, in input order
     plan: MixPlan
+    group: int  # its plan's key as a small number: calls of one key form one cohort
 
 
 @dataclass(frozen=True)
@@ -128,13 +129,17 @@ class LiveMixer:
         self._calls: dict[Hashable, _Call] = {}
         self._cohorts: list[_Cohort] = []
         self._in_rows: dict[Hashable, slice] = {}
+        self._in_lo: dict[Hashable, int] = {}
+        self._out_lo: dict[Hashable, int] = {}
         self._out_rows: dict[Hashable, slice] = {}
         self._gains = np.zeros(0, dtype=np.int64)  # limiter gain (Q30) of every output, laid out
         self._parked: dict[tuple[Hashable, str], tuple[int, int]] = {}  # (gain, tick) of absentees
-        self._gain_of: dict[tuple[Hashable, str], int] = {}  # gains while the layout is rebuilt
+        # each call's limiter gains (int64, its listeners' order) while the layout is rebuilt
+        self._gain_of: dict[Hashable, np.ndarray] = {}
         # Plans of recent routing shapes: (listeners, gains, own voice columns) -> (heard columns,
         # plan). Labels are not part of it, so every MPC of one shape shares one entry.
         self._plans: dict[_Shape, tuple[tuple[int, ...], MixPlan]] = {}
+        self._groups: dict[PlanKey, int] = {}  # plan key -> its number (`_Call.group`)
         self._dirty = False
         self._scratch32 = np.empty(0, dtype=np.int32)  # exact sums of a chunk (`_scratch`)
         self._n_inputs = 0
@@ -173,10 +178,23 @@ class LiveMixer:
         sources = tuple(matrix.sources[j] for j in columns)
         self._save_gains()
         old = self._calls.get(key)
-        if old is not None:
-            for name in set(old.matrix.listeners) - set(matrix.listeners):
-                self._parked[(key, name)] = (self._gain_of.pop((key, name), UNITY), self.samples)
-        self._calls[key] = _Call(matrix, sources, plan)
+        kept = None if old is None else self._gain_of.get(key)
+        if old is None or kept is None or old.matrix.listeners != matrix.listeners:
+            had = {} if old is None or kept is None else dict(zip(old.matrix.listeners,
+                                                                  kept.tolist(), strict=True))
+            for name in set(had) - set(matrix.listeners):
+                self._parked[(key, name)] = (had[name], self.samples)
+            gains = []
+            for name in matrix.listeners:
+                gain = had.get(name)
+                if gain is None:
+                    gain, since = self._parked.pop((key, name), (UNITY, self.samples))
+                    # the samples it missed were silence: the release went on
+                    gain = min(UNITY, gain + self.release_per_sample * (self.samples - since))
+                gains.append(gain)
+            self._gain_of[key] = np.array(gains, dtype=np.int64)
+        group = self._groups.setdefault(plan.key, len(self._groups))
+        self._calls[key] = _Call(matrix, sources, plan, group)
         self._dirty = True
 
     @staticmethod
@@ -194,9 +212,8 @@ class LiveMixer:
     def remove_call(self, key: Hashable) -> None:
         """Forget call `key` (KeyError if unknown) and its listeners' limiters."""
         self._save_gains()
-        call = self._calls.pop(key)
-        for name in call.matrix.listeners:
-            self._gain_of.pop((key, name), None)
+        del self._calls[key]
+        self._gain_of.pop(key, None)
         for parked in [k for k in self._parked if k[0] == key]:
             del self._parked[parked]
         self._dirty = True
@@ -213,6 +230,12 @@ class LiveMixer:
         """Where call `key`'s source frames go in `tick`'s input."""
         self._layout()
         return self._in_rows[key]
+
+    def row_starts(self) -> tuple[dict[Hashable, int], dict[Hashable, int]]:
+        """Every call's first input row and first output row, by key (read again after
+        `set_call`/`remove_call`)."""
+        self._layout()
+        return self._in_lo, self._out_lo
 
     def output_rows(self, key: Hashable) -> slice:
         """Where call `key`'s listener frames are in `tick`'s output."""
@@ -341,19 +364,16 @@ class LiveMixer:
         """Copy the laid-out limiter gains into the per-(call, listener) store."""
         if self._dirty:
             return  # the store is already the truth
-        store = self._gain_of
-        store.clear()
-        for key, rows in self._out_rows.items():
-            for i, name in enumerate(self._calls[key].matrix.listeners):
-                store[(key, name)] = int(self._gains[rows.start + i])
+        gains = self._gains
+        self._gain_of = {key: gains[rows] for key, rows in self._out_rows.items()}
 
     def _layout(self) -> None:
         """Group calls into cohorts by plan and lay out inputs, outputs and limiter gains."""
         if not self._dirty:
             return
-        groups: dict[PlanKey, list[Hashable]] = {}
+        groups: dict[int, list[Hashable]] = {}
         for key, call in self._calls.items():
-            groups.setdefault(call.plan.key, []).append(key)
+            groups.setdefault(call.group, []).append(key)
         store = self._gain_of
         cohorts, in_rows, out_rows, gains = [], {}, {}, []
         in_lo = out_lo = 0
@@ -366,16 +386,13 @@ class LiveMixer:
                 out_rows[key] = slice(out_lo, out_lo + n_out)
                 in_lo += n_in
                 out_lo += n_out
-                for name in self._calls[key].matrix.listeners:
-                    gain = store.get((key, name))
-                    if gain is None:
-                        gain, since = self._parked.pop((key, name), (UNITY, self.samples))
-                        # the samples it missed were silence: the release went on
-                        gain = min(UNITY, gain + self.release_per_sample * (self.samples - since))
-                    gains.append(gain)
+                gains.append(store[key])
         self._cohorts = cohorts
         self._in_rows, self._out_rows = in_rows, out_rows
-        self._gains = np.array(gains, dtype=np.int64)
+        self._in_lo = {key: rows.start for key, rows in in_rows.items()}
+        self._out_lo = {key: rows.start for key, rows in out_rows.items()}
+        # a copy: `_gain_of` holds views of the old array until the next `_save_gains`
+        self._gains = np.concatenate(gains) if gains else np.zeros(0, dtype=np.int64)
         self._n_inputs, self._n_outputs = in_lo, out_lo
         self._dirty = False
 

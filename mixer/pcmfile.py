@@ -37,6 +37,7 @@ class PcmFile:
         self.frames = frames
         self._window = np.empty(0, dtype=np.int16)
         self._window_lo = 0
+        self._held: np.ndarray | None = None
         self._fd = os.open(path, os.O_RDONLY)
         import weakref
 
@@ -48,6 +49,18 @@ class PcmFile:
 
     def __len__(self) -> int:
         return self.frames
+
+    #: A voice up to this many samples may be held in memory whole for the live mixer's gather
+    #: (`gather.Gather`; 4 minutes at 16 kHz); a longer one stays read by slices.
+    HELD_FRAMES = 1 << 22
+
+    def held(self) -> np.ndarray | None:
+        """The samples in memory (read once), when the file is short enough; else None."""
+        if self._held is None and self.frames <= self.HELD_FRAMES:
+            held = np.empty(self.frames, dtype=np.int16)
+            self._pread(held, 0)
+            self._held = held
+        return self._held
 
     def __getitem__(self, index: slice) -> np.ndarray:
         if not isinstance(index, slice):

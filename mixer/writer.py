@@ -174,8 +174,9 @@ class StreamWriter:
         (gathered, or queued on `background`)."""
         return self._frames
 
-    def write(self, block: np.ndarray) -> None:
-        """Append `block`: int16 (n,) for a mono file, or (channels, n)."""
+    def write(self, block: np.ndarray, *, gather: bool = True) -> None:
+        """Append `block`: int16 (n,) for a mono file, or (channels, n). `gather` False: hand it
+        to the file now, however short (a caller that gathers blocks itself)."""
         if self._file is None:
             raise ValueError(f"{self._name}: write after close")
         block = np.asarray(block)
@@ -193,7 +194,7 @@ class StreamWriter:
         frames = np.ascontiguousarray(frames)
         n = len(frames)
         self._frames += n
-        if n >= self.GATHER_FRAMES:
+        if n >= self.GATHER_FRAMES or not gather:
             self._push_gathered()
             self._submit(frames)
             return
@@ -400,6 +401,13 @@ class WriteBehind:
         if not self._thread.is_alive():
             raise RuntimeError("the write-behind thread is closed")
         self._queue.put((fn, args))
+
+    def set_depth(self, depth: int) -> None:
+        """Allow `depth` pending writes from now on (a server handing many files their second
+        a tick absorbs the disk's jitter in a deeper queue; small writes keep memory bounded)."""
+        with self._queue.mutex:
+            self._queue.maxsize = depth
+            self._queue.not_full.notify_all()
 
     def drain(self) -> None:
         """Wait until every submitted write has run (raising its error, if one failed)."""

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from mpcmix.model import CallModel, Event
 
-from .callengine import BLOCK_SAMPLES, CallEngine, SpanHook, Tap, render_memory_bytes
+from .callengine import BLOCK_SAMPLES, COST_PARTS, CallEngine, SpanHook, Tap, render_memory_bytes
 from .live import LiveHub
 from .outputs import Outputs
 from .speech import SPEAK_HANGOVER_MS, SPEAK_THRESHOLD_DBFS, SpeechTracker
@@ -31,6 +31,7 @@ class Engine(Protocol):
     now_ms: int
     closed: bool
     live: LiveHub
+    costs: dict[str, float]  # CPU seconds of the rendering thread by part (`COST_PARTS`)
 
     def settle(self, now_ms: int) -> list[Event]: ...
 
@@ -51,6 +52,7 @@ class Engine(Protocol):
 
 __all__ = [
     "BLOCK_SAMPLES",
+    "COST_PARTS",
     "SPEAK_HANGOVER_MS",
     "SPEAK_THRESHOLD_DBFS",
     "CallEngine",

@@ -18,27 +18,28 @@ with ``mix=False``: the call model alone, no audio at all).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from pathlib import Path
+from time import thread_time
 from typing import Any
 
 import numpy as np
 from mpcmix.errors import MediaError, MediaPending
 from mpcmix.media import MediaLibrary
-from mpcmix.mixer import SILENCE, LiveMixer, Looped, Mixer, OneShot, Source
+from mpcmix.mixer import SILENCE, LiveMixer, Looped, Mixer, OneShot, Source, StreamWriter
 from mpcmix.model import LIVE_PREFIX, CallModel, Event, MixState, SourceSpec, is_live
 from mpcmix.routing import (
     CallPhase,
     CallState,
     RoutingMatrix,
     build_matrix,
-    is_heard_by_conference,
     stack,
     voice_source,
 )
 
 from .live import LiveHub
-from .outputs import Capture, Outputs
+from .outputs import Capture, Outputs, TickRing
+from .plan import Buffers, CallPlan, SpanPlan, call_plan, gather_of, heard_row
 from .speech import Speech
 
 #: A tap sees every block's pre-limiter mix: ``tap(start_sample, matrix, mix float32 (L, n))``,
@@ -65,6 +66,14 @@ BYTES_PER_ROW_SAMPLE = 12
 BYTES_PER_PARTICIPANT = 64 << 10
 #: What a render holds whatever its size: the interpreter, numpy and scipy, and the block.
 BASE_BYTES = (96 << 20) + BLOCK_BUDGET_BYTES
+
+
+#: The parts of `CallEngine.costs`.
+COST_PARTS = ("model", "plan", "gather", "mix", "files", "speech")
+
+#: Blocks of at most this many frames (the server's ticks, a catch-up of a few) feed the files
+#: through the tick ring; longer ones (a render's) are written to each file directly.
+TICK_FRAMES = 4
 
 
 def render_memory_bytes(participants: int) -> int:
@@ -105,6 +114,7 @@ class CallEngine:
         close_ended_listeners: bool = False,
         listener_origin: str = "timeline",
         kernel: str = "numpy",
+        listener_streams: bool = True,
     ) -> None:
         self.model = model
         self.media = media
@@ -120,7 +130,8 @@ class CallEngine:
         if out_dir is not None and mix:
             self.outputs = Outputs(Path(out_dir), sample_rate, subtype=subtype,
                                    listener_origin=listener_origin,
-                                   close_ended_listeners=close_ended_listeners)
+                                   close_ended_listeners=close_ended_listeners,
+                                   listener_streams=listener_streams)
         # numpy by default (renders and the server alike): numba's import and set-up (~0.5-0.9 s)
         # outweigh its gain on one render (docs/performance.md).
         self.mixer = LiveMixer(sample_rate, frame_ms, kernel=kernel)
@@ -136,6 +147,16 @@ class CallEngine:
         self._waiting: dict[str, tuple[tuple[str | None, int, bool], int]] = {}
         self._speech = Speech(sample_rate, frame_ms)
         self._pending: list[Event] = []
+        #: CPU seconds of the rendering thread spent in each part of the work, summed (what
+        #: `make load` reports per MPC per tick): the call model (timers, its snapshot), planning
+        #: a new state, reading the sources, mixing, handing the files their frames, speech.
+        self.costs = dict.fromkeys(COST_PARTS, 0.0)
+        self._span: SpanPlan | None = None  # the plan of the state being mixed (`_plan_span`)
+        self._call_plans: dict[str, CallPlan] = {}  # each MPC's part of it, by key
+        self._buffers = Buffers()  # the sample buffers sources play, shared by every MPC
+        self._fed = np.zeros(0, dtype=np.int64)  # the tick ring's slots fed each tick
+        self._rec_calls: tuple[Any, dict[str, str]] = (None, {})
+        self._mem_calls: tuple[Any, dict[str, str]] = (None, {})
         self.closed = False
         #: live voices in, mix feeds out (mpcmix.engine.live)
         self.live = LiveHub(sample_rate, frame_ms)
@@ -165,13 +186,18 @@ class CallEngine:
         """Fire the model's timers up to `target_ms` and render the audio up to it."""
         if target_ms < self.now_ms:
             raise ValueError(f"time goes forward only: {target_ms} ms < {self.now_ms} ms")
+        costs, clock = self.costs, thread_time
         while True:
+            t0 = clock()
             due = self.model.next_timer_ms()
+            costs["model"] += clock() - t0
             if due is None or due > target_ms:
                 break
             self._render_until(due)
+            t0 = clock()
             self.model.advance(due)
             self.model.settle(due)
+            costs["model"] += clock() - t0
         self._render_until(target_ms)
         return self.drain_events()
 
@@ -236,7 +262,9 @@ class CallEngine:
             return
         if self.closed:
             raise RuntimeError("the engine is closed")
+        t0 = thread_time()
         state = self.model.mix_state()
+        self.costs["model"] += thread_time() - t0
         if self.on_span is not None:
             self.on_span(self.now_ms, t_ms, state)
         if self.mixes:
@@ -247,28 +275,179 @@ class CallEngine:
 
     def _mix_span(self, state: MixState, t_ms: int) -> None:
         """Mix, write and listen to ``[now_ms, t_ms)``, over which `state` holds."""
-        calls = state.calls
-        matrices = self._route(state.mpc_uuids, calls)
-        matrix = stack(matrices) if self.tap is not None else None
-        self._sync_live(calls, [m.listeners for m in matrices])
-        sources = {spec.name: self._source(spec) for spec in state.sources}
-        if len(self._sources) > len(sources):  # sources no MPC names any more (ended, left)
-            self._sources = {k: v for k, v in self._sources.items() if k in sources}
-        if len(self._waiting) > len(sources):
-            self._waiting = {k: v for k, v in self._waiting.items() if k in sources}
+        span = self._span
+        if span is None or span.state is not state or (
+                span.version is not None and span.version != self.media.version):
+            t0 = thread_time()
+            span = self._span = self._plan_span(state)
+            self.costs["plan"] += thread_time() - t0
         now = self.samples(self.now_ms)
-        captures: list[Capture] = []
-        if self.outputs is not None:
-            self.outputs.open_listeners(calls, [self.samples(ms) for ms in state.mpc_created_ms],
-                                        now)
-            captures = self.outputs.open_recordings(state)
-        gates = {p.name: is_heard_by_conference(p, c.status)
-                 for c in calls for p in c.participants}
-        self._speech.forget_all_but(gates)  # participants of no live MPC: nothing more to hear
         end = self.samples(t_ms)
         block = self._block_for(self.mixer.n_inputs + self.mixer.n_outputs)
         for s in range(now, end, block):
-            self._mix_block(matrix, sources, gates, captures, s, min(block, end - s))
+            self._mix_block(span, s, min(block, end - s))
+
+    def _plan_span(self, state: MixState) -> SpanPlan:
+        """What every block of a span of `state` needs (`plan.SpanPlan`): each MPC's part made
+        again only where its state, sources or matrix changed, then laid out in array steps."""
+        calls = state.calls
+        uuids = state.mpc_uuids if len(state.mpc_uuids) == len(calls) else tuple(
+            f"call-{i}" for i in range(len(calls)))
+        matrices = self._route(uuids, calls)
+        matrix = stack(matrices) if self.tap is not None else None
+        self._sync_live(calls, [m.listeners for m in matrices])  # before sources: live voices
+        per_call = state.call_sources if len(state.call_sources) == len(calls) else None
+        everything: dict[str, Source] | None = None
+        if per_call is None:  # a snapshot not cut by call: every source for every call
+            everything = {spec.name: self._source(spec) for spec in state.sources}
+        version = self.media.version
+        cached = self._call_plans
+        fresh: dict[str, CallPlan] = {}
+        stale: list[int] = []
+        for i, (key, call, m) in enumerate(zip(uuids, calls, matrices, strict=True)):
+            plan = cached.get(key)
+            specs = per_call[i] if per_call is not None else None
+            if (plan is None or plan.call is not call or plan.specs is not specs
+                    or plan.matrix is not m or (plan.waiting and plan.version != version)
+                    or specs is None):
+                stale.append(i)
+            else:
+                fresh[key] = plan
+        ended = len(fresh) + sum(uuids[i] in cached for i in stale) < len(cached)
+        now = self.samples(self.now_ms)
+        captures: list[Capture] = []
+        if self.outputs is not None:
+            if ended and self.outputs.close_ended_listeners:
+                self.outputs.open_listeners(calls, [self.samples(ms) for ms in state.mpc_created_ms],
+                                            now)
+            else:  # only the MPCs whose plan changed can have new participants
+                created = state.mpc_created_ms
+                self.outputs.open_listeners(
+                    [calls[i] for i in stale],
+                    [self.samples(created[i]) for i in stale if i < len(created)], now,
+                    every=False)
+            captures = self.outputs.open_recordings(state)
+        live = self.mixer
+        for i in stale:
+            key, call, m = uuids[i], calls[i], matrices[i]
+            specs = per_call[i] if per_call is not None else None
+            sources = everything if everything is not None else {
+                spec.name: self._source(spec) for spec in specs or ()}
+            waiting = any(spec.name in self._waiting for spec in specs or ())
+            fresh[key] = call_plan(
+                call, specs, m, sources, live.sources(key), live.listeners(key), state.speakers,
+                self._buffers,
+                self.outputs.listener_writer if self.outputs is not None else lambda _: None,
+                waiting, version)
+        self._call_plans = fresh
+        if ended or stale:  # what no MPC names any more (ended, left)
+            names = {name for plan in fresh.values() for name in plan.sources}
+            if len(self._sources) > len(names):
+                self._sources = {k: v for k, v in self._sources.items() if k in names}
+            if len(self._waiting) > len(names):
+                self._waiting = {k: v for k, v in self._waiting.items() if k in names}
+        in_lo, out_lo = live.row_starts()
+        layout = {key: (plan, in_lo[key], out_lo[key]) for key, plan in fresh.items()}
+        speaking = [key for key, plan in fresh.items() if plan.listened]
+        listened = {label: heard_row(layout, key, label)
+                    for key in speaking for label in fresh[key].listened}
+        self._speech.forget_all_but(listened)  # nothing more to hear, or nobody to tell
+        waits = any(plan.waiting for plan in fresh.values())
+        span = SpanPlan(state, version if waits else None, matrix, layout,
+                        gather_of([(plan, lo) for plan, lo, _ in layout.values()], self._buffers),
+                        [self._resolve(capture, layout, state) for capture in captures],
+                        listened)
+        if self.outputs is not None:
+            self._plan_ring(span)
+        return span
+
+    def _resolve(self, capture: Capture, layout: dict[str, tuple[CallPlan, int, int]],
+                 state: MixState) -> tuple[Any, ...]:
+        """A recording's capture with its rows found: (writer, kind, ...) where kind is
+        "row" (an output row or None), "voice" (gate, input row, source) or "all" (the voice's,
+        then the output row of what it hears)."""
+        writer, row_name, member = capture
+        if member is None:
+            key = self._recording_calls(state).get(row_name)
+            row = None
+            if key is not None and key in layout:
+                plan, _, lo = layout[key]
+                k = plan.out_pos.get(row_name)
+                row = None if k is None else lo + k
+            return (writer, "row", row)
+        key = self._member_calls(layout).get(member)
+        voice = heard_row(layout, key, member) if key is not None else (False, None, SILENCE)
+        if row_name == "":
+            return (writer, "voice", *voice)
+        heard = None
+        if key is not None:
+            plan, _, lo = layout[key]
+            k = plan.out_pos.get(member)
+            heard = None if k is None else lo + k
+        return (writer, "all", *voice, heard)
+
+    def _recording_calls(self, state: MixState) -> dict[str, str]:
+        """Recording row name -> its call's key (made once per state)."""
+        if self._rec_calls[0] is not state:
+            uuids = state.mpc_uuids if len(state.mpc_uuids) == len(state.calls) else tuple(
+                f"call-{i}" for i in range(len(state.calls)))
+            self._rec_calls = (state, {c.recording_name: u for u, c in
+                                       zip(uuids, state.calls, strict=True)})
+        return self._rec_calls[1]
+
+    def _member_calls(self, layout: dict[str, tuple[CallPlan, int, int]]) -> dict[str, str]:
+        """Participant -> its call's key, for recordings of one participant (made when asked)."""
+        if self._mem_calls[0] is not layout:
+            self._mem_calls = (layout, {label: key for key, (plan, _, _) in layout.items()
+                                        for label in plan.gates})
+        return self._mem_calls[1]
+
+    def _plan_ring(self, span: SpanPlan) -> None:
+        """Which files a one-frame tick feeds through the tick ring (listener streams, mono
+        recordings of a mixed row or of a voice as mixed), and which it writes itself."""
+        outputs = self.outputs
+        assert outputs is not None
+        ring = outputs.ring
+        if ring is None:
+            ring = outputs.ring = TickRing(self.sample_rate * self.frame_ms // 1000)
+            outputs.deepen_queue()
+        feeding = [(plan, lo) for plan, _, lo in span.plans.values() if plan.out_writers]
+        for plan, _ in feeding:
+            if plan.slots is None or plan.ring is not ring:
+                plan.slots = ring.slots([w for _, w in plan.out_writers])
+                plan.ring = ring
+                plan.out_local = np.array([i for i, _ in plan.out_writers], dtype=np.int64)
+        out_slots: list[np.ndarray] = [plan.slots for plan, _ in feeding]  # type: ignore[misc]
+        locals_: list[np.ndarray] = [plan.out_local for plan, _ in feeding]  # type: ignore[misc]
+        out_index = [np.concatenate(locals_) + np.repeat(
+            np.array([lo for _, lo in feeding], dtype=np.int64),
+            np.array([len(x) for x in locals_], dtype=np.int64))] if feeding else []
+        from_out: list[tuple[StreamWriter, int]] = []
+        from_in: list[tuple[StreamWriter, int]] = []
+        for capture in span.captures:
+            writer, kind = capture[0], capture[1]
+            if kind == "row" and capture[2] is not None and writer.channels == 1:
+                from_out.append((writer, capture[2]))
+            elif kind == "voice" and capture[2] and capture[3] is not None:
+                from_in.append((writer, capture[3]))
+            else:
+                span.direct.append(capture)
+        out_slots.append(ring.slots([w for w, _ in from_out]))
+        out_index.append(np.array([r for _, r in from_out], dtype=np.int64))
+        span.out_slots = np.concatenate(out_slots)
+        span.out_index = np.concatenate(out_index)
+        span.in_slots = ring.slots([w for w, _ in from_in])
+        span.in_index = np.array([r for _, r in from_in], dtype=np.int64)
+        for capture in span.direct:
+            ring.drain(capture[0], release=True)
+        fed = np.concatenate([span.out_slots, span.in_slots])
+        dropped = np.setdiff1d(self._fed, fed, assume_unique=False)
+        if dropped.size:  # files no longer fed a frame a tick (their MPC ended, stopped)
+            ring.release_slots(dropped)
+            for kept, _, _ in span.plans.values():
+                if kept.slots is not None and np.isin(kept.slots, dropped).any():
+                    kept.slots = None  # given again when next fed
+        self._fed = fed
 
     def _block_for(self, rows: int) -> int:
         """Samples per block for `rows` inputs and listeners: `self.block`, or fewer whole frames
@@ -299,80 +478,96 @@ class CallEngine:
                 self.mixer.remove_call(key)
         return matrices
 
-    def _mix_inputs(self, sources: Mapping[str, Source], start: int, n: int
-                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
-        """Every MPC's block ``[start, start + n)``: (listener -> int16 (n,) output, source label
-        -> int16 (n,) input as mixed, source label -> its peak when the mixer measured it)."""
+    def _mix_inputs(self, span: SpanPlan, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every MPC's block ``[start, start + n)``: (its inputs int16 (n_inputs, n) as mixed,
+        its outputs int16 (n_outputs, n)), laid out as the mixer says."""
         live = self.mixer
         if self._frames.shape[0] < live.n_inputs or self._frames.shape[1] < n:
             self._frames = np.empty((live.n_inputs, n), dtype=np.int16)
         frames = self._frames[:live.n_inputs, :n]
-        where: dict[str, int] = {}  # source label -> its (first) input row
-        for key in live.calls:
-            rows = live.input_rows(key)
-            for k, label in enumerate(live.sources(key)):
-                row = frames[rows.start + k]
-                where.setdefault(label, rows.start + k)
-                source = sources.get(label, SILENCE)
-                read_into = getattr(source, "read_into", None)
-                if source is SILENCE:
-                    row[...] = 0
-                elif read_into is not None:
-                    read_into(row, start)
-                else:
-                    row[...] = source.read(start, n)
+        t0 = thread_time()
+        span.gather.fill(frames, start)
+        t1 = thread_time()
         out = live.advance(frames)
-        rows_out: dict[str, np.ndarray] = {}
-        for key in live.calls:
-            lo = live.output_rows(key).start
-            for i, name in enumerate(live.listeners(key)):
-                rows_out[name] = out[lo + i]
-        inputs = {label: frames[i] for label, i in where.items()}
-        measured = live.last_peaks
-        peaks = {label: int(measured[i]) for label, i in where.items()} if measured is not None else {}
-        return rows_out, inputs, peaks
+        self.costs["gather"] += t1 - t0
+        self.costs["mix"] += thread_time() - t1
+        return frames, out
 
-    def _mix_block(self, matrix: RoutingMatrix | None, sources: Mapping[str, Source],
-                   gates: Mapping[str, bool], captures: list[Capture], start: int, n: int) -> None:
-        if self.tap is not None and matrix is not None:
+    def _mix_block(self, span: SpanPlan, start: int, n: int) -> None:
+        if self.tap is not None and span.matrix is not None:
             # The mixer keeps its pre-limiter mix to itself, so a tapped block is mixed twice.
             if self._tap_mixer is None:
                 self._tap_mixer = Mixer(self.sample_rate)
-            self.tap(start, matrix, self._tap_mixer.mix(matrix, sources, start, n))
-        rows, mixed, peaks = self._mix_inputs(sources, start, n)
-        if self.outputs is not None:
-            self.outputs.write_listeners(rows, start)
-        voices: dict[str, np.ndarray] = {}
+            self.tap(start, span.matrix, self._tap_mixer.mix(span.matrix, span.sources, start, n))
+        frames, out = self._mix_inputs(span, start, n)
+        measured = self.mixer.last_peaks
 
-        def voice(label: str) -> np.ndarray:
-            """The participant's voice as its conference receives it in this block."""
-            if label not in voices:
-                if not gates.get(label):
-                    voices[label] = np.zeros(n, np.int16)
-                elif (got := mixed.get(voice_source(label))) is not None:
-                    voices[label] = got
-                else:
-                    voices[label] = sources.get(voice_source(label), SILENCE).read(start, n)
-            return voices[label]
+        def voice(gate: bool, row: int | None, source: Source) -> np.ndarray:
+            """A participant's voice as its conference receives it in this block."""
+            if not gate:
+                return np.zeros(n, np.int16)
+            if row is not None:
+                got: np.ndarray = frames[row]
+                return got
+            return source.read(start, n)
 
-        self.live.deliver(start, rows, voice)
-        for writer, row_name, member in captures:
-            if member is None:
-                row = rows.get(row_name)
-                writer.write(row if row is not None else np.zeros(n, np.int16))
-            elif row_name == "":
-                writer.write(voice(member).copy())  # written later, by the write-behind thread
+        if self.live.feeding:
+            out_rows = span.out_rows
+            members = self._member_calls(span.plans)
+
+            def voice_of_member(label: str) -> np.ndarray:
+                key = members.get(label)
+                return voice(*heard_row(span.plans, key, label)) if key is not None \
+                    else np.zeros(n, np.int16)
+
+            self.live.deliver(start, {name: out[row] for name, row in out_rows.items()},
+                              voice_of_member)
+        t0 = thread_time()
+        outputs = self.outputs
+        frame = self.sample_rate * self.frame_ms // 1000
+        if outputs is not None and outputs.ring is not None and n % frame == 0 \
+                and n // frame <= TICK_FRAMES:
+            ring = outputs.ring
+            for j in range(0, n, frame):  # a tick: every file's frame in two copies
+                ring.put(span.out_slots, out[span.out_index, j:j + frame])
+                ring.put(span.in_slots, frames[span.in_index, j:j + frame])
+                ring.step()
+            captures = span.direct
+        else:
+            captures = span.captures
+            if outputs is not None:
+                outputs.drain_ring()
+                outputs.write_listeners({name: out[row] for name, row in span.out_rows.items()},
+                                        start)
+        for capture in captures:
+            writer, kind = capture[0], capture[1]
+            if kind == "row":
+                row = capture[2]
+                writer.write(out[row] if row is not None else np.zeros(n, np.int16))
+            elif kind == "voice":
+                writer.write(voice(*capture[2:5]).copy())  # written later, by the write-behind
             else:
-                heard = rows.get(member)
-                if heard is None:
-                    heard = np.zeros(n, np.int16)
-                writer.write(np.stack([voice(member), heard]))
-        if self.detect_speech:
-            voice_peaks = {label: peaks[voice_source(label)] for label in gates
-                           if voice_source(label) in peaks}
-            for label, at_sample, speaking in self._speech.feed(gates, voice, voice_peaks, start,
-                                                                n):
+                heard = capture[5]
+                writer.write(np.stack([voice(*capture[2:5]), out[heard] if heard is not None
+                                       else np.zeros(n, np.int16)]))
+        t1 = thread_time()
+        self.costs["files"] += t1 - t0
+        if self.detect_speech and span.listened:
+            listened = span.listened
+            gates = {label: got[0] for label, got in listened.items()}
+            peaks = {} if measured is None else {
+                label: int(measured[got[1]]) for label, got in listened.items()
+                if got[1] is not None}
+            voices: dict[str, np.ndarray] = {}
+
+            def voice_of(label: str) -> np.ndarray:
+                if label not in voices:
+                    voices[label] = voice(*listened[label])
+                return voices[label]
+
+            for label, at_sample, speaking in self._speech.feed(gates, voice_of, peaks, start, n):
                 self.model.emit_speak_event(at_sample * 1000 // self.sample_rate, label, speaking)
+        self.costs["speech"] += thread_time() - t1
 
     def _source(self, spec: SourceSpec) -> Source:
         if is_live(spec.media) and spec.name.startswith(_VOICE):

@@ -117,6 +117,11 @@ class LiveHub:
 
     # -- the engine's side ------------------------------------------------------------------------
 
+    @property
+    def feeding(self) -> bool:
+        """Whether any feed is subscribed (the engine offers blocks only then)."""
+        return self._any_feed
+
     def active(self) -> bool:
         """Whether any live voice or feed exists (nothing to keep in step otherwise)."""
         return bool(self._inputs) or self._any_feed

@@ -10,6 +10,7 @@ hears what.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -26,6 +27,132 @@ SILENCE_BLOCK = 1 << 17
 Capture = tuple[StreamWriter, str, str | None]
 
 
+#: A file fed tick by tick gets its frames this many ticks at a time (`TickRing`): what a
+#: `kill -9` can take from a file beyond its header's last update (10 ticks: 200 ms at 20 ms).
+RING_TICKS = 10
+#: ...and its header is updated once it holds this many ticks more than its header counted
+#: (under a second: a header update is a seek and a write).
+HEADER_TICKS = 40
+#: Writes the write-behind queue holds for a tick ring (each a file's ten frames, or a header).
+RING_QUEUE = 1024
+
+
+class TickRing:
+    """One-frame blocks of many mono files, gathered in one array per tick and handed to each
+    file `ticks` frames at a time, the files' turns staggered over the ticks (a few files a
+    tick, never all at once).
+
+    Each file (a `StreamWriter`) has a row (slot) of ``ticks`` frames; tick ``k`` lands in
+    column ``k % ticks`` of every row at once (`put`, one copy), and `step` hands the rows whose
+    turn it is (slot ``% ticks == k % ticks``) what they gathered since their last turn. `drain`
+    hands a file everything at once (before anything else writes to it, pads it or closes it;
+    before a download). What a file was handed is in ``writer.frames``; `pending` counts the
+    rest.
+    """
+
+    def __init__(self, frame: int, ticks: int = RING_TICKS) -> None:
+        self.frame = frame
+        self.ticks = ticks
+        self.tick = 0
+        self._buf = np.zeros((0, ticks * frame), dtype=np.int16)
+        self._since = np.zeros(0, dtype=np.int64)  # first tick not handed over, -1: none
+        self._headed: list[int] = []  # frames each file's header counted at its last update
+        self._writers: list[StreamWriter | None] = []
+        self._slot: dict[int, int] = {}  # id(writer) -> slot
+        self._free: list[int] = []
+
+    def slots(self, writers: Sequence[StreamWriter]) -> np.ndarray:
+        """The slots of `writers` (each given one when it has none), int64."""
+        out = np.empty(len(writers), dtype=np.int64)
+        for i, w in enumerate(writers):
+            slot = self._slot.get(id(w))
+            if slot is None:
+                if not self._free:
+                    self._grow()
+                slot = self._free.pop()
+                self._slot[id(w)] = slot
+                self._writers[slot] = w
+                self._since[slot] = -1
+                self._headed[slot] = w.frames
+            out[i] = slot
+        return out
+
+    def _grow(self) -> None:
+        old = len(self._writers)
+        new = max(64, 2 * old)
+        buf = np.zeros((new, self._buf.shape[1]), dtype=np.int16)
+        buf[:old] = self._buf
+        self._buf = buf
+        self._since = np.concatenate([self._since, np.full(new - old, -1, dtype=np.int64)])
+        self._writers += [None] * (new - old)
+        self._headed += [0] * (new - old)
+        self._free += range(new - 1, old - 1, -1)
+
+    def put(self, slots: np.ndarray, block: np.ndarray) -> None:
+        """This tick's frame of each slot: `block` int16 (len(slots), frame)."""
+        if not len(slots):
+            return
+        col = (self.tick % self.ticks) * self.frame
+        self._buf[slots, col:col + self.frame] = block
+        since = self._since[slots]
+        self._since[slots] = np.where(since < 0, self.tick, since)
+
+    def step(self) -> None:
+        """End the tick: the files whose turn it is get what they gathered."""
+        phase = self.tick % self.ticks
+        for slot in range(phase, len(self._writers), self.ticks):
+            if self._since[slot] >= 0:
+                self._hand(slot, self.tick + 1)
+        self.tick += 1
+
+    def _hand(self, slot: int, upto: int) -> None:
+        since = int(self._since[slot])
+        writer = self._writers[slot]
+        self._since[slot] = -1
+        if since < 0 or writer is None or upto <= since:
+            return
+        lo, hi = since % self.ticks, (upto - 1) % self.ticks + 1
+        row = self._buf[slot]
+        f = self.frame
+        if upto - since < self.ticks and lo < hi:
+            writer.write(row[lo * f:hi * f].copy(), gather=False)
+        else:  # wrapped: oldest first
+            writer.write(np.concatenate([row[lo * f:], row[:hi * f]]), gather=False)
+        # about once a second its header counts what it holds: the headers' updates are
+        # staggered as the writes are, not all files' at once (`Outputs.update_headers`)
+        if writer.frames - self._headed[slot] >= HEADER_TICKS * f:
+            self._headed[slot] = writer.frames
+            writer.update_header()
+
+    def drain(self, writer: StreamWriter, *, release: bool = False) -> None:
+        """Hand `writer` everything it gathered; `release`: forget it (its slot is freed)."""
+        slot = self._slot.get(id(writer))
+        if slot is None:
+            return
+        self._hand(slot, self.tick)
+        if release:
+            del self._slot[id(writer)]
+            self._writers[slot] = None
+            self._free.append(slot)
+
+    def feeds(self, writer: StreamWriter) -> bool:
+        """Whether `writer` has a slot (is handed its frames at its turn)."""
+        return id(writer) in self._slot
+
+    def drain_all(self) -> None:
+        """Hand every file everything it gathered."""
+        for slot, writer in enumerate(self._writers):
+            if writer is not None:
+                self._hand(slot, self.tick)
+
+    def release_slots(self, slots: np.ndarray) -> None:
+        """Drain and forget the files of `slots` (no longer fed)."""
+        for slot in slots.tolist():
+            writer = self._writers[slot]
+            if writer is not None:
+                self.drain(writer, release=True)
+
+
 class Outputs:
     """The listener streams and recordings of one engine, under `out_dir`.
 
@@ -34,17 +161,20 @@ class Outputs:
     begins: ``timeline`` (0: every stream of a render lines up with every other) or ``mpc`` (its
     MPC's creation: the server, where a participant who joins after days of uptime costs no days
     of silence). `close_ended_listeners`: close a listener's file once its MPC has ended (a
-    long-running server keeps no file open per past participant).
+    long-running server keeps no file open per past participant). `listener_streams` False: no
+    listener stream at all (recordings only: the server's ``--listener-streams none``).
     """
 
     def __init__(self, out_dir: Path, sample_rate: int, *, subtype: str = "PCM_16",
-                 listener_origin: str = "timeline", close_ended_listeners: bool = False) -> None:
+                 listener_origin: str = "timeline", close_ended_listeners: bool = False,
+                 listener_streams: bool = True) -> None:
         if listener_origin not in ("timeline", "mpc"):
             raise ValueError(f"listener_origin must be 'timeline' or 'mpc', not {listener_origin!r}")
         self.sample_rate = sample_rate
         self.subtype = subtype
         self.listener_origin = listener_origin
         self.close_ended_listeners = close_ended_listeners
+        self.listener_streams = listener_streams  # False: no listener stream is written at all
         self.listeners_dir = out_dir / "listeners"
         self.recordings_dir = out_dir / "recordings"
         self.listeners_dir.mkdir(parents=True, exist_ok=True)
@@ -55,6 +185,7 @@ class Outputs:
         self._recordings: dict[tuple[str, str], StreamWriter] = {}
         self._recording_files: dict[tuple[str, str], Path] = {}
         self._closed_recordings: set[tuple[str, str]] = set()
+        self.ring: TickRing | None = None  # set by the engine that feeds files tick by tick
 
     # -- paths -------------------------------------------------------------------------------
 
@@ -73,9 +204,14 @@ class Outputs:
 
     # -- listener streams ----------------------------------------------------------------------
 
-    def open_listeners(self, calls: Sequence[CallState], created: Sequence[int], now: int) -> None:
+    def open_listeners(self, calls: Sequence[CallState], created: Sequence[int], now: int, *,
+                       every: bool = True) -> None:
         """Open a stream for every participant that has none; `created[i]` is the sample at
-        which `calls[i]`'s MPC was created, `now` the current sample."""
+        which `calls[i]`'s MPC was created, `now` the current sample. `every`: `calls` are all
+        the live calls (with `close_ended_listeners`, the streams of others are closed); False:
+        some of them (new or changed), nothing is closed. Nothing without `listener_streams`."""
+        if not self.listener_streams:
+            return
         for i, call in enumerate(calls):
             for p in call.participants:
                 if p.name in self._listeners:
@@ -88,16 +224,36 @@ class Outputs:
                 self._listeners[p.name] = writer
                 self._listener_start[p.name] = origin
                 self.pad_listener(p.name, now)
-        if self.close_ended_listeners:
+        if self.close_ended_listeners and every:
             present = {p.name for call in calls for p in call.participants}
             for label in [name for name in self._listeners if name not in present]:
                 self.pad_listener(label, now)
+                self._drain(self._listeners[label], release=True)
                 self._listeners.pop(label).close()
                 del self._listener_start[label]
+
+    def deepen_queue(self) -> None:
+        """Let the write-behind queue hold more writes (a tick ring's: ten frames of a file
+        each, `RING_QUEUE` at most: about 7 MB of 16 kHz frames)."""
+        self._io.set_depth(RING_QUEUE)
+
+    def _drain(self, writer: StreamWriter, *, release: bool = False) -> None:
+        if self.ring is not None:
+            self.ring.drain(writer, release=release)
+
+    def drain_ring(self) -> None:
+        """Every frame gathered by the tick ring handed to its file."""
+        if self.ring is not None:
+            self.ring.drain_all()
+
+    def listener_writer(self, label: str) -> StreamWriter | None:
+        """The open stream of `label`, if any."""
+        return self._listeners.get(label)
 
     def pad_listener(self, label: str, upto: int) -> None:
         """Write silence to `label`'s stream up to timeline sample `upto` (exclusive)."""
         writer = self._listeners[label]
+        self._drain(writer)
         write_silence(writer, upto - self._listener_start[label] - writer.frames)
 
     def write_listeners(self, rows: Mapping[str, np.ndarray], start: int) -> None:
@@ -117,9 +273,10 @@ class Outputs:
         live = {(r.recording_id, r.track) for r in state.recordings}
         for key in list(self._recordings):
             if key not in live:  # stopped, or its MPC ended: the file is complete
+                self._drain(self._recordings[key], release=True)
                 self._recordings.pop(key).close()
                 self._closed_recordings.add(key)
-        ids = [r.recording_id for r in state.recordings]
+        ids = Counter(r.recording_id for r in state.recordings)
         rows = {u: c.recording_name for u, c in zip(state.mpc_uuids, state.calls, strict=True)}
         captures: list[Capture] = []
         for r in state.recordings:
@@ -128,7 +285,7 @@ class Outputs:
                 continue
             writer = self._recordings.get(key)
             if writer is None:
-                name = r.recording_id if ids.count(r.recording_id) == 1 else (
+                name = r.recording_id if ids[r.recording_id] == 1 else (
                     f"{r.recording_id}-{r.track}")
                 path = self.recordings_dir / f"{name}.{r.file_format}"
                 writer = StreamWriter(
@@ -156,6 +313,7 @@ class Outputs:
 
     def flush(self) -> None:
         """Flush every open file to disk (fsync)."""
+        self.drain_ring()
         for w in self.writers():
             w.flush()
 
@@ -165,16 +323,20 @@ class Outputs:
         in the files first (a download reads them next)."""
         writers = self.writers()
         if wait:
+            self.drain_ring()
             for w in writers:
                 w.wait()
+        ring = None if wait else self.ring
         for w in writers:
-            w.update_header()
+            if ring is None or not ring.feeds(w):  # the ring updates its files' at their turn
+                w.update_header()
         if wait:
             self._io.drain()
 
     def close(self, now: int) -> None:
         """Close every file (fsynced), each listener stream padded with silence up to `now`."""
         try:
+            self.drain_ring()
             for label, w in self._listeners.items():
                 self.pad_listener(label, now)  # line every stream up
                 w.close()

@@ -127,7 +127,7 @@ class Speech:
     def __len__(self) -> int:
         return len(self._trackers)
 
-    def forget_all_but(self, labels: Mapping[str, bool]) -> None:
+    def forget_all_but(self, labels: Mapping[str, object]) -> None:
         """Drop the trackers of participants no live MPC has (nothing more to hear)."""
         if len(self._trackers) > len(labels):
             self._trackers = {k: v for k, v in self._trackers.items() if k in labels}

@@ -115,7 +115,10 @@ class MediaLibrary:
         before anything opens it."""
         if "\x00" in ref:
             raise MediaError(f"media {ref!r}: a NUL byte is not allowed in a path")
-        parts = urlsplit(ref)
+        try:
+            parts = urlsplit(ref)
+        except ValueError as exc:  # e.g. an unbalanced "[" read as an IPv6 host
+            raise MediaError(f"media {ref!r}: not a path or URL ({exc})") from None
         scheme = parts.scheme.lower()
         if scheme == "file":
             path = Path(unquote(parts.path))

@@ -142,6 +142,8 @@ class AddParticipant(Lifecycle):
         if call_uuid is None:
             return None
         source = self._calls.get(call_uuid)
+        if source is not None:
+            self._touch(source.mpc)  # the MPC it leaves
         if source is None:
             raise NotFoundError(f"call_uuid {call_uuid!r} is not a live call of this account")
         if source.answered_ms is None:
@@ -180,6 +182,7 @@ class AddParticipant(Lifecycle):
         self._by_uuid[mpc_uuid] = mpc
         self._live[mpc_uuid] = mpc
         self._live_by_name[name] = mpc
+        self._touch(mpc)
         self._set_timer(t + self._frames(spec["max_duration"] * 1000), MAX_DURATION, mpc)
         return mpc
 

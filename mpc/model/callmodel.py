@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from mpcmix.errors import NotFoundError
@@ -52,6 +53,18 @@ from .records import EndedMpc, EndedParticipant, MpcRecord
 from .serialize import coach_mode
 from .snapshot import Line, MixState, RecordingSpec, SourceSpec
 from .waiting import MediaWaits
+
+
+@dataclass(frozen=True, slots=True)
+class _MpcMix:
+    """One live MPC's part of a `MixState`, kept until the MPC is touched."""
+
+    call: CallState
+    sources: tuple[SourceSpec, ...]
+    recordings: tuple[RecordingSpec, ...]
+    created_ms: int
+    speakers: tuple[str, ...]  # its participants subscribed to participant-speak-events
+    until: int  # the snapshot holds while now < until (a cue or Play ending, music unsettled)
 
 
 class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperations, FarEnd,
@@ -108,58 +121,131 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         name = ev.PARTICIPANT_SPEAK_START if speaking else ev.PARTICIPANT_SPEAK_STOP
         self._status_event(name, p, now_ms)
 
+    #: Tests set this: every `mix_state` made from the touched MPCs is checked against one
+    #: made from scratch (tests/conftest.py).
+    verify_mix_state = False
+
     def mix_state(self) -> MixState:
-        """The snapshot routing and the mixer need, at the model's current time."""
-        calls: list[CallState] = []
-        uuids: list[str] = []
-        created: list[int] = []
-        sources: list[SourceSpec] = []
-        for mpc in self._live.values():
-            states: list[ParticipantState] = []
-            for p in mpc.participants:
-                states.append(ParticipantState(
-                    name=p.label, role=p.role, phase=p.phase, mute=p.mute,
-                    # A participant waiting for its confirm_key hears only the confirm sound and
-                    # is heard by nobody: routing's "held" state, with that sound as its music.
-                    hold=p.hold or p.is_awaiting_confirm,
-                    coach_mode=coach_mode(p),
-                ))
-                if p.voice_start_ms is not None:
-                    sources.append(SourceSpec(voice_source(p.label), p.voice, p.voice_start_ms,
-                                              False))
-                music = self._music_of(p)
-                if music is not None:
-                    start = p.music_start_ms if music == p.music else self._now
-                    label = (wait_music_source(p.label) if music[0] == "wait"
-                             else hold_music_source(p.label))
-                    sources.append(SourceSpec(label, music[1], start, True))
-            overlays: list[Overlay] = []
-            for cue in mpc.cues:
-                if cue.end_ms > self._now:
-                    overlays.append(Overlay(cue.name, OverlayKind.CUE))
-                    sources.append(SourceSpec(cue.name, cue.media, cue.start_ms, False))
-            for play in mpc.plays:
-                if play.active and play.end_ms > self._now:
-                    overlays.append(Overlay(play.name, OverlayKind.PLAY,
-                                            tuple(t.label for t in play.targets)))
-                    sources.append(SourceSpec(play.name, play.url, play.start_ms, False))
-            calls.append(CallState(mpc.status, tuple(states), tuple(overlays),
-                                   mpc.recording_name))
-            uuids.append(mpc.uuid)
-            created.append(mpc.created_ms)
-        recordings = tuple(
-            RecordingSpec(
-                recording_id=r.recording_id,
-                mpc_uuid=r.mpc.uuid,
-                member=None if r.member is None else r.member.label,
-                track=r.track,  # type: ignore[arg-type]
-                file_format=r.file_format,  # type: ignore[arg-type]
-                capturing=r.is_capturing and r.mpc.is_live,
-            )
-            for r in self._recordings
-            if r.state != "stopped"
+        """The snapshot routing and the mixer need, at the model's current time.
+
+        Made again only for the MPCs touched since the last call (an operation, a timer, a
+        settle), or whose cue or Play ends by now; an unchanged model gives the same object
+        back, so a frame where nothing changed costs nothing per MPC here or downstream."""
+        cache = self._mix_parts
+        key = (self.revision, self._settles)
+        state: MixState | None = self._mix_cached
+        expiry = self._mix_expiry
+        if (state is not None and key == self._mix_key and not self._mix_touched
+                and not self._touched_all and (not expiry or self._now < expiry[0][0])):
+            return state
+        stale = self._mix_touched
+        self._mix_touched = {}
+        expiry = self._mix_expiry
+        while expiry and expiry[0][0] <= self._now:  # a cue or Play ended, music unsettled
+            stale.setdefault(heapq.heappop(expiry)[1], None)  # type: ignore[arg-type]
+        rebuild = self._live.keys() if self._touched_all else stale.keys()
+        same = state is not None and len(cache) == len(self._live)
+        for uuid in list(rebuild):
+            mpc = self._live.get(uuid)
+            if mpc is not None:
+                part = self._mpc_mix(mpc)
+                old = cache.get(uuid)
+                if old is None or old != part:
+                    same = False
+                    cache[uuid] = part
+                if part.until < 1 << 62:
+                    heapq.heappush(expiry, (part.until, uuid))
+            elif uuid in cache:
+                del cache[uuid]
+                same = False
+        if same and len(cache) == len(self._live) and state is not None:
+            self._mix_key = key  # touched, but nothing the mix sees changed (a read, a settle)
+            return state
+        if len(cache) != len(self._live):
+            self._mix_parts = cache = {u: cache[u] if u in cache else self._mpc_mix(m)
+                                       for u, m in self._live.items()}
+        parts = [cache[u] for u in self._live]
+        elsewhere = tuple(self._recording_spec(r) for r in self._recordings
+                          if r.state != "stopped" and r.mpc.uuid not in self._live)
+        state = MixState(
+            tuple(p.call for p in parts),
+            tuple(spec for p in parts for spec in p.sources),
+            tuple(spec for p in parts for spec in p.recordings) + elsewhere,
+            tuple(self._live), tuple(p.created_ms for p in parts),
+            frozenset(label for p in parts for label in p.speakers),
+            tuple(p.sources for p in parts))
+        self._mix_cached, self._mix_key = state, key
+        if self.verify_mix_state:
+            self._check_mix_state(state)
+        return state
+
+    def _check_mix_state(self, state: MixState) -> None:
+        full = [self._mpc_mix(m) for m in self._live.values()]
+        assert state.calls == tuple(p.call for p in full), "mix_state: stale calls"
+        assert state.sources == tuple(s for p in full for s in p.sources), "mix_state: stale sources"
+        assert state.speakers == frozenset(x for p in full for x in p.speakers), "stale speakers"
+        assert set(state.recordings) == {self._recording_spec(r) for r in self._recordings
+                                         if r.state != "stopped"}, "mix_state: stale recordings"
+
+    def _recording_spec(self, r: Any) -> RecordingSpec:
+        return RecordingSpec(
+            recording_id=r.recording_id,
+            mpc_uuid=r.mpc.uuid,
+            member=None if r.member is None else r.member.label,
+            track=r.track,
+            file_format=r.file_format,
+            capturing=r.is_capturing and r.mpc.is_live,
         )
-        return MixState(tuple(calls), tuple(sources), recordings, tuple(uuids), tuple(created))
+
+    def _mpc_mix(self, mpc: MpcRecord) -> _MpcMix:
+        """One live MPC's part of the snapshot, and until when it holds (ms)."""
+        now = self._now
+        until = 1 << 62
+        states: list[ParticipantState] = []
+        sources: list[SourceSpec] = []
+        for p in mpc.participants:
+            states.append(ParticipantState(
+                name=p.label, role=p.role, phase=p.phase, mute=p.mute,
+                # A participant waiting for its confirm_key hears only the confirm sound and
+                # is heard by nobody: routing's "held" state, with that sound as its music.
+                hold=p.hold or p.is_awaiting_confirm,
+                coach_mode=coach_mode(p),
+            ))
+            if p.voice_start_ms is not None:
+                sources.append(SourceSpec(voice_source(p.label), p.voice, p.voice_start_ms,
+                                          False))
+            music = self._music_of(p)
+            if music is not None:
+                if music == p.music:
+                    start = p.music_start_ms
+                else:  # not settled yet: starts now, whenever now is
+                    start, until = now, now + 1
+                label = (wait_music_source(p.label) if music[0] == "wait"
+                         else hold_music_source(p.label))
+                sources.append(SourceSpec(label, music[1], start, True))
+        overlays: list[Overlay] = []
+        for cue in mpc.cues:
+            if cue.end_ms > now:
+                overlays.append(Overlay(cue.name, OverlayKind.CUE))
+                sources.append(SourceSpec(cue.name, cue.media, cue.start_ms, False))
+                until = min(until, cue.end_ms)
+        for play in mpc.plays:
+            if play.active and play.end_ms > now:
+                overlays.append(Overlay(play.name, OverlayKind.PLAY,
+                                        tuple(t.label for t in play.targets)))
+                sources.append(SourceSpec(play.name, play.url, play.start_ms, False))
+                until = min(until, play.end_ms)
+        recordings = tuple(self._recording_spec(r) for r in self._recordings_of(mpc))
+        call = CallState(mpc.status, tuple(states), tuple(overlays), mpc.recording_name)
+        speakers = tuple(p.label for p in mpc.participants
+                         if ev.EVENT_GROUPS[ev.PARTICIPANT_SPEAK_START] in p.status_callback_events)
+        return _MpcMix(call, tuple(sources), recordings, mpc.created_ms, speakers, until)
+
+    def _recordings_of(self, mpc: MpcRecord) -> list[Any]:
+        """The MPC's recordings not stopped: its own, then its participants'."""
+        found = [] if mpc.recording is None else [mpc.recording]
+        found += [r for p in mpc.participants for r in p.recordings.values()]
+        return [r for r in dict.fromkeys(found) if r.state != "stopped" and r.mpc is mpc]
 
     def mpc_json(self, mpc_uuid: str) -> dict[str, Any]:
         """``{"mpc": <Get MPC object>, "participants": [<Get Participant object>, ...]}``.
@@ -274,13 +360,18 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         last call's for an MPC that did not change since: a caller may keep what it made of
         it, by identity)."""
         cache = self._record_cache
+        touched: Any = self._live if self._touched_all else self._record_touched
+        self._record_touched = {}
         out = []
         for uuid, mpc in self._live.items():
-            key = archive.fingerprint(mpc)
             cached = cache.get(uuid)
-            if cached is None or cached[0] != key:
-                cached = cache[uuid] = (key, archive.record(mpc, self._fmt))
+            if cached is None or uuid in touched:  # only a touched MPC's record can change
+                key = archive.fingerprint(mpc)
+                if cached is None or cached[0] != key:
+                    cached = cache[uuid] = (key, archive.record(mpc, self._fmt))
             out.append(cached[1])
+            if self.verify_mix_state:
+                assert cached[0] == archive.fingerprint(mpc), "live_records: stale record"
         if len(cache) > len(out):
             for uuid in [u for u in cache if u not in self._live]:
                 del cache[uuid]

@@ -62,6 +62,7 @@ class Lifecycle(Notifier):
     def _fire(self, kind: str, obj: Any, t: int) -> None:
         if not self._timer_is_live((t, 0, kind, obj)):
             return
+        self._touch_timer(kind, obj)
         if kind == ANSWER:
             p, leg = obj
             self._answer(p, t, leg)
@@ -77,7 +78,21 @@ class Lifecycle(Notifier):
         self._changed(t)
 
     def _settle_at(self, t: int) -> None:
-        for mpc in list(self._live.values()):
+        # Only the MPCs something touched since the last settle can have changed (an MPC that
+        # nothing touched was judged before, as it is now): never a loop over every live MPC.
+        self._settles += 1
+        if self._touched_all:
+            touched = list(self._live.values())
+            self._touched_all = False
+            self._mix_touched.update(self._live)
+            self._record_touched.update(self._live)
+        else:
+            touched = sorted(self._settle_touched.values(), key=lambda m: m.index)
+        self._settle_touched = {}
+        for mpc in touched:  # what settling changes (music, recordings, the end) is snapshotted
+            self._mix_touched[mpc.uuid] = mpc
+            self._record_touched[mpc.uuid] = mpc
+        for mpc in touched:
             if not mpc.is_live:
                 continue
             present = mpc.present()
@@ -88,12 +103,15 @@ class Lifecycle(Notifier):
                 self._end_mpc(mpc, t, *NO_ACTIVE_PARTICIPANTS)
             elif len(present) == 1 and present[0].had_company and not present[0].stay_alone:
                 self._end_mpc(mpc, t, *STAY_ALONE_NOT_PERMITTED)
+        uuids = {mpc.uuid for mpc in touched}
         for rec in self._recordings:
-            if (rec.state == "recording" and rec.begun_ms is None and rec.mpc.is_live
-                    and self._recording_may_begin(rec)):
+            if (rec.state == "recording" and rec.begun_ms is None and rec.mpc.uuid in uuids
+                    and rec.mpc.is_live and self._recording_may_begin(rec)):
                 rec.begun_ms = rec.segment_start_ms = t
                 self._recording_event(ev.RECORDING_INITIATED, rec, t)
-        for mpc in self._live.values():
+        for mpc in touched:
+            if not mpc.is_live:
+                continue
             for p in mpc.participants:
                 music = self._music_of(p)
                 if music != p.music:

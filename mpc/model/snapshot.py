@@ -111,6 +111,12 @@ class MixState:
     recordings: tuple[RecordingSpec, ...]
     mpc_uuids: tuple[str, ...] = field(default=())
     mpc_created_ms: tuple[int, ...] = field(default=())  # when each of `calls` was created
+    #: The participants (labels) someone receives speak events of (subscribed to
+    #: participant-speak-events): only their voices need speech detection. None: everyone.
+    speakers: frozenset[str] | None = None
+    #: `sources` cut by call: ``call_sources[i]`` the sources `calls[i]` names (the same tuple
+    #: object while that MPC does not change). Empty: not given.
+    call_sources: tuple[tuple[SourceSpec, ...], ...] = field(default=())
 
     def source(self, name: str) -> SourceSpec:
         """The source labelled `name` (KeyError if there is none)."""

@@ -125,6 +125,39 @@ class ModelState:
         # With `archive`, the record of each MPC once it has ended, until `drain_archive`.
         self._archive: list[dict[str, Any]] | None = [] if archive else None
         self._record_cache: dict[str, tuple[Any, dict[str, Any]]] = {}  # live_records, by uuid
+        # Per-frame work only where something changed: the MPCs an operation, a timer or a
+        # settle touched since the last `settle` (the ending rules judge only them) and since
+        # the last `mix_state` (only their part of the snapshot is made again). `_touched_all`:
+        # everything (a restore, a medium that became ready or failed).
+        self._settle_touched: dict[str, MpcRecord] = {}
+        self._mix_touched: dict[str, MpcRecord] = {}
+        self._touched_all = True
+        self._settles = 0
+        self._mix_parts: dict[str, Any] = {}  # uuid -> its part of the snapshot (callmodel)
+        self._mix_cached: Any = None
+        self._mix_key = (-1, -1)
+        self._mix_expiry: list[tuple[int, str]] = []  # (until, uuid): parts that end then
+        self._record_touched: dict[str, MpcRecord] = {}  # since the last `live_records`
+
+    def _touch(self, mpc: Any) -> None:
+        """Mark a live MPC changed (or about to be): settled and snapshotted again."""
+        if isinstance(mpc, MpcRecord):
+            self._settle_touched[mpc.uuid] = mpc
+            self._mix_touched[mpc.uuid] = mpc
+            self._record_touched[mpc.uuid] = mpc
+
+    def _touch_timer(self, kind: str, obj: Any) -> None:
+        """Mark the MPC a timer belongs to."""
+        if kind == ANSWER:
+            self._touch(obj[0].mpc)
+        elif kind == RING_TIMEOUT:
+            self._touch(obj.mpc)
+        elif kind == MAX_DURATION:
+            self._touch(obj)
+        elif kind == CUE_END:
+            self._touch(obj[0])
+        else:
+            self._touch(obj.mpc)
 
     def _changed(self, t: int) -> None:
         self._unsettled_at = t
@@ -194,10 +227,12 @@ class ModelState:
             if mpc is None:
                 raise NotFoundError(f"no live MPC named {name!r} (a name finds an MPC only "
                                     "while it is live; an ended MPC is found by its uuid)")
+            self._touch(mpc)
             return mpc
         found = self._by_uuid.get(str(uuid))
         if found is None:
             raise NotFoundError(f"no MPC with uuid {uuid!r}")
+        self._touch(found)
         return found
 
     def _find_live(self, friendly_name: str | None, uuid: str | None) -> MpcRecord:
@@ -213,7 +248,9 @@ class ModelState:
             raise ValidationError("name the MPC by exactly one of friendly_name or uuid")
         if is_given(uuid):
             return self._find_live(None, uuid)
-        return self._live_by_name.get(as_str("friendly_name", friendly_name))
+        mpc = self._live_by_name.get(as_str("friendly_name", friendly_name))
+        self._touch(mpc)
+        return mpc
 
     def _check_label(self, label: Any) -> str | None:
         if label is None:
@@ -234,6 +271,7 @@ class ModelState:
         p = self._participants.get(str(member)) or self._labels.get(str(member))
         if p is None:
             raise NotFoundError(f"no participant {member!r}")
+        self._touch(p.mpc)
         return p
 
     def _far_end_call(self, call_uuid: str) -> ParticipantRecord | EndedParticipant:
@@ -241,6 +279,7 @@ class ModelState:
         p = self._calls.get(str(call_uuid)) or self._all_calls.get(str(call_uuid))
         if p is None:
             raise NotFoundError(f"no call with call_uuid {call_uuid!r}")
+        self._touch(p.mpc)
         return p
 
     def _members(self, mpc: MpcRecord, member_id: Any, op: str, *, live_only: bool = True,

@@ -99,6 +99,7 @@ class MediaWaits(Lifecycle):
                 "DelayMs": now_ms - since,
             })
         self._changed(now_ms)
+        self._touched_all = True  # rare: every MPC judged and snapshotted again
 
     def media_failed(self, now_ms: int, ref: str, error: str) -> None:
         """`ref` cannot be played: what named it goes on without it (module docstring)."""
@@ -137,6 +138,7 @@ class MediaWaits(Lifecycle):
             if owner is not None:
                 self._media_failed(mpc, owner, now_ms, purpose, ref, error)
         self._changed(now_ms)
+        self._touched_all = True  # rare: every MPC judged and snapshotted again
 
     def _uses(self, ref: str) -> list[Use]:
         """Every use of `ref` by a live MPC's settings or participants (not its cues and Plays)."""

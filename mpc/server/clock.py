@@ -98,6 +98,13 @@ class TickLateness:
         self.count = 0
         self.late = 0  # ticks later than one frame
         self.max_ms = 0.0
+        self.tick_s = 0.0  # CPU seconds the ticker's thread spent rendering, summed
+        self.flush_s = 0.0  # ...and flushing the files' headers
+
+    def spent(self, tick_s: float, flush_s: float) -> None:
+        """Count a tick's CPU time: rendering, then flushing."""
+        self.tick_s += tick_s
+        self.flush_s += flush_s
 
     def record(self, done_ms: float, lateness_ms: float) -> None:
         with self._lock:

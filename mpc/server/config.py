@@ -20,6 +20,7 @@ from typing import Any
 
 CLOCKS = ("realtime", "virtual")
 MAX_WORKERS = 64
+LISTENER_STREAMS = ("all", "none")
 SAMPLE_RATES = (8000, 16000, 24000, 48000)
 FRAME_MS = (10, 20, 40, 60)
 _AUTH_ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -100,6 +101,9 @@ class ServerConfig:
     public_url: str | None = None  # None: http://HOST:PORT
     rate_per_minute: str | None = None  # None: the call model's default
     subtype: str = "PCM_16"
+    #: "all": every participant's listener stream is written (downloadable); "none": none is
+    #: written or kept (recordings always are).
+    listener_streams: str = "all"
     callback_queue_size: int = 10000
     callback_attempts: int = 5
     callback_backoff_s: float = 0.5
@@ -132,6 +136,9 @@ class ServerConfig:
             raise ConfigError(f"port {self.port}: must be 0..65535")
         if self.subtype not in ("PCM_16", "FLOAT"):
             raise ConfigError(f"subtype {self.subtype!r}: must be PCM_16 or FLOAT")
+        if self.listener_streams not in LISTENER_STREAMS:
+            raise ConfigError(f"listener_streams {self.listener_streams!r}: must be one of "
+                              f"{', '.join(LISTENER_STREAMS)}")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes {self.max_body_bytes}: must be at least 1024")
         if self.event_log_memory < 1:
@@ -196,6 +203,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--public-url", dest="public_url", help="base URL for recording_url links")
     p.add_argument("--rate-per-minute", dest="rate_per_minute", help="billing rate, e.g. 0.00500")
     p.add_argument("--subtype", choices=("PCM_16", "FLOAT"), help="WAV sample format")
+    p.add_argument("--listener-streams", dest="listener_streams", choices=LISTENER_STREAMS,
+                   help="all (default): write every participant's listener stream; none: write "
+                        "none (Listener.wav answers 404), recordings only")
     p.add_argument("--media-cache-mb", dest="media_cache_mb", type=int,
                    help="decoded media kept in memory, in MiB (default 256); a medium larger "
                         "decoded is refused")
@@ -215,7 +225,8 @@ def _parser() -> argparse.ArgumentParser:
 _INT_KEYS = {"port", "sample_rate", "frame_ms", "seed", "callback_queue_size", "callback_attempts",
              "max_body_bytes", "event_log_memory", "media_cache_mb", "workers", "shard"}
 _FLOAT_KEYS = {"callback_backoff_s", "callback_timeout_s"}
-_STR_KEYS = {"host", "clock", "public_url", "rate_per_minute", "subtype", "log_level"}
+_STR_KEYS = {"host", "clock", "public_url", "rate_per_minute", "subtype", "log_level",
+             "listener_streams"}
 _PATH_KEYS = {"media_root", "lines_path", "data_dir"}
 _ENV_KEYS = (
     _INT_KEYS | _FLOAT_KEYS | _STR_KEYS | _PATH_KEYS | {"accounts", "epoch", "shard_urls"}

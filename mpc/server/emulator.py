@@ -128,6 +128,7 @@ def _stats(state: ServerState) -> Endpoint:
                 "elapsed_ms": round(now, 3),  # unrounded time since the clock's 0 (real time)
                 "ticker": state.ticks.summary(window_s, now),
                 "streams": state.streams.summary(),
+                "costs": state.costs(),
                 "callbacks": {"pending": state.dispatcher.pending(),
                               "queue_size": state.dispatcher.max_pending},
                 "media": {"cached_bytes": state.media.cached_bytes(),

@@ -193,6 +193,10 @@ SCHEMAS: dict[str, Any] = {
         "ticker": {"type": "object", "required": ["frame_ms", "ticks", "late_ticks", "window"],
                    "description": "tick lateness in ms: how long after the frame boundary that "
                                   "made it due each tick of the real-time clock finished"},
+        "costs": {"type": "object",
+                  "required": ["ticker_s", "flush_s", "parts_s", "ticks", "live_mpcs"],
+                  "description": "CPU seconds the real-time ticker's thread spent since the start, "
+                                 "by part of the work (parts_s), and the MPCs live now"},
         "callbacks": _object({"pending": {"type": "integer", "minimum": 0},
                               "queue_size": {"type": "integer", "minimum": 1}}),
         "media": _object({"cached_bytes": {"type": "integer", "minimum": 0},

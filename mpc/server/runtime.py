@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from time import thread_time
 from typing import Any
 
 from mpcmix.engine import CallEngine, Engine
@@ -135,7 +136,11 @@ class AccountRuntime:
             except Exception as exc:
                 self._log_once(f"rendering to {target_ms} ms failed: {exc!r}")
                 events = self.engine.drain_events()
-            self._publish(events)
+            if events:
+                t0 = thread_time()
+                self._publish(events)
+                self.engine.costs["events"] = self.engine.costs.get("events", 0.0) + \
+                    thread_time() - t0
 
     def settle_media(self) -> None:
         """Tell the call model, at the engine's current frame boundary, what became of each
@@ -247,6 +252,9 @@ class AccountRuntime:
                 self._publish(self.engine.advance_to(now))
             # get_participant raises NotFoundError unless the member belongs to that MPC.
             self.model.get_participant(now, member_id, **target)
+            if self.config.listener_streams == "none":
+                raise NotFoundError(f"participant {member_id} has no listener stream: this server "
+                                    "writes none (--listener-streams none; recordings only)")
             path = self.engine.listener_path(self.model.member_label(member_id))
             self.flush(wait=True)
         if not path.is_file():
@@ -691,4 +699,6 @@ def account_engine(account: Account, config: ServerConfig, media: MediaLibrary, 
         subtype=config.subtype,
         close_ended_listeners=True,  # a long-running server keeps no file open per past participant
         listener_origin="mpc",  # a stream spans its MPC, not the server's uptime
+        kernel="auto",  # the compiled mixer (numba) where installed: the server mixes every tick
+        listener_streams=config.listener_streams == "all",
     )

@@ -150,11 +150,14 @@ class ServerState:
             if target <= rendered:
                 continue
             due_ms = rendered + clock.frame_ms  # the oldest boundary this tick serves
+            t0 = time.thread_time()
             for runtime in self.runtimes.values():
                 runtime.tick(target, wait=False)  # an account busy with a request catches up
+            t1 = time.thread_time()
             if time.monotonic() - last_flush >= FLUSH_EVERY_S:
                 last_flush = time.monotonic()
                 self.flush_all()
+            self.ticks.spent(t1 - t0, time.thread_time() - t1)
             done = clock.elapsed_ms_exact()
             self.ticks.record(done, done - due_ms)
             rendered = target
@@ -165,6 +168,21 @@ class ServerState:
             runtime.flush()
 
     # -- lookups -------------------------------------------------------------------------------
+
+    def costs(self) -> dict[str, Any]:
+        """What the ticker's thread spent (CPU seconds, summed since the start) by part of the
+        work, and the MPCs live now: `make load` divides by ticks and MPCs."""
+        parts: dict[str, float] = {}
+        live = 0
+        for runtime in self.runtimes.values():
+            with runtime.lock:
+                live += len(runtime.model.live_mpcs())
+                for part, seconds in runtime.engine.costs.items():
+                    parts[part] = parts.get(part, 0.0) + seconds
+        return {"ticker_s": round(self.ticks.tick_s, 6), "flush_s": round(self.ticks.flush_s, 6),
+                "parts_s": {k: round(v, 6) for k, v in parts.items()},
+                "ticks": self.ticks.count,
+                "live_mpcs": live}
 
     def account_for(self, request: Request) -> Account:
         return self.auth.authenticate(request.headers.get("authorization"))

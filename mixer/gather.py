@@ -1,0 +1,122 @@
+"""Every input row of a tick read in one step: sources grouped by the samples they play.
+
+The live mixer's input is one row per heard source of every call. Reading them one by one costs
+a Python call per row per tick; `Gather` groups the rows by the buffer their source plays (every
+MPC whose customer plays the same file shares one group), each group then read by one compiled
+loop (numba, when installed) over its rows: a one-shot copies its span (zeros outside it), a
+loop its phase. Rows whose source is neither (`SILENCE`, or a source of another kind) are
+zeroed, or read one by one as before. The samples are those of each source's `read_into`.
+
+A `PcmFile` (a voice played from disk) is held in memory once (one copy for every MPC that plays
+it) when it is short (`PcmFile.HELD_FRAMES`); a longer one is read by slices, row by row.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .pcmfile import PcmFile
+from .sources import SILENCE, Looped, OneShot
+
+__all__ = ["Gather"]
+
+
+@lru_cache(maxsize=1)
+def _kernel() -> Callable[..., None] | None:
+    try:
+        from ._numba_kernel import gather_rows
+    except ImportError:
+        return None
+    return gather_rows
+
+
+def _gather_numpy(buf: np.ndarray, rows: np.ndarray, origins: np.ndarray, looped: np.ndarray,
+                  frames: np.ndarray, start: int) -> None:
+    """`_numba_kernel.gather_rows` in numpy (numba missing): the same samples."""
+    n = frames.shape[1]
+    length = buf.shape[0]
+    pos = (start - origins)[:, None] + np.arange(n)[None, :]
+    if length == 0:
+        frames[rows] = 0
+        return
+    wrapped = np.where(looped[:, None], pos % length, pos)
+    valid = (pos >= 0) & (wrapped < length)
+    frames[rows] = np.where(valid, buf[np.clip(wrapped, 0, length - 1)], 0)
+
+
+def _buffer(pcm: Any) -> np.ndarray | None:
+    if isinstance(pcm, np.ndarray):
+        return pcm
+    if isinstance(pcm, PcmFile):
+        return pcm.held()
+    return None
+
+
+class Gather:
+    """Reads `sources[i]` into row `i` of a tick's input (`fill`), grouped by buffer."""
+
+    def __init__(self, sources: Sequence[Any]) -> None:
+        groups: dict[int, tuple[np.ndarray, list[int], list[int], list[bool]]] = {}
+        zero: list[int] = []
+        self._single: list[tuple[int, Any]] = []  # (row, source) read one by one
+        for row, source in enumerate(sources):
+            buf = None
+            if source is not SILENCE and isinstance(source, OneShot | Looped):
+                buf = _buffer(source.pcm)
+            if source is SILENCE:
+                zero.append(row)
+            elif buf is None:
+                self._single.append((row, source))
+            else:
+                group = groups.setdefault(id(buf), (buf, [], [], []))
+                group[1].append(row)
+                group[2].append(source.start)
+                group[3].append(isinstance(source, Looped))
+        self._zero = np.array(zero, dtype=np.int64)
+        self._groups = [(buf, np.array(rows, dtype=np.int64), np.array(origins, dtype=np.int64),
+                         np.array(looped, dtype=np.bool_))
+                        for buf, rows, origins, looped in groups.values()]
+
+    @classmethod
+    def from_arrays(cls, buffers: Sequence[np.ndarray], rows: np.ndarray, index: np.ndarray,
+                    origins: np.ndarray, looped: np.ndarray, alone: Sequence[tuple[int, Any]]
+                    ) -> Gather:
+        """A gather from rows already sorted out: row ``rows[i]`` plays ``buffers[index[i]]``
+        from timeline sample ``origins[i]`` (looped or not); ``index[i]`` -1 is silence and
+        -2 a row of `alone` ((row, source) pairs read one by one). Grouped in whole-array steps:
+        no Python step per row."""
+        self = cls.__new__(cls)
+        self._zero = rows[index == -1]
+        self._single = list(alone)
+        keep = index >= 0
+        rows, index, origins, looped = rows[keep], index[keep], origins[keep], looped[keep]
+        order = np.argsort(index, kind="stable")
+        rows, index, origins, looped = rows[order], index[order], origins[order], looped[order]
+        cuts = np.flatnonzero(np.diff(index)) + 1
+        bounds = [0, *cuts.tolist(), len(index)]
+        self._groups = [(buffers[int(index[a])], rows[a:b], origins[a:b], looped[a:b])
+                        for a, b in itertools.pairwise(bounds) if b > a]
+        return self
+
+    def fill(self, frames: np.ndarray, start: int) -> None:
+        """Every row of `frames` int16 (rows, n): its source at timeline ``[start, start + n)``."""
+        if self._zero.size:
+            frames[self._zero] = 0
+        kernel = _kernel()
+        for buf, rows, origins, looped in self._groups:
+            if kernel is not None:
+                kernel(buf, rows, origins, looped, frames, start)
+            else:
+                _gather_numpy(buf, rows, origins, looped, frames, start)
+        for row, source in self._single:
+            target = frames[row]
+            read_into = getattr(source, "read_into", None)
+            if read_into is not None:
+                read_into(target, start)
+            else:
+                target[...] = source.read(start, len(target))

@@ -13,7 +13,13 @@ URL, so shards may run on other hosts (``--shard-urls``). The front keeps no sta
 - ``POST /emulator/advance`` moves every shard's virtual clock, all at once;
 - ``/emulator/events`` without ``mpc_uuid`` merges the shards' logs (each record names its
   ``shard``; ``after`` counts in each shard's own log); ``/emulator/stats`` lists each shard's;
-- anything else (``/emulator/clock``, the OpenAPI document, unknown paths) goes to shard 0.
+- the Audio Stream API (``.../Call/<call_uuid>/Stream/...``) goes to the shard its call_uuid
+  names; ``/emulator/live`` and ``/emulator/streams`` merge every shard's; the console's
+  WebSockets (``/console/listen``, ``/console/mic``) are relayed to the shard of the MPC they
+  name (`mpcmix.server.console.relay`); stream lines need nothing here: the shard that owns the
+  call connects to the bot itself;
+- anything else (``/emulator/clock``, the OpenAPI document, the console's page, unknown paths)
+  goes to shard 0.
 
 Bodies are streamed both ways (downloads are not held in memory); a shard that cannot be reached
 is answered 502 with the API's error JSON.
@@ -22,8 +28,9 @@ is answered 502 with the API's error JSON.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -40,6 +47,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from .bodies import query_args
+from .console.relay import merge_live, socket_routes
 from .http import api_error, guard, new_api_id, too_large
 from .middleware import NoServerErrors
 from .routes import MATCHES_HEADER
@@ -106,7 +114,7 @@ class Front:
                     return await self.forward(request, 0, body)
                 if kind == "MultiPartyCall":
                     return await self.forward(request, self.shard_of_mpc(auth_id, mpc_id), body)
-                if kind == "Recording" and len(parts) > 5:
+                if kind in ("Recording", "Call") and len(parts) > 5:  # by the id it names
                     return await self.forward(request, shard_of_id(mpc_id, self.shards), body)
                 return await self.forward(request, 0, body)
             path = "/".join(parts)
@@ -123,6 +131,11 @@ class Front:
                 return await self.events(request)
             if path == "/emulator/stats":
                 return await self.stats(request)
+            if path == "/emulator/live":
+                return await self.merged(request, lambda bodies: merge_live(bodies))
+            if path == "/emulator/streams":
+                return await self.merged(request, lambda bodies: {
+                    "api_id": new_api_id(), "streams": [s for body in bodies for s in body["streams"]]})
             return await self.forward(request, 0, body)
         return await guard(work)
 
@@ -224,6 +237,13 @@ class Front:
         bodies = [answer.json() for answer in answers]
         return JSONResponse({**bodies[0], "api_id": new_api_id(), "workers": self.shards, "shards": bodies})
 
+    async def merged(self, request: Request, merge: Callable[[builtins.list[Any]], dict[str, Any]]) -> Response:
+        """Every shard's answer to a GET, joined by `merge` (shard order)."""
+        answers = await self._all(request, b"")
+        if isinstance(answers, Response):
+            return answers
+        return JSONResponse(merge([answer.json() for answer in answers]))
+
     async def health(self) -> Response:
         """200 when every shard answers its health check (503 naming those that do not)."""
         async def one(url: str) -> bool:
@@ -262,7 +282,11 @@ def build_front(shard_urls: Sequence[str], *, max_body_bytes: int = 1 << 20) -> 
         finally:
             await front.close()
 
-    app = Starlette(routes=[Route("/{path:path}", front.handle, methods=_METHODS)], lifespan=lifespan)
+    def shard_url_of(mpc_uuid: str) -> str:  # a console socket's MPC: its shard ('' or junk: 0)
+        return front.urls[shard_of_id(mpc_uuid, front.shards)]
+
+    app = Starlette(routes=[*socket_routes(shard_url_of),
+                            Route("/{path:path}", front.handle, methods=_METHODS)], lifespan=lifespan)
     app.state.front = front
     return NoServerErrors(app)
 

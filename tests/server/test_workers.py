@@ -162,3 +162,53 @@ def test_a_restart_with_another_worker_count_is_refused(tmp_path: Path) -> None:
         assert by_uuid.status_code == 200 and by_uuid.json()["status"] == "Ended"
         listed = http.get(f"{BASE}/", params={"friendly_name": name}).json()
         assert [m["mpc_uuid"] for m in listed["objects"]] == [uuid]
+
+
+def test_the_console_and_the_stream_api_reach_the_owning_shard(sharded: tuple[ServeProcess, Path]) -> None:
+    """Through the front: /emulator/live merges both shards, a console listen socket is relayed
+    to the MPC's shard (the frames are its listener stream), the Audio Stream API finds the call."""
+    import asyncio
+
+    import websockets
+
+    server, _ = sharded
+    name = names_on(1, 1, prefix="console")[0]
+    with client(server) as http:
+        for role, to in (("customer", CUSTOMER), ("agent", AGENT)):
+            body = {"role": role, "from": FROM, "to": to, "enter_sound": "none"}
+            assert http.post(f"{BASE}/name_{name}/Participant/", json=body).status_code == 201
+        uuid = http.get(f"{BASE}/name_{name}/").json()["mpc_uuid"]
+        assert shard_of_id(uuid, 2) == 1
+        live = http.get("/emulator/live").json()
+        assert uuid in {m["mpc"]["mpc_uuid"] for m in live["mpcs"]}
+        members = {p["role"]: p for p in http.get(f"{BASE}/uuid_{uuid}/Participant/").json()["objects"]}
+        streams = http.get(f"/v1/Account/{MAIN.auth_id}/Call/{members['customer']['call_uuid']}/Stream/")
+        assert streams.status_code == 200, streams.text
+        assert http.get("/emulator/streams").status_code == 200
+    creds = json.dumps({"auth_id": MAIN.auth_id, "auth_token": MAIN.auth_token})
+    url = server.url.replace("http", "ws", 1)
+
+    async def run() -> np.ndarray:
+        listen = f"{url}/console/listen?mpc={uuid}&member={members['agent']['member_id']}"
+        async with websockets.connect(listen) as ws:
+            await ws.send(creds)
+            start = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert start["event"] == "start"
+            with client(server) as http:
+                await asyncio.to_thread(http.post, "/emulator/advance", json={"seconds": 1})
+            frames = []
+            while len(frames) < 50:
+                message = await asyncio.wait_for(ws.recv(), 10)
+                assert isinstance(message, bytes)
+                frames.append(np.frombuffer(message, dtype="<i2"))
+            return np.concatenate(frames)
+
+    heard = asyncio.run(run())
+    with client(server) as http:
+        assert http.delete(f"{BASE}/uuid_{uuid}/").status_code == 204
+        http.post("/emulator/advance", json={"seconds": 0.1})
+        wav = http.get(f"{BASE}/uuid_{uuid}/Participant/{members['agent']['member_id']}/Listener.wav")
+    assert wav.status_code == 200, wav.text
+    stream = sf.read(io.BytesIO(wav.content), dtype="int16")[0]
+    assert len(heard) == RATE and np.abs(heard).max() > 0  # the customer's voice
+    assert np.array_equal(heard, stream[:RATE])

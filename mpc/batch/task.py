@@ -31,6 +31,7 @@ from typing import Any
 from mpcmix.analysis.checked import Measured, render_checked
 from mpcmix.errors import MpcError
 from mpcmix.scenario import LoadedScenario
+from mpcmix.scenario.folder import fsync_path
 
 from .jobs import Job
 
@@ -113,7 +114,7 @@ def _claim(folder: Path, dest: Path, row: dict[str, Any], out: str) -> dict[str,
             return {**row, "status": FAILED, "reused": False,
                     "error": f"{dest}: exists and is not this render's folder; not replaced"}
         return {**done, "reused": True}
-    _fsync_dir(dest.parent)
+    fsync_path(dest.parent)
     _log(out, dest.name, "written", row["run"])
     return {**row, "reused": False}
 
@@ -144,14 +145,6 @@ def _row(job: Job, status: str, error: str | None, seconds: float,
         "expectations_failed": 0 if measured is None else len(measured.failures),
         "reused": False, "digest": job.digest, "pairs": pairs,
     }
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _log(out: str, name: str, what: str, run: str | None = None) -> None:

@@ -377,11 +377,12 @@ def fsync_tree(root: Path) -> None:
         paths += [os.path.join(dirpath, name) for name in filenames]
         paths.append(dirpath)
     with ThreadPoolExecutor(max_workers=min(8, len(paths))) as pool:
-        for _ in pool.map(_fsync, paths):  # raises the first error, after every fsync has run
+        for _ in pool.map(fsync_path, paths):  # raises the first error, after every fsync has run
             pass
 
 
-def _fsync(path: str) -> None:
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """fsync a file or a folder (its entries) by path."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from mpcmix.model import CallModel, Event
 
-from .callengine import BLOCK_SAMPLES, COST_PARTS, CallEngine, SpanHook, Tap, render_memory_bytes
+from .callengine import BLOCK_SAMPLES, COST_PARTS, CallEngine, SpanHook, Tap, render_memory_bytes, warm_up
 from .live import LiveHub
 from .outputs import Outputs
 from .speech import SPEAK_HANGOVER_MS, SPEAK_THRESHOLD_DBFS, SpeechTracker
@@ -63,4 +63,5 @@ __all__ = [
     "SpeechTracker",
     "Tap",
     "render_memory_bytes",
+    "warm_up",
 ]

@@ -603,3 +603,24 @@ class CallEngine:
         self._sources[spec.name] = (key, source)
         self._waiting.pop(spec.name, None)
         return source
+
+
+def warm_up(sample_rate: int, frame_ms: int) -> None:
+    """Load the compiled kernels before a server's ticker runs: numba loads (or compiles) a
+    kernel at its first call, a third of a second or more, which would otherwise be the first
+    mixing tick's. A two-party call's frame through the live mixer, and a gather of one row."""
+    from mpcmix.mixer.gather import Gather
+
+    frame = sample_rate * frame_ms // 1000
+    mixer = LiveMixer(sample_rate, frame_ms, kernel="auto")
+    a, b = voice_source("a"), voice_source("b")
+    mixer.set_call("warm-up", RoutingMatrix(listeners=("a", "b"), sources=(a, b), gains=((0, 1), (1, 0))))
+    frames = np.zeros((mixer.n_inputs, frame), dtype=np.int16)
+    one = np.zeros(frame, dtype=np.int16)
+    Gather.from_arrays([one], np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                       np.zeros(1, np.bool_), []).fill(frames[:1], 0)
+    wide = np.zeros((1, 2 * frame), dtype=np.int16)  # a block narrower than the scratch: a view
+    Gather.from_arrays([one], np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                       np.zeros(1, np.bool_), []).fill(wide[:, :frame], 0)
+    mixer.advance(frames)
+

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
+from mpcmix.engine import warm_up
 from mpcmix.errors import ValidationError
 
 from .auth import Authenticator
@@ -106,6 +107,7 @@ class ServerState:
         self.streams.start()
         threading.Thread(target=self._prewarm, name="mpcmix-media-prewarm", daemon=True).start()
         if isinstance(self.clock, RealtimeClock):
+            warm_up(self.config.sample_rate, self.config.frame_ms)  # no tick loads a kernel
             self._ticker = threading.Thread(target=self._tick_loop, name="mpcmix-ticker",
                                             daemon=True)
             self._ticker.start()

@@ -1,5 +1,5 @@
-"""The per-output limiter (SPEC §3): transparent below full scale, never wraps, back to unity within
-500 ms, and bit-exact whatever the block size."""
+"""The per-output limiter (docs/design.md, "Audio representation"): transparent below full scale,
+never wraps, back to unity within 500 ms, and bit-exact whatever the block size."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The mixer's exactness properties (SPEC §1 non-interference, SPEC §3 exactness), over random
-routing matrices and random int16 sources:
+"""The mixer's exactness properties (non-interference: docs/routing.md; exactness: docs/design.md,
+"Audio representation"), over random routing matrices and random int16 sources:
 
 (a) before the limiter, every output is its matrix row applied to the sources, exactly;
 (b) a source outside a listener's row never changes that listener's rendered output, bit for bit,
@@ -94,7 +94,8 @@ def test_rendering_in_blocks_of_any_size_equals_rendering_whole(call, data, rate
 @SETTINGS
 @given(call_states(), st.data())
 def test_a_coaching_supervisor_never_changes_a_customer_output(state, data):
-    """The SPEC §1 statement end to end: routing's matrix, then the mixer, limiter included."""
+    """Non-interference (docs/routing.md) end to end: routing's matrix, then the mixer, limiter
+    included."""
     m = build_matrix(state)
     n = 800
     sources = {

@@ -1,4 +1,4 @@
-"""Every cell of the SPEC §1 table, and every music, cue and Play rule, checked on the matrix."""
+"""Every cell of the voice table (docs/routing.md), and every music, cue and Play rule, checked on the matrix."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from mpcmix.routing import (
 
 ACTIVE = MpcStatus.ACTIVE
 
-# SPEC §1 table, restated independently of routing/rules.py: (speaker role, coach_mode) ->
+# The voice table of docs/routing.md, restated independently of routing/rules.py: (speaker role, coach_mode) ->
 # listener column -> heard.
 SPEC_TABLE = {
     ("customer", False): {"customer": True, "agent": True, "supervisor": True, "recording": True},

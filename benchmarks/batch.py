@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from .report import put_section
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 VOICES = ROOT / "fixtures" / "voices"
@@ -344,15 +346,7 @@ def update_doc(doc: Path, res: dict[str, Any] | None) -> None:
     """Put the batch section into `doc` (between its markers, else before ## Machine or at the end)."""
     text = doc.read_text() if doc.exists() else "# Performance\n"
     section = render_section(res)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    elif "\n## Machine" in text:
-        head, rest = text.split("\n## Machine", 1)
-        text = head.rstrip("\n") + "\n\n" + section + "\n\n## Machine" + rest
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    doc.write_text(text)
+    doc.write_text(put_section(text, BEGIN, END, section, before="## Machine"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -306,14 +306,28 @@ def _peer_rows(res: Results, peers: list[Peer]) -> list[str]:
     return out
 
 
+def put_section(text: str, begin: str, end: str, section: str, before: str | None = None) -> str:
+    """`text` with its part from marker `begin` to marker `end` replaced by `section` (which
+    carries both markers); without the markers, `section` goes before the line `before` (a
+    heading) when there is one, else at the end. Every benchmark writes its part of
+    docs/performance.md (or live-media.md) so, leaving the rest as it was."""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        return head + section + rest.split(end, 1)[1]
+    if before is not None and f"\n{before}" in text:
+        head, rest = text.split(f"\n{before}", 1)
+        return head.rstrip("\n") + "\n\n" + section + f"\n\n{before}" + rest
+    return text.rstrip("\n") + "\n\n" + section + "\n"
+
+
 def update_offline_section(doc: Path, res: Results) -> None:
     """Rewrite section 1 of `doc` (docs/performance.md) and the offline rows of its targets
     from `res` (``python -m benchmarks --offline-only``), leaving the rest as it was."""
     text = doc.read_text()
     if OFFLINE_BEGIN not in text or OFFLINE_END not in text:
         raise ValueError(f"{doc} has no section {OFFLINE_BEGIN!r}: run the whole `make bench`")
-    head, rest = text.split(OFFLINE_BEGIN, 1)
-    text = head + "\n".join(render_offline_section(res)) + "\n" + OFFLINE_END + rest.split(OFFLINE_END, 1)[1]
+    text = put_section(text, OFFLINE_BEGIN, OFFLINE_END,
+                       "\n".join(render_offline_section(res)) + "\n" + OFFLINE_END)
     lines = text.split("\n")
     fresh = [f"| {what} | {target} | {got} | {_met(met)} |" for what, target, got, met in res.targets()
              if what.startswith("offline")]
@@ -517,12 +531,7 @@ def update_load_section(doc: Path, load_json: Path = LOAD_JSON, soak_json: Path 
     leaving the rest as `make bench` wrote it (appended if the markers are missing)."""
     text = doc.read_text() if doc.exists() else "# Performance\n"
     section = render_load_section(load_json, soak_json)
-    if LOAD_BEGIN in text and LOAD_END in text:
-        head, rest = text.split(LOAD_BEGIN, 1)
-        text = head + section + rest.split(LOAD_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    doc.write_text(text)
+    doc.write_text(put_section(text, LOAD_BEGIN, LOAD_END, section))
 
 
 if __name__ == "__main__":  # `make load` / `make soak`: the server section of docs/performance.md

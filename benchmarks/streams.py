@@ -43,6 +43,8 @@ import numpy as np
 from mpcmix.live.codec import ulaw_decode, ulaw_encode
 from websockets.asyncio.server import ServerConnection, serve
 
+from .report import put_section
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "performance.md"
 AUTH_ID = "MASTREAMBENCH0000001"
@@ -313,13 +315,7 @@ def load_markdown(loaded: dict[str, Any]) -> str:
 def write_section(part: str, text: str) -> None:
     begin, end = markers(part)
     doc = DOC.read_text()
-    block = f"{begin}\n{text}\n{end}"
-    if begin in doc and end in doc:
-        head, rest = doc.split(begin, 1)
-        doc = head + block + rest.split(end, 1)[1]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(doc)
+    DOC.write_text(put_section(doc, begin, end, f"{begin}\n{text}\n{end}"))
 
 
 def main(argv: list[str] | None = None) -> None:

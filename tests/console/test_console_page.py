@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,19 +26,17 @@ from mpcmix.scenario import parse_lines
 from mpcmix.server.config import Account, ServerConfig
 from mpcmix.server.process import serve_in_thread
 
+from ..browser import chromium_context, require_chromium
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                 "--autoplay-policy=no-user-gesture-required"]
+#: Fake media devices (a microphone playing a tone), their prompts granted, audio without a gesture.
+MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+              "--autoplay-policy=no-user-gesture-required"]
 ACCOUNT = Account("MACONSOLETEST0000001", "token-console-0001-abcdefghijklmnopqrs")
 CUSTOMER, AGENT, SUPERVISOR, FROM = "+14155550100", "+14155550101", "+14155550102", "+14155550000"
 RATE = 16000
 
-if not CHROMIUM.exists():  # `make test` installs it; a missing browser is a failure, not a skip
-    raise RuntimeError("tests/console/test_console_page.py needs Debian's chromium at "
-                       "/usr/bin/chromium (apt-get install chromium; `make test` does it)")
+require_chromium("tests/console/test_console_page.py")
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +52,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright import sync_api
-
-    with tempfile.TemporaryDirectory(prefix="mpcmix-chromium-") as profile, \
-            sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 720})
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium_context(1400, 720, MEDIA_ARGS) as context:
+        yield context
 
 
 class Listener:

@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from mpcmix.analysis.measure import Pair
@@ -18,31 +16,17 @@ from mpcmix.analysis.report import write_page
 from mpcmix.analysis.timeline import state_timeline
 from mpcmix.scenario import load_stored_scenario
 
+from ..browser import chromium_context, require_chromium
 from ._support import ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-if not CHROMIUM.exists():  # `make test` installs it; a missing browser is a failure, not a skip
-    raise RuntimeError("tests/report/test_report_page.py needs Debian's chromium at /usr/bin/chromium "
-                       "(apt-get install chromium; `make test` does it)")
+require_chromium("tests/report/test_report_page.py")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """A persistent Chromium context with a fresh profile, torn down after the module."""
-    from playwright import sync_api
-
-    with tempfile.TemporaryDirectory(prefix="mpcmix-chromium-") as profile, \
-            sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-            viewport={"width": 1300, "height": 1000})
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium_context(1300, 1000) as context:
+        yield context
 
 
 def _open(browser, url: str, origin: str):

@@ -160,7 +160,8 @@ class CallEngine:
         self.closed = False
         #: live voices in, mix feeds out (mpcmix.engine.live)
         self.live = LiveHub(sample_rate, frame_ms)
-        self._answered: frozenset[str] = frozenset()  # labels whose call is answered, this span
+        self._calls_now: tuple[CallState, ...] = ()  # the calls of the state being planned
+        self._answered: frozenset[str] | None = None  # labels whose call is answered in them
 
     # -- time --------------------------------------------------------------------------------
 
@@ -173,14 +174,22 @@ class CallEngine:
         self.model.settle(now_ms)
         if self.live.active():  # a live voice or feed whose call just ended ends now
             state = self.model.mix_state()
-            self._sync_live(state.calls, [build_matrix(c).listeners for c in state.calls])
+            self._sync_live(state.calls, [build_matrix(c) for c in state.calls])
         return self.drain_events()
 
-    def _sync_live(self, calls: tuple[CallState, ...], rows: list[tuple[str, ...]]) -> None:
-        """Tell the live hub who is in a call now, and which listener rows exist."""
-        self._answered = frozenset(p.name for c in calls for p in c.participants
-                                   if p.phase is CallPhase.ANSWERED)
-        self.live.keep(self._answered, [row for listeners in rows for row in listeners])
+    def _sync_live(self, calls: tuple[CallState, ...], matrices: list[RoutingMatrix]) -> None:
+        """Tell the live hub who is in a call now, and which listener rows exist (nothing to
+        tell, and no step per call, while no live voice or feed exists)."""
+        self._calls_now, self._answered = calls, None
+        if self.live.active():
+            self.live.keep(self._answered_now(), [row for m in matrices for row in m.listeners])
+
+    def _answered_now(self) -> frozenset[str]:
+        """Labels whose call is answered in the state being planned (made when a live voice asks)."""
+        if self._answered is None:
+            self._answered = frozenset(p.name for c in self._calls_now for p in c.participants
+                                       if p.phase is CallPhase.ANSWERED)
+        return self._answered
 
     def advance_to(self, target_ms: int) -> list[Event]:
         """Fire the model's timers up to `target_ms` and render the audio up to it."""
@@ -295,7 +304,7 @@ class CallEngine:
             f"call-{i}" for i in range(len(calls)))
         matrices = self._route(uuids, calls)
         matrix = stack(matrices) if self.tap is not None else None
-        self._sync_live(calls, [m.listeners for m in matrices])  # before sources: live voices
+        self._sync_live(calls, matrices)  # before sources: live voices ask who is answered
         per_call = state.call_sources if len(state.call_sources) == len(calls) else None
         everything: dict[str, Source] | None = None
         if per_call is None:  # a snapshot not cut by call: every source for every call
@@ -572,7 +581,7 @@ class CallEngine:
     def _source(self, spec: SourceSpec) -> Source:
         if is_live(spec.media) and spec.name.startswith(_VOICE):
             label = spec.name[len(_VOICE):]
-            if label not in self._answered or spec.name in self._silenced:
+            if label not in self._answered_now() or spec.name in self._silenced:
                 return SILENCE  # left the call: its live voice is closed
             assert spec.media is not None
             return self.live.voice(label, spec.media[len(LIVE_PREFIX):], spec.start_ms)

@@ -465,8 +465,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame-ms", dest="frame_ms", type=int, default=20)
     parser.add_argument("--sample-rate", dest="sample_rate", type=int, default=16000)
     parser.add_argument("--json", help="write every step as JSON lines to this file")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="serve with --workers N (N shard processes behind a front)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the server's data folder (recordings, events) afterwards")
     args = parser.parse_args(argv)

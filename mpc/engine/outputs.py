@@ -111,13 +111,15 @@ class TickRing:
         self._since[slot] = -1
         if since < 0 or writer is None or upto <= since:
             return
-        lo, hi = since % self.ticks, (upto - 1) % self.ticks + 1
+        count = min(upto - since, self.ticks)  # the ring holds a turn's ticks at most
+        lo = (upto - count) % self.ticks
         row = self._buf[slot]
         f = self.frame
-        if upto - since < self.ticks and lo < hi:
-            writer.write(row[lo * f:hi * f].copy(), gather=False)
+        if lo + count <= self.ticks:
+            writer.write(row[lo * f:(lo + count) * f].copy(), gather=False)
         else:  # wrapped: oldest first
-            writer.write(np.concatenate([row[lo * f:], row[:hi * f]]), gather=False)
+            writer.write(np.concatenate([row[lo * f:], row[:(lo + count - self.ticks) * f]]),
+                         gather=False)
         # about once a second its header counts what it holds: the headers' updates are
         # staggered as the writes are, not all files' at once (`Outputs.update_headers`)
         if writer.frames - self._headed[slot] >= HEADER_TICKS * f:

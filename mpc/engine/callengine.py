@@ -355,10 +355,21 @@ class CallEngine:
         rows = self._rows
         layout = self._layout
         moved = live.layout_epoch != self._epoch
+        shifted = live.take_moved()  # MPCs whose rows moved (their cohort grew), plans unchanged
         if moved:  # every MPC's rows moved: the tables are laid out again from each plan
             rows.reset(live.n_inputs, live.n_outputs)
             self._epoch = live.layout_epoch
+        else:
+            rows.extend(live.n_inputs, live.n_outputs)
         changed: list[str] = list(ended)
+        if shifted and not moved:
+            restale = {uuids[i] for i in stale}
+            for moved_key in shifted:
+                key = str(moved_key)
+                if key in layout and key not in restale:
+                    rows.clear(*layout[key])
+                    changed.append(key)
+        n_relocated = len(changed) - len(ended)
         dropped_names: list[str] = []
         for key in ended:
             plan, in_lo, out_lo = layout.pop(key)
@@ -381,10 +392,15 @@ class CallEngine:
                 waiting, version)
             if old is not None and everything is None:
                 dropped_names.extend(name for name in old[0].sources if name not in plan.sources)
+            if old is not None and outputs is not None and outputs.ring is not None:
+                feeds = {id(w) for _, w in plan.out_writers}
+                for _, writer in old[0].out_writers:  # no longer fed a frame a tick: handed
+                    if id(writer) not in feeds:  # what it gathered, its slot freed
+                        outputs.ring.drain(writer, release=True)
             changed.append(key)
         in_starts, out_starts = live.row_starts()
         ring = outputs.ring if outputs is not None else None
-        for key in (plans if moved else changed[len(ended):]):
+        for key in (plans if moved else changed[len(ended):]):  # relocated, then re-planned
             plan = plans[key]
             if ring is not None and plan.out_writers and (plan.slots is None or plan.ring is not ring):
                 plan.slots = ring.slots([w for _, w in plan.out_writers])
@@ -398,7 +414,7 @@ class CallEngine:
             self._waiting.pop(name, None)
         for key in ended:
             self._waiting_keys.discard(key)
-        for key in changed[len(ended):]:
+        for key in changed[len(ended) + n_relocated:]:
             if plans[key].waiting:
                 self._waiting_keys.add(key)
             else:
@@ -407,6 +423,8 @@ class CallEngine:
                               changed[len(ended):] if not moved else list(plans))
         if outputs is not None:
             self._update_captures(state, calls, uuids, changed, moved)
+        if self.verify_plan:
+            self._check_plan(uuids)
         span = SpanPlan(state, version if self._waiting_keys else None, matrix, dict(layout),
                         rows.gather(self._buffers),
                         [entry[2] for entry in self._caps.values() if entry[2] is not None],
@@ -432,6 +450,37 @@ class CallEngine:
                     self._listened[label] = heard_row(self._layout, key, label)
         if dropped:
             self._speech.forget_all_but(self._listened)  # nothing more to hear, or nobody to tell
+
+    #: Tests set this: every span plan changed in place is checked against one laid out from
+    #: scratch (tests/conftest.py).
+    verify_plan = False
+
+    def _check_plan(self, uuids: tuple[str, ...]) -> None:
+        """Assert that the tables changed in place equal tables laid out from every plan."""
+        live = self.mixer
+        in_starts, out_starts = live.row_starts()
+        assert set(self._layout) == set(self._call_plans) == set(uuids), "plan: stale MPCs"
+        fresh = Rows()
+        fresh.reset(live.n_inputs, live.n_outputs)
+        for key, (plan, in_lo, out_lo) in self._layout.items():
+            assert plan is self._call_plans[key], f"plan: {key} stale"
+            assert (in_lo, out_lo) == (in_starts[key], out_starts[key]), f"plan: {key} moved"
+            fresh.put(plan, in_lo, out_lo)
+        rows = self._rows
+        for name in ("buffers", "origins", "looped", "listen"):
+            assert np.array_equal(getattr(rows, name), getattr(fresh, name)), f"plan: table {name}"
+        assert rows.alone == fresh.alone, "plan: sources read alone"
+        for rkey, entry in self._caps.items():
+            assert entry[2] == self._resolve(entry[0], entry[1]), f"plan: capture {rkey}"
+            if entry[3] is not None:
+                name, row, slot = entry[3]
+                getattr(fresh, name)[row] = slot
+        assert np.array_equal(rows.rec_out, fresh.rec_out), "plan: rec_out"
+        assert np.array_equal(rows.rec_in, fresh.rec_in), "plan: rec_in"
+        listened = {label: heard_row(self._layout, key, label)
+                    for key, plan in self._call_plans.items() for label in plan.listened}
+        assert listened == self._listened, "plan: speech voices"
+        assert self._waiting_keys == {k for k, p in self._call_plans.items() if p.waiting}
 
     def _update_captures(self, state: MixState, calls: tuple[CallState, ...],
                          uuids: tuple[str, ...], changed: list[str], moved: bool) -> None:
@@ -489,9 +538,13 @@ class CallEngine:
         """Take a capture out of the tables (its ring feed, or the direct writes)."""
         applied = entry[3]
         if applied is not None:
-            table, row, slot = applied
-            if table[row] == slot:
+            name, row, slot = applied
+            table = getattr(self._rows, name)  # the table now (it may have been laid out anew)
+            if row < len(table) and table[row] == slot:
                 table[row] = -1
+            ring = self.outputs.ring if self.outputs is not None else None
+            if ring is not None:  # no longer fed a frame a tick (until applied again): handed
+                ring.drain(entry[2][0], release=True)  # what it gathered, its slot freed
         self._direct.pop(rkey, None)
         entry[2] = entry[3] = None
 
@@ -506,10 +559,10 @@ class CallEngine:
         target = None
         if ring is not None and writer.channels == 1:
             if kind == "row" and resolved[2] is not None and rows.rec_out[resolved[2]] < 0:
-                target = (rows.rec_out, resolved[2])
+                target = ("rec_out", resolved[2])
             elif kind == "voice" and resolved[2] and resolved[3] is not None \
                     and rows.rec_in[resolved[3]] < 0:
-                target = (rows.rec_in, resolved[3])
+                target = ("rec_in", resolved[3])
         if target is None:
             self._direct[rkey] = resolved
             if ring is not None:
@@ -517,7 +570,7 @@ class CallEngine:
             return
         assert ring is not None
         slot = int(ring.slots([writer])[0])
-        target[0][target[1]] = slot
+        getattr(rows, target[0])[target[1]] = slot
         entry[3] = (target[0], target[1], slot)
 
     def _resolve(self, capture: Capture, key: str) -> tuple[Any, ...]:

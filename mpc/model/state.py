@@ -11,6 +11,7 @@ puts together. Pure logic: no audio, no files, no wall clock.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -138,6 +139,9 @@ class ModelState:
         self._settles = 0
         self._mix_parts: dict[str, Any] = {}  # uuid -> its part of the snapshot (callmodel)
         self._mix_cached: Any = None
+        self._mix_serial = 0  # the number of the last snapshot made
+        # (snapshot number, the MPCs whose part changed in it), for the last few snapshots
+        self._mix_changes: deque[tuple[int, frozenset[str]]] = deque(maxlen=64)
         self._mix_key = (-1, -1)
         self._mix_expiry: list[tuple[int, str]] = []  # (until, uuid): parts that end then
         self._record_touched: dict[str, MpcRecord] = {}  # since the last `live_records`

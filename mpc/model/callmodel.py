@@ -241,12 +241,6 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
                          if ev.EVENT_GROUPS[ev.PARTICIPANT_SPEAK_START] in p.status_callback_events)
         return _MpcMix(call, tuple(sources), recordings, mpc.created_ms, speakers, until)
 
-    def _recordings_of(self, mpc: MpcRecord) -> list[Any]:
-        """The MPC's recordings not stopped: its own, then its participants'."""
-        found = [] if mpc.recording is None else [mpc.recording]
-        found += [r for p in mpc.participants for r in p.recordings.values()]
-        return [r for r in dict.fromkeys(found) if r.state != "stopped" and r.mpc is mpc]
-
     def mpc_json(self, mpc_uuid: str) -> dict[str, Any]:
         """``{"mpc": <Get MPC object>, "participants": [<Get Participant object>, ...]}``.
 

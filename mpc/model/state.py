@@ -108,6 +108,7 @@ class ModelState:
         # call_uuid -> latest participant
         self._all_calls: dict[str, ParticipantRecord | EndedParticipant] = {}
         self._recordings: list[RecordingRecord] = []  # not stopped
+        self._recording_seq = 0  # recordings made (`RecordingRecord.seq`)
         self._timers: list[Timer] = []
         self._timer_seq = 0
         self._overlay_seq = 0

@@ -15,7 +15,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -99,6 +99,7 @@ class AccountRuntime:
         self._media_seen = -1  # the media library's version when its media were last asked about
         self._journal = LiveJournal()  # what live.jsonl holds (the saver thread writes it)
         self._saver = ThreadPoolExecutor(1, thread_name_prefix=f"mpcmix-save-{account.auth_id}")
+        self._saving: Future[None] | None = None  # the saver's last job (submitted under the lock)
         interrupted = self._restore()
         self._recover_recordings()
         for item in interrupted:  # after its recordings' failures, as its run would have
@@ -461,10 +462,10 @@ class AccountRuntime:
         """Append the MPCs that ended to mpcs.jsonl, and, if the model changed or time moved
         with MPCs live, save to live.jsonl the live MPCs that changed and the time written
         (`clean`: the server is stopping): O(what changed), the journal rewritten whole only
-        once it has outgrown the live set (`store.LiveJournal`). What to write is taken under
-        the lock; the files are written by the account's saver thread, in order (`wait`: until
-        this is written: a request's 2xx then survives a kill; the ticker's flush does not
-        wait, so no tick waits on the disk)."""
+        once it has outgrown the live set (`store.LiveJournal`). What to write is taken, and
+        written, under the lock, in order: `wait` (a request: its 2xx then survives a kill)
+        writes it now, after what the saver thread still has; else (the ticker's flush: no tick
+        waits on the disk) the account's saver thread writes it."""
         ended = self.model.drain_archive()
         for item in ended:
             item["run"] = self.generation
@@ -482,9 +483,13 @@ class AccountRuntime:
             self._saved = (revision, written)
         if not ended and not text:
             return
-        done = self._saver.submit(self._write_saved, ended, text, whole)
         if wait:
-            done.result()
+            if self._saving is not None:
+                self._saving.result()  # what the saver still has goes first (no thread hand-off
+                self._saving = None    # when it has nothing: a request writes its own lines)
+            self._write_saved(ended, text, whole)
+        else:
+            self._saving = self._saver.submit(self._write_saved, ended, text, whole)
 
     def _write_saved(self, ended: list[dict[str, Any]], text: str, whole: bool) -> None:
         try:

@@ -97,7 +97,7 @@ class AccountRuntime:
         self._recovered: dict[str, Path] = {}  # file name -> a recording of an earlier run
         self._saved = (-1, -1)  # (model revision, written_ms) last saved to live.jsonl
         self._media_seen = -1  # the media library's version when its media were last asked about
-        self._journal = LiveJournal()  # what live.jsonl holds (the saver thread writes it)
+        self._journal = LiveJournal()  # what live.jsonl holds (`_save` writes it, in order)
         self._saver = ThreadPoolExecutor(1, thread_name_prefix=f"mpcmix-save-{account.auth_id}")
         self._saving: Future[None] | None = None  # the saver's last job (submitted under the lock)
         interrupted = self._restore()
@@ -499,6 +499,7 @@ class AccountRuntime:
             elif text:
                 self.store.append_live(text)
         except OSError as exc:
+            self._journal.file_bytes = None  # lines may be missing: rewritten whole next time
             self._log_once(f"saving the MPCs failed: {exc!r}")
 
     # -- crash safety: recordings in progress survive a kill -------------------------------------

@@ -103,6 +103,18 @@ def test_the_journal_is_rewritten_once_it_outgrows_the_live_set() -> None:
     assert not whole and json.loads(text.splitlines()[0]) == {"gone": "u1"} and journal.live_bytes == 0
 
 
+def test_the_last_line_of_each_mpc_wins_and_a_line_a_kill_cut_is_skipped(tmp_path: Path) -> None:
+    store = AccountStore(tmp_path)
+    state = {"v": 1, "run": 2, "written_ms": 40, "clean": False}
+    store.rewrite_live(json.dumps({"mpc": {"uuid": "a", "n": 1}}) + "\n" + json.dumps({"state": state}) + "\n")
+    store.append_live("".join(json.dumps(line) + "\n" for line in (
+        {"mpc": {"uuid": "b", "n": 1}}, {"mpc": {"uuid": "a", "n": 2}}, {"mpc": {"uuid": "c", "n": 1}},
+        {"gone": "b"}, {"state": state | {"written_ms": 60}})))
+    store.append_live('{"mpc":{"uuid":"c","n":2,"participa')  # a kill in mid-write
+    store.close()
+    assert store.read_live() == state | {"written_ms": 60, "mpcs": [{"uuid": "a", "n": 2}, {"uuid": "c", "n": 1}]}
+
+
 def test_kill_9_after_the_answers_keeps_them_and_a_live_json_folder_reads_the_same(tmp_path: Path) -> None:
     media = make_media_root(tmp_path)
     (tmp_path / "lines.yaml").write_text(LINES)

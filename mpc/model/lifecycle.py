@@ -103,9 +103,10 @@ class Lifecycle(Notifier):
                 self._end_mpc(mpc, t, *NO_ACTIVE_PARTICIPANTS)
             elif len(present) == 1 and present[0].had_company and not present[0].stay_alone:
                 self._end_mpc(mpc, t, *STAY_ALONE_NOT_PERMITTED)
-        waiting = [r for mpc in touched for r in self._recordings_of(mpc)
-                   if r.state == "recording" and r.begun_ms is None]
-        for rec in sorted(waiting, key=lambda r: r.seq):  # in the order they were made
+        pending = sorted((rec for mpc in touched for rec in self._recording_index.get(mpc.uuid, {}).values()
+                          if rec.state == "recording" and rec.begun_ms is None),
+                         key=lambda rec: rec.seq)  # in the order they started, as ever
+        for rec in pending:
             if rec.mpc.is_live and self._recording_may_begin(rec):
                 rec.begun_ms = rec.segment_start_ms = t
                 self._recording_event(ev.RECORDING_INITIATED, rec, t)
@@ -342,21 +343,17 @@ class Lifecycle(Notifier):
         rec = RecordingRecord(
             recording_id=rid, mpc=mpc, member=member, track=track, file_format=file_format,
             callback_url=url, callback_method=method, started_ms=t,
-            url=f"{self._recording_url_base}{rid}.{file_format}", seq=self._recording_seq,
+            url=f"{self._recording_url_base}{rid}.{file_format}",
         )
         self._recording_seq += 1
-        self._recordings.append(rec)
+        rec.seq = self._recording_seq
+        self._recordings[rec.seq] = rec
+        self._recording_index.setdefault(mpc.uuid, {})[rec.seq] = rec
         if member is None:
             mpc.recording = rec
         else:
             member.recordings[track] = rec
         return rec
-
-    def _recordings_of(self, mpc: MpcRecord) -> list[Any]:
-        """The MPC's recordings not stopped: its own, then its participants'."""
-        found = [] if mpc.recording is None else [mpc.recording]
-        found += [r for p in mpc.participants for r in p.recordings.values()]
-        return [r for r in dict.fromkeys(found) if r.state != "stopped" and r.mpc is mpc]
 
     def _recording_may_begin(self, rec: RecordingRecord) -> bool:
         if rec.member is not None:
@@ -388,7 +385,11 @@ class Lifecycle(Notifier):
         rec.segment_start_ms = None
         rec.state = "stopped"
         rec.end_ms = t
-        self._recordings.remove(rec)  # only recordings not stopped are kept there
+        del self._recordings[rec.seq]  # only recordings not stopped are kept there
+        of = self._recording_index[rec.mpc.uuid]
+        del of[rec.seq]
+        if not of:
+            del self._recording_index[rec.mpc.uuid]
         if rec.member is None:
             if rec.mpc.recording is rec:
                 rec.mpc.recording = None

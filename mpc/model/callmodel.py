@@ -378,27 +378,35 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         out, self._archive = self._archive, []
         return out
 
-    def live_records(self) -> list[dict[str, Any]]:
-        """The record of each MPC that has not ended, as it stands now (the same dict as the
-        last call's for an MPC that did not change since: a caller may keep what it made of
-        it, by identity)."""
+    def live_changes(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """What became of the live MPCs since the last call: (uuid -> record of each MPC that
+        became live or whose record changed, as it stands now; the uuids of those that left the
+        live set, i.e. ended: their record comes from `drain_archive`). Only the MPCs touched
+        since are looked at (an operation, a timer, a settle or an end marks them), so this costs
+        O(MPCs changed), never a pass over every live MPC."""
         cache = self._record_cache
-        touched: Any = self._live if self._touched_all else self._record_touched
+        touched: Any = self._record_touched
+        if self._touched_all:  # rare (a restore, a medium ready or failed): every MPC
+            touched = dict(self._live) | {u: None for u in cache if u not in self._live}
         self._record_touched = {}
-        out = []
-        for uuid, mpc in self._live.items():
+        changed: dict[str, dict[str, Any]] = {}
+        gone: list[str] = []
+        for uuid in touched:
+            mpc = self._live.get(uuid)
+            if mpc is None:
+                if cache.pop(uuid, None) is not None:
+                    gone.append(uuid)
+                continue
+            key = archive.fingerprint(mpc)
             cached = cache.get(uuid)
-            if cached is None or uuid in touched:  # only a touched MPC's record can change
-                key = archive.fingerprint(mpc)
-                if cached is None or cached[0] != key:
-                    cached = cache[uuid] = (key, archive.record(mpc, self._fmt))
-            out.append(cached[1])
-            if self.verify_mix_state:
-                assert cached[0] == archive.fingerprint(mpc), "live_records: stale record"
-        if len(cache) > len(out):
-            for uuid in [u for u in cache if u not in self._live]:
-                del cache[uuid]
-        return out
+            if cached is None or cached[0] != key:
+                cache[uuid] = (key, archive.record(mpc, self._fmt))
+                changed[uuid] = cache[uuid][1]
+        if self.verify_mix_state:  # every untouched MPC's record is as it was
+            assert cache.keys() == self._live.keys(), "live_changes: live set out of step"
+            for uuid, mpc in self._live.items():
+                assert cache[uuid][0] == archive.fingerprint(mpc), "live_changes: stale record"
+        return changed, gone
 
     def interrupted_record(self, item: dict[str, Any], end_ms: int) -> dict[str, Any]:
         """A live MPC's record of an earlier run, ended at `end_ms` of that run's timeline (the

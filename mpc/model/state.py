@@ -128,7 +128,8 @@ class ModelState:
         self.revision = 0
         # With `archive`, the record of each MPC once it has ended, until `drain_archive`.
         self._archive: list[dict[str, Any]] | None = [] if archive else None
-        self._record_cache: dict[str, tuple[Any, dict[str, Any]]] = {}  # live_records, by uuid
+        # uuid -> (fingerprint, record) of each live MPC as `live_changes` last gave it
+        self._record_cache: dict[str, tuple[Any, dict[str, Any]]] = {}
         # Per-frame work only where something changed: the MPCs an operation, a timer or a
         # settle touched since the last `settle` (the ending rules judge only them) and since
         # the last `mix_state` (only their part of the snapshot is made again). `_touched_all`:
@@ -144,7 +145,7 @@ class ModelState:
         self._mix_changes: deque[tuple[int, frozenset[str]]] = deque(maxlen=64)
         self._mix_key = (-1, -1)
         self._mix_expiry: list[tuple[int, str]] = []  # (until, uuid): parts that end then
-        self._record_touched: dict[str, MpcRecord] = {}  # since the last `live_records`
+        self._record_touched: dict[str, MpcRecord] = {}  # since the last `live_changes`
 
     def _touch(self, mpc: Any) -> None:
         """Mark a live MPC changed (or about to be): settled and snapshotted again."""

@@ -215,8 +215,12 @@ def render_markdown(res: Results, image: str) -> str:
             "live.remove_call(mpc_uuid)",
             "```", "",
             "`tick_calls({key: frames})` does the stacking for callers holding frames per call (a Python "
-            "loop over calls). The layout changes when calls are added, removed or re-routed: read "
-            "`input_rows`/`output_rows` again after `set_call`/`remove_call`. The compiled kernel needs numba "
+            "loop over calls). Each cohort keeps free slots (doubling when full, in a new place at the end "
+            "of the layout), so adding, removing or re-routing a call moves that call's rows alone: read "
+            "`input_rows`/`output_rows` (or `row_starts`) of the calls you set again after "
+            "`set_call`/`remove_call`, those `take_moved` names (their cohort grew), and every call's when "
+            "`layout_epoch` changed (laid out again, packed; `pack()` does it on demand). The compiled kernel "
+            "needs numba "
             "(the `server` and `bench` extras bring it); its import (~0.3-0.8 s) and first compile (~5 s, then "
             "cached on disk) are paid once per process. A render uses the numpy kernel (numba's start-up "
             "costs more than it saves there); the server uses the compiled one, with every input row read by "

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections import OrderedDict, deque
 from pathlib import Path
@@ -62,6 +63,10 @@ MAX_FAILURES = 1024
 #: A cache key: ("builtin", ref, 0, 0) or (real path, st_mtime_ns, st_size, 0); the last field
 #: tells the decoded samples (0) from a file streamed from disk (1).
 Key = tuple[str, str | int, int, int]
+
+
+#: How long a path's real path (links followed) is remembered, in seconds.
+REALPATH_TTL_S = 1.0
 
 
 class MediaLibrary:
@@ -101,6 +106,7 @@ class MediaLibrary:
         self._loading: set[str] = set()  # XML documents being rendered (a loop refuses)
         self._on_disk: OrderedDict[Key, tuple[PcmFile, Path]] = OrderedDict()  # cache_dir's
         self._on_disk_bytes = 0
+        self._real: dict[Path, tuple[float, Path]] = {}  # path -> (when, its real path)
         self._decoder: _Decoder | None = None
         if cache_dir is not None:
             self._decoder = _Decoder(self, Path(cache_dir))
@@ -138,7 +144,7 @@ class MediaLibrary:
         if "\x00" in str(path):  # %00 in a URL
             raise MediaError(f"media {ref!r}: a NUL byte is not allowed in a path")
         if self.confine:
-            real = Path(os.path.realpath(path))
+            real = self._real_path(path)
             if real != self.base_dir and self.base_dir not in real.parents:
                 raise MediaError(f"media {ref!r}: resolves outside the media root")
             path = real
@@ -151,6 +157,20 @@ class MediaLibrary:
             raise MediaError(f"media {ref!r}: {path} is {kind}, not a regular file; only regular "
                              "files are opened")
         return path
+
+    def _real_path(self, path: Path) -> Path:
+        """``os.path.realpath(path)``, remembered for `REALPATH_TTL_S` (following every link of a
+        path is a system call per folder of it, paid by every participant that plays it; a
+        link changed on disk is followed anew within that time)."""
+        now = time.monotonic()
+        got = self._real.get(path)
+        if got is not None and now - got[0] < REALPATH_TTL_S:
+            return got[1]
+        real = Path(os.path.realpath(path))
+        if len(self._real) >= 4096:
+            self._real.clear()
+        self._real[path] = (now, real)
+        return real
 
     def _key(self, ref: str) -> tuple[Key, Path | None]:
         """The cache key of `ref` now, and its file (None for a built-in)."""

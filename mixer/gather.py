@@ -60,7 +60,8 @@ def _buffer(pcm: Any) -> np.ndarray | None:
 class Gather:
     """Reads `sources[i]` into row `i` of a tick's input (`fill`), grouped by buffer."""
 
-    def __init__(self, sources: Sequence[Any]) -> None:
+    def __init__(self, sources: Sequence[Any], *, compiled: bool = True) -> None:
+        self._compiled = compiled
         groups: dict[int, tuple[np.ndarray, list[int], list[int], list[bool]]] = {}
         zero: list[int] = []
         self._single: list[tuple[int, Any]] = []  # (row, source) read one by one
@@ -84,13 +85,16 @@ class Gather:
 
     @classmethod
     def from_arrays(cls, buffers: Sequence[np.ndarray], rows: np.ndarray, index: np.ndarray,
-                    origins: np.ndarray, looped: np.ndarray, alone: Sequence[tuple[int, Any]]
-                    ) -> Gather:
+                    origins: np.ndarray, looped: np.ndarray, alone: Sequence[tuple[int, Any]],
+                    *, compiled: bool = True) -> Gather:
         """A gather from rows already sorted out: row ``rows[i]`` plays ``buffers[index[i]]``
-        from timeline sample ``origins[i]`` (looped or not); ``index[i]`` -1 is silence and
-        -2 a row of `alone` ((row, source) pairs read one by one). Grouped in whole-array steps:
-        no Python step per row."""
+        from timeline sample ``origins[i]`` (looped or not); ``index[i]`` -1 is silence,
+        -2 a row of `alone` ((row, source) pairs read one by one) and -3 a row left as it is.
+        Grouped in whole-array steps: no Python step per row. `compiled` False reads the same
+        samples with numpy (numba is not even imported: a render that mixes with numpy does not
+        pay its start-up)."""
         self = cls.__new__(cls)
+        self._compiled = compiled
         self._zero = rows[index == -1]
         self._single = list(alone)
         keep = index >= 0
@@ -107,7 +111,8 @@ class Gather:
         """Every row of `frames` int16 (rows, n): its source at timeline ``[start, start + n)``."""
         if self._zero.size:
             frames[self._zero] = 0
-        kernel = _kernel()
+        # numba's import (a third of a second) only where a compiled loop has rows to read
+        kernel = _kernel() if self._compiled and self._groups else None
         for buf, rows, origins, looped in self._groups:
             if kernel is not None:
                 kernel(buf, rows, origins, looped, frames, start)

@@ -253,12 +253,12 @@ class LiveMixer:
         del self._in_lo[key], self._out_lo[key]
 
     def _grow(self, cohort: _Cohort) -> None:
-        """Double `cohort`'s slots (4 at first) in a new place at the end of the layout: its
+        """Double `cohort`'s slots (one at first) in a new place at the end of the layout: its
         calls' rows move (`take_moved`), no other call's; the place it left is a hole. When the
         holes outgrow the rows in use, every cohort is laid out again, packed (`layout_epoch`).
         Amortised, a call's share of either is constant."""
         old_cap = cohort.cap
-        cap = max(4, 2 * old_cap)
+        cap = max(1, 2 * old_cap)
         n_out, n_in = cohort.plan.shape
         cohort.keys.extend([None] * (cap - old_cap))
         for slot in range(old_cap, cap):

@@ -441,7 +441,7 @@ class CallEngine:
         if self.verify_plan:
             self._check_plan(uuids)
         span = SpanPlan(state, version if self._waiting_keys else None, matrix, dict(layout),
-                        rows.gather(self._buffers),
+                        rows.gather(self._buffers, compiled=live.kernel == "numba"),
                         [entry[2] for entry in self._caps.values() if entry[2] is not None],
                         dict(self._listened))
         if ring is not None:

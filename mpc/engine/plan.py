@@ -20,8 +20,9 @@ from mpcmix.mixer.gather import Gather
 from mpcmix.model import MixState, SourceSpec
 from mpcmix.routing import CallState, RoutingMatrix, is_heard_by_conference, voice_source
 
-#: A row read through `Gather` by buffer: its buffer's index, or one of these.
-SILENT, ALONE = -1, -2
+#: A row read through `Gather` by buffer: its buffer's index, or one of these (`FREE`: a row of
+#: no MPC, a free slot of the mixer's: left as it is, its mix read by nobody).
+SILENT, ALONE, FREE = -1, -2, -3
 
 
 @dataclass(eq=False)
@@ -144,8 +145,9 @@ class SpanPlan:
 class Rows:
     """Per-row tables of every live MPC, laid out as the mixer lays out their rows, changed in
     place where an MPC changed (`put`, `clear`): what each input row reads (its buffer, origin,
-    looping, or a source read alone), and which tick-ring slot each row feeds: an output row its
-    listener stream's and a mono recording's of it, an input row a voice recording's (-1: none).
+    looping, a source read alone, silence, or nothing: `FREE`), and which tick-ring slot each row
+    feeds: an output row its listener stream's and a mono recording's of it, an input row a voice
+    recording's (-1: none).
     A span reads them in whole-array steps (`gather`, `feeds`)."""
 
     def __init__(self) -> None:
@@ -153,7 +155,7 @@ class Rows:
 
     def reset(self, n_inputs: int, n_outputs: int) -> None:
         """Empty tables for `n_inputs` input and `n_outputs` output rows (all silent, unfed)."""
-        self.buffers = np.full(n_inputs, SILENT, dtype=np.int64)
+        self.buffers = np.full(n_inputs, FREE, dtype=np.int64)
         self.origins = np.zeros(n_inputs, dtype=np.int64)
         self.looped = np.zeros(n_inputs, dtype=np.bool_)
         self.alone: dict[int, Source] = {}
@@ -165,7 +167,7 @@ class Rows:
         """Grow the tables to `n_inputs` and `n_outputs` rows (the new rows silent, unfed)."""
         grow_in, grow_out = n_inputs - len(self.buffers), n_outputs - len(self.listen)
         if grow_in > 0:
-            self.buffers = np.concatenate([self.buffers, np.full(grow_in, SILENT, np.int64)])
+            self.buffers = np.concatenate([self.buffers, np.full(grow_in, FREE, np.int64)])
             self.origins = np.concatenate([self.origins, np.zeros(grow_in, np.int64)])
             self.looped = np.concatenate([self.looped, np.zeros(grow_in, np.bool_)])
             self.rec_in = np.concatenate([self.rec_in, np.full(grow_in, -1, np.int64)])
@@ -187,18 +189,19 @@ class Rows:
     def clear(self, plan: CallPlan, in_lo: int, out_lo: int) -> None:
         """Undo `put` of `plan` (its rows silent and unfed; its recordings are the engine's)."""
         hi = in_lo + len(plan.buffers)
-        self.buffers[in_lo:hi] = SILENT
+        self.buffers[in_lo:hi] = FREE
         self.origins[in_lo:hi] = 0
         self.looped[in_lo:hi] = False
         for k, _ in plan.alone:
             self.alone.pop(in_lo + k, None)
         self.listen[out_lo:out_lo + len(plan.out_pos)] = -1
 
-    def gather(self, buffers: Buffers) -> Gather:
-        """One `Gather` for every input row (free rows silent)."""
+    def gather(self, buffers: Buffers, *, compiled: bool) -> Gather:
+        """One `Gather` for every input row (free rows left alone); `compiled`: numba's loops."""
         n = len(self.buffers)
         return Gather.from_arrays(buffers.items, np.arange(n, dtype=np.int64), self.buffers,
-                                  self.origins, self.looped, list(self.alone.items()))
+                                  self.origins, self.looped, list(self.alone.items()),
+                                  compiled=compiled)
 
     def feeds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(slots fed from output rows, those rows, slots fed from input rows, those rows)."""

@@ -27,13 +27,12 @@ SILENCE_BLOCK = 1 << 17
 Capture = tuple[StreamWriter, str, str | None]
 
 
-#: A file fed tick by tick gets its frames this many ticks at a time (`TickRing`): what a
-#: `kill -9` can take from a file beyond its header's last update (10 ticks: 200 ms at 20 ms).
-RING_TICKS = 10
-#: ...and its header is updated once it holds this many ticks more than its header counted
-#: (under a second: a header update is a seek and a write).
-HEADER_TICKS = 40
-#: Writes the write-behind queue holds for a tick ring (each a file's ten frames, or a header).
+#: A file fed tick by tick gets its frames this many ticks at a time (`TickRing`), in one write
+#: (32,000 bytes of a 16 kHz stream at 20 ms ticks), its header patched right after: what a
+#: `kill -9` can take from such a file (50 ticks: one second at 20 ms).
+RING_TICKS = 50
+#: Writes the write-behind queue holds once a tick ring feeds files (files written a block at a
+#: time meanwhile: a server's stereo recordings, silence padding).
 RING_QUEUE = 1024
 
 
@@ -44,10 +43,12 @@ class TickRing:
 
     Each file (a `StreamWriter`) has a row (slot) of ``ticks`` frames; tick ``k`` lands in
     column ``k % ticks`` of every row at once (`put`, one copy), and `step` hands the rows whose
-    turn it is (slot ``% ticks == k % ticks``) what they gathered since their last turn. `drain`
-    hands a file everything at once (before anything else writes to it, pads it or closes it;
-    before a download). What a file was handed is in ``writer.frames``; `pending` counts the
-    rest.
+    turn it is (slot ``% ticks == k % ticks``) what they gathered since their last turn, on the
+    calling thread (`StreamWriter.write_now`: for a 16-bit PCM WAV one ``pwritev`` straight from
+    the row, no copy), then patches their headers to count it: a turn is a write and a header
+    update per file, once every `ticks` ticks. `drain` hands a file everything at once (before
+    anything else writes to it, pads it or closes it; before a download). What a file was handed
+    is in ``writer.frames``.
     """
 
     def __init__(self, frame: int, ticks: int = RING_TICKS) -> None:
@@ -56,7 +57,6 @@ class TickRing:
         self.tick = 0
         self._buf = np.zeros((0, ticks * frame), dtype=np.int16)
         self._since = np.zeros(0, dtype=np.int64)  # first tick not handed over, -1: none
-        self._headed: list[int] = []  # frames each file's header counted at its last update
         self._writers: list[StreamWriter | None] = []
         self._slot: dict[int, int] = {}  # id(writer) -> slot
         self._free: list[int] = []
@@ -73,7 +73,6 @@ class TickRing:
                 self._slot[id(w)] = slot
                 self._writers[slot] = w
                 self._since[slot] = -1
-                self._headed[slot] = w.frames
             out[i] = slot
         return out
 
@@ -85,7 +84,6 @@ class TickRing:
         self._buf = buf
         self._since = np.concatenate([self._since, np.full(new - old, -1, dtype=np.int64)])
         self._writers += [None] * (new - old)
-        self._headed += [0] * (new - old)
         self._free += range(new - 1, old - 1, -1)
 
     def put(self, slots: np.ndarray, block: np.ndarray) -> None:
@@ -98,11 +96,17 @@ class TickRing:
         self._since[slots] = np.where(since < 0, self.tick, since)
 
     def step(self) -> None:
-        """End the tick: the files whose turn it is get what they gathered."""
+        """End the tick: the files whose turn it is get what they gathered, and their headers
+        count it (about once a second per file, staggered as the writes are: never every file's
+        at once; `Outputs.update_headers` leaves these files to their turns)."""
         phase = self.tick % self.ticks
-        for slot in range(phase, len(self._writers), self.ticks):
-            if self._since[slot] >= 0:
-                self._hand(slot, self.tick + 1)
+        writers = self._writers
+        due = np.flatnonzero(self._since[phase::self.ticks] >= 0) * self.ticks + phase
+        for slot in due.tolist():
+            self._hand(slot, self.tick + 1)
+            writer = writers[slot]
+            if writer is not None:
+                writer.update_header()
         self.tick += 1
 
     def _hand(self, slot: int, upto: int) -> None:
@@ -111,18 +115,13 @@ class TickRing:
         self._since[slot] = -1
         if since < 0 or writer is None or upto <= since:
             return
-        lo, hi = since % self.ticks, (upto - 1) % self.ticks + 1
+        n = upto - since  # ticks gathered: at most a ring's (a turn, or a drain, every ring)
+        lo, f = since % self.ticks, self.frame
         row = self._buf[slot]
-        f = self.frame
-        if upto - since < self.ticks and lo < hi:
-            writer.write(row[lo * f:hi * f].copy(), gather=False)
+        if lo + n <= self.ticks:
+            writer.write_now(row[lo * f:(lo + n) * f])
         else:  # wrapped: oldest first
-            writer.write(np.concatenate([row[lo * f:], row[:hi * f]]), gather=False)
-        # about once a second its header counts what it holds: the headers' updates are
-        # staggered as the writes are, not all files' at once (`Outputs.update_headers`)
-        if writer.frames - self._headed[slot] >= HEADER_TICKS * f:
-            self._headed[slot] = writer.frames
-            writer.update_header()
+            writer.write_now(row[lo * f:], row[:(lo + n - self.ticks) * f])
 
     def drain(self, writer: StreamWriter, *, release: bool = False) -> None:
         """Hand `writer` everything it gathered; `release`: forget it (its slot is freed)."""
@@ -141,9 +140,8 @@ class TickRing:
 
     def drain_all(self) -> None:
         """Hand every file everything it gathered."""
-        for slot, writer in enumerate(self._writers):
-            if writer is not None:
-                self._hand(slot, self.tick)
+        for slot in np.flatnonzero(self._since >= 0).tolist():
+            self._hand(slot, self.tick)
 
     def release_slots(self, slots: np.ndarray) -> None:
         """Drain and forget the files of `slots` (no longer fed)."""
@@ -233,8 +231,8 @@ class Outputs:
                 del self._listener_start[label]
 
     def deepen_queue(self) -> None:
-        """Let the write-behind queue hold more writes (a tick ring's: ten frames of a file
-        each, `RING_QUEUE` at most: about 7 MB of 16 kHz frames)."""
+        """Let the write-behind queue hold more writes, `RING_QUEUE` (a server with a tick ring:
+        its blocks are a stereo recording's gathered half second, or silence padding)."""
         self._io.set_depth(RING_QUEUE)
 
     def _drain(self, writer: StreamWriter, *, release: bool = False) -> None:

@@ -1,0 +1,54 @@
+"""The tick ring: every file fed a frame a tick gets exactly its frames, in order, a ring's worth
+at a time, the files' turns spread over the ticks."""
+
+from __future__ import annotations
+
+import numpy as np
+from mpcmix.engine.outputs import TickRing
+from mpcmix.mixer import StreamWriter, wavfile
+
+FRAME = 160
+
+
+def test_every_file_gets_its_frames_once_in_order_and_turns_are_staggered(tmp_path, monkeypatch):
+    """13 files on a ring of 5 ticks (so every phase has files, the last phase's wrap included),
+    one drained at an odd tick and one released midway: each file holds exactly the frames put
+    for it; a tick writes to at most ceil(13 / 5) files, and each header counts what its file
+    held at its last turn."""
+    rng = np.random.default_rng(3)
+    ring = TickRing(FRAME, ticks=5)
+    writers = [StreamWriter(tmp_path / f"{i}.wav", 8000) for i in range(13)]
+    sent: list[list[np.ndarray]] = [[] for _ in writers]
+    writes_per_tick: list[int] = []
+    calls = 0
+    real = StreamWriter.write_now
+
+    def counting(self: StreamWriter, *blocks: np.ndarray) -> None:
+        nonlocal calls
+        calls += 1
+        real(self, *blocks)
+
+    monkeypatch.setattr(StreamWriter, "write_now", counting)
+    live = list(range(13))
+    for tick in range(37):
+        slots = ring.slots([writers[i] for i in live])
+        block = rng.integers(-32768, 32768, (len(live), FRAME)).astype(np.int16)
+        ring.put(slots, block)
+        for i, row in zip(live, block, strict=True):
+            sent[i].append(row)
+        calls = 0
+        ring.step()
+        writes_per_tick.append(calls)
+        if tick == 18:
+            ring.drain(writers[4])  # a download, or silence padding, in between turns
+        if tick == 21:
+            ring.release_slots(ring.slots([writers[7]]))  # its MPC ended
+            live.remove(7)
+    assert max(writes_per_tick) <= 3 and sum(writes_per_tick) > 0
+    ring.drain_all()
+    for i, w in enumerate(writers):
+        header_frames = wavfile.read_layout(w.path).data_size // 2
+        assert header_frames <= w.frames and w.frames - header_frames <= 5 * FRAME + FRAME
+        w.close()
+        data = np.fromfile(w.path, dtype=np.int16, offset=44)
+        np.testing.assert_array_equal(data, np.concatenate(sent[i]), err_msg=f"file {i}")

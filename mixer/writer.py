@@ -81,24 +81,24 @@ class _PcmWav:
     places whatever their order), and the header's RIFF and data sizes patched by `set_size`.
     Only `StreamWriter` uses it; `name` is for the errors it raises."""
 
-    __slots__ = ("channels", "data_offset", "fd", "frame_bytes", "name", "sample_rate", "written")
+    __slots__ = ("channels", "data_offset", "fd", "frame_bytes", "name", "sample_rate", "sizes", "written")
 
     def __init__(self, fd: int, name: str, sample_rate: int, channels: int) -> None:
         self.fd, self.name = fd, name
         self.sample_rate, self.channels = sample_rate, channels
         head = bytearray(pcm_header(sample_rate, channels, "PCM_16", 0))
+        self.sizes = head[4:]  # what `set_size` rewrites: the RIFF size to the data size
         struct.pack_into("<I", head, 4, _RIFF_SIZE_AT_OPEN)
         self.data_offset = len(head)
         self.frame_bytes = 2 * channels
         self.written = 0  # frames: the end of the furthest write done (a dropped writer's size)
-        self.pwrite([head], 0)
+        self.pwrite([head], 0, len(head))
 
-    def pwrite(self, buffers: list[Any], offset: int) -> None:
-        """Write `buffers` (bytes-like, in order) at byte `offset`: one ``pwritev``, more only
-        if the system wrote less. OSError names the file."""
+    def pwrite(self, buffers: list[Any], offset: int, total: int) -> None:
+        """Write `buffers` (bytes-like, in order; `total` bytes) at byte `offset`: one
+        ``pwritev``, more only if the system wrote less. OSError names the file."""
         try:
             done = os.pwritev(self.fd, buffers, offset)
-            total = sum(memoryview(b).nbytes for b in buffers)
             if done < total:
                 rest = memoryview(b"".join(bytes(memoryview(b).cast("B")) for b in buffers))
                 while done < total:
@@ -106,18 +106,24 @@ class _PcmWav:
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, self.name) from None
 
-    def write(self, frames: list[np.ndarray], at: int) -> int:
-        """Write `frames` (int16 arrays of whole interleaved frames, C-contiguous, in order)
-        from frame `at`; the bytes written."""
-        self.pwrite(frames, self.data_offset + at * self.frame_bytes)
-        nbytes = sum(f.nbytes for f in frames)
-        self.written = max(self.written, at + nbytes // self.frame_bytes)
-        return nbytes
+    def write(self, frames: list[np.ndarray], at: int, nbytes: int) -> None:
+        """Write `frames` (int16 arrays of whole interleaved frames, C-contiguous, in order;
+        `nbytes` in all) from frame `at`."""
+        self.pwrite(frames, self.data_offset + at * self.frame_bytes, nbytes)
+        end = at + nbytes // self.frame_bytes
+        if end > self.written:
+            self.written = end
 
     def set_size(self, frames: int) -> None:
         """Make the header count `frames` frames: its sizes rewritten in one ``pwrite``."""
-        head = pcm_header(self.sample_rate, self.channels, "PCM_16", frames * self.frame_bytes)
-        self.pwrite([head[4:]], 4)
+        data = frames * self.frame_bytes
+        riff = self.data_offset - 8 + data
+        if riff > 0xFFFFFFFF:  # pcm_header says what does not fit
+            pcm_header(self.sample_rate, self.channels, "PCM_16", data)
+        sizes = self.sizes
+        struct.pack_into("<I", sizes, 0, riff)  # the layout of pcm_header's: RIFF size first,
+        struct.pack_into("<I", sizes, len(sizes) - 4, data)  # the data size last
+        self.pwrite([sizes], 4, len(sizes))
 
     def close(self) -> None:
         """Count every frame written (the finaliser of a writer dropped without `close`)."""
@@ -292,13 +298,18 @@ class StreamWriter:
         if self._pcm is None or self._closed or self._channels != 1:
             self.write(np.concatenate(blocks) if len(blocks) != 1 else blocks[0].copy(), gather=False)
             return
-        self._push_gathered()
+        if self._n_gathered:
+            self._push_gathered()
         at = self._placed
-        nbytes = self._pcm.write(list(blocks), at)
-        n = nbytes // 2
+        nbytes = blocks[0].nbytes if len(blocks) == 1 else sum(b.nbytes for b in blocks)
+        self._pcm.write(list(blocks), at, nbytes)
+        n = nbytes >> 1
         self._placed += n
         self._frames += n
-        self._count_unsynced(nbytes)
+        self._unsynced += nbytes
+        if self._unsynced >= WRITEBACK_BYTES:
+            self._unsynced = 0
+            start_writeback(self._fd)
 
     def _push_gathered(self) -> None:
         """Hand the gathered small blocks over as one write (a fresh buffer follows: the
@@ -321,7 +332,7 @@ class StreamWriter:
         every `WRITEBACK_BYTES`."""
         try:
             if self._pcm is not None:
-                self._pcm.write([frames], at)
+                self._pcm.write([frames], at, frames.nbytes)
             else:
                 assert self._file is not None
                 _system_call(self._name, self._file.write, frames)

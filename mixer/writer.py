@@ -59,6 +59,10 @@ def start_writeback(fd: int) -> None:
         fn(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a failure here is not an error: fsync decides
 
 
+def _nothing() -> None:
+    pass
+
+
 def _close_quietly(file: sf.SoundFile | _PcmWav, fd: int) -> None:
     """A writer dropped without `close`: its file first (it writes its header through `fd`),
     then the descriptor."""
@@ -295,21 +299,57 @@ class StreamWriter:
         reuse them once this returns; the system call releases the GIL), whatever `background`
         has pending (each write has its place in the file). Other files: `write` of the blocks'
         concatenation with ``gather=False`` (a copy)."""
+        placed = self._place(blocks)
+        if placed is not None:
+            self._put_now(list(blocks), *placed, -1)
+
+    def write_later(self, *blocks: np.ndarray, header: bool = True) -> Callable[[], None]:
+        """Append mono int16 `blocks` (1-D, C-contiguous), in order: their place in the file
+        is taken now (`frames` counts them), the writing is the function returned, to be called
+        once, on `background`'s thread after whatever it had queued for this writer before, or
+        on the calling thread if there is no `background` (a caller that hands the writes of
+        many files to one task: `mpc/engine/outputs.py`'s tick ring). `header`: the function
+        then makes the header count every frame placed so far.
+
+        For a 16-bit PCM WAV the function is one ``pwritev`` of `blocks` as they are (the caller
+        must not change them until it has run), and the header's one ``pwrite``. Other files:
+        their concatenation goes through `write` (``gather=False``) now, and the function is
+        their header's update."""
+        placed = self._place(blocks)
+        if placed is None:
+            return self.update_header if header else _nothing
+        at, nbytes = placed
+        self._sent += 1
+        return functools.partial(self._put_later, list(blocks), at, nbytes,
+                                 at + (nbytes >> 1) if header else -1)
+
+    def _place(self, blocks: tuple[np.ndarray, ...]) -> tuple[int, int] | None:
+        """Take the place of mono `blocks` in a 16-bit PCM WAV: (their first frame, their
+        bytes); other files (or after close): `blocks` handed to `write`, None."""
         if self._pcm is None or self._closed or self._channels != 1:
             self.write(np.concatenate(blocks) if len(blocks) != 1 else blocks[0].copy(), gather=False)
-            return
+            return None
         if self._n_gathered:
             self._push_gathered()
         at = self._placed
         nbytes = blocks[0].nbytes if len(blocks) == 1 else sum(b.nbytes for b in blocks)
-        self._pcm.write(list(blocks), at, nbytes)
-        n = nbytes >> 1
-        self._placed += n
-        self._frames += n
-        self._unsynced += nbytes
-        if self._unsynced >= WRITEBACK_BYTES:
-            self._unsynced = 0
-            start_writeback(self._fd)
+        self._placed += nbytes >> 1
+        self._frames += nbytes >> 1
+        return at, nbytes
+
+    def _put_now(self, blocks: list[np.ndarray], at: int, nbytes: int, count: int) -> None:
+        """`blocks` written at frame `at`; then the header counts `count` frames unless it is -1."""
+        assert self._pcm is not None
+        self._pcm.write(blocks, at, nbytes)
+        if count >= 0:
+            self._pcm.set_size(count)
+        self._count_unsynced(nbytes)
+
+    def _put_later(self, blocks: list[np.ndarray], at: int, nbytes: int, count: int) -> None:
+        try:
+            self._put_now(blocks, at, nbytes, count)
+        finally:
+            self._ran += 1
 
     def _push_gathered(self) -> None:
         """Hand the gathered small blocks over as one write (a fresh buffer follows: the

@@ -11,7 +11,7 @@ hears what.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,18 +43,21 @@ class TickRing:
 
     Each file (a `StreamWriter`) has a row (slot) of ``ticks`` frames; tick ``k`` lands in
     column ``k % ticks`` of every row at once (`put`, one copy), and `step` hands the rows whose
-    turn it is (slot ``% ticks == k % ticks``) what they gathered since their last turn, on the
-    calling thread (`StreamWriter.write_now`: for a 16-bit PCM WAV one ``pwritev`` straight from
-    the row, no copy), then patches their headers to count it: a turn is a write and a header
-    update per file, once every `ticks` ticks. `drain` hands a file everything at once (before
-    anything else writes to it, pads it or closes it; before a download). What a file was handed
-    is in ``writer.frames``.
+    turn it is (slot ``% ticks == k % ticks``) what they gathered since their last turn, and
+    makes their headers count it: per file, once every `ticks` ticks, one write and one header
+    update (for a 16-bit PCM WAV, a ``pwritev`` and a ``pwrite``: `StreamWriter.write_later`).
+    With `background` (a `WriteBehind`), a tick's turns are one task on its thread, their rows
+    copied in one step (a write there may block on the disk without making a tick late);
+    without, they are written on the calling thread straight from the rows. `drain` hands a
+    file everything at once, on the calling thread (before anything else writes to it, pads it
+    or closes it; before a download). What a file was handed is in ``writer.frames``.
     """
 
     def __init__(self, frame: int, ticks: int = RING_TICKS) -> None:
         self.frame = frame
         self.ticks = ticks
         self.tick = 0
+        self.background: WriteBehind | None = None
         self._buf = np.zeros((0, ticks * frame), dtype=np.int16)
         self._since = np.zeros(0, dtype=np.int64)  # first tick not handed over, -1: none
         self._writers: list[StreamWriter | None] = []
@@ -100,28 +103,43 @@ class TickRing:
         count it (about once a second per file, staggered as the writes are: never every file's
         at once; `Outputs.update_headers` leaves these files to their turns)."""
         phase = self.tick % self.ticks
-        writers = self._writers
         due = np.flatnonzero(self._since[phase::self.ticks] >= 0) * self.ticks + phase
-        for slot in due.tolist():
-            self._hand(slot, self.tick + 1)
-            writer = writers[slot]
-            if writer is not None:
-                writer.update_header()
+        if due.size:
+            upto = self.tick + 1
+            if self.background is None:
+                for slot in due.tolist():
+                    self._hand(slot, upto)
+                    writer = self._writers[slot]
+                    if writer is not None:
+                        writer.update_header()
+            else:  # the rows copied in one step: the ring's columns are written again next tick
+                rows = self._buf[due]
+                writes = [self._hand(slot, upto, row=rows[i], later=True)
+                          for i, slot in enumerate(due.tolist())]
+                self.background.submit(_run_all, writes)
         self.tick += 1
 
-    def _hand(self, slot: int, upto: int) -> None:
+    def _hand(self, slot: int, upto: int, *, row: np.ndarray | None = None,
+              later: bool = False) -> Callable[[], None]:
+        """Hand the file of `slot` its frames from its first not handed over to tick `upto`
+        (exclusive), taken from `row` (its ring row, or a copy), written now on this thread;
+        `later`: the function that writes them and updates the header
+        (`StreamWriter.write_later`) is returned, to be run."""
         since = int(self._since[slot])
         writer = self._writers[slot]
         self._since[slot] = -1
         if since < 0 or writer is None or upto <= since:
-            return
+            return _nothing
         n = upto - since  # ticks gathered: at most a ring's (a turn, or a drain, every ring)
         lo, f = since % self.ticks, self.frame
-        row = self._buf[slot]
-        if lo + n <= self.ticks:
-            writer.write_now(row[lo * f:(lo + n) * f])
-        else:  # wrapped: oldest first
-            writer.write_now(row[lo * f:], row[:(lo + n - self.ticks) * f])
+        if row is None:
+            row = self._buf[slot]
+        blocks = (row[lo * f:(lo + n) * f],) if lo + n <= self.ticks else (
+            row[lo * f:], row[:(lo + n - self.ticks) * f])  # wrapped: oldest first
+        if later:
+            return writer.write_later(*blocks)
+        writer.write_now(*blocks)
+        return _nothing
 
     def drain(self, writer: StreamWriter, *, release: bool = False) -> None:
         """Hand `writer` everything it gathered; `release`: forget it (its slot is freed)."""
@@ -149,6 +167,16 @@ class TickRing:
             writer = self._writers[slot]
             if writer is not None:
                 self.drain(writer, release=True)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _run_all(writes: list[Callable[[], None]]) -> None:
+    """A tick ring's turns, on the write-behind thread."""
+    for write in writes:
+        write()
 
 
 class Outputs:
@@ -183,7 +211,19 @@ class Outputs:
         self._recordings: dict[tuple[str, str], StreamWriter] = {}
         self._recording_files: dict[tuple[str, str], Path] = {}
         self._closed_recordings: set[tuple[str, str]] = set()
-        self.ring: TickRing | None = None  # set by the engine that feeds files tick by tick
+        self._ring: TickRing | None = None
+
+    @property
+    def ring(self) -> TickRing | None:
+        """The tick ring feeding files a frame a tick, set by the engine that ticks; its turns
+        are written by this engine's write-behind thread."""
+        return self._ring
+
+    @ring.setter
+    def ring(self, ring: TickRing | None) -> None:
+        if ring is not None:
+            ring.background = self._io
+        self._ring = ring
 
     # -- paths -------------------------------------------------------------------------------
 

@@ -3,32 +3,42 @@ at a time, the files' turns spread over the ticks."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+import pytest
 from mpcmix.engine.outputs import TickRing
-from mpcmix.mixer import StreamWriter, wavfile
+from mpcmix.mixer import StreamWriter, WriteBehind, wavfile
 
 FRAME = 160
 
 
-def test_every_file_gets_its_frames_once_in_order_and_turns_are_staggered(tmp_path, monkeypatch):
+@pytest.mark.parametrize("background", [False, True])
+def test_every_file_gets_its_frames_once_in_order_and_turns_are_staggered(tmp_path, monkeypatch, background):
     """13 files on a ring of 5 ticks (so every phase has files, the last phase's wrap included),
     one drained at an odd tick and one released midway: each file holds exactly the frames put
     for it; a tick writes to at most ceil(13 / 5) files, and each header counts what its file
-    held at its last turn."""
+    held at its last turn. With a write-behind thread too (the server's), whose queue is drained
+    only at the end: the ring's rows are written again meanwhile."""
     rng = np.random.default_rng(3)
     ring = TickRing(FRAME, ticks=5)
-    writers = [StreamWriter(tmp_path / f"{i}.wav", 8000) for i in range(13)]
+    io = WriteBehind() if background else None
+    ring.background = io
+    writers = [StreamWriter(tmp_path / f"{i}.wav", 8000, background=io) for i in range(13)]
     sent: list[list[np.ndarray]] = [[] for _ in writers]
     writes_per_tick: list[int] = []
     calls = 0
-    real = StreamWriter.write_now
+    real = StreamWriter._place
 
-    def counting(self: StreamWriter, *blocks: np.ndarray) -> None:
+    def counting(self: StreamWriter, blocks: tuple[np.ndarray, ...]) -> tuple[int, int] | None:
         nonlocal calls
         calls += 1
-        real(self, *blocks)
+        return real(self, blocks)
 
-    monkeypatch.setattr(StreamWriter, "write_now", counting)
+    monkeypatch.setattr(StreamWriter, "_place", counting)
+    if io is not None:
+        gate = threading.Event()
+        io.submit(gate.wait)  # nothing is written until every tick is put: rows are reused
     live = list(range(13))
     for tick in range(37):
         slots = ring.slots([writers[i] for i in live])
@@ -45,6 +55,9 @@ def test_every_file_gets_its_frames_once_in_order_and_turns_are_staggered(tmp_pa
             ring.release_slots(ring.slots([writers[7]]))  # its MPC ended
             live.remove(7)
     assert max(writes_per_tick) <= 3 and sum(writes_per_tick) > 0
+    if io is not None:
+        gate.set()
+        io.drain()
     ring.drain_all()
     for i, w in enumerate(writers):
         header_frames = wavfile.read_layout(w.path).data_size // 2
@@ -52,3 +65,5 @@ def test_every_file_gets_its_frames_once_in_order_and_turns_are_staggered(tmp_pa
         w.close()
         data = np.fromfile(w.path, dtype=np.int16, offset=44)
         np.testing.assert_array_equal(data, np.concatenate(sent[i]), err_msg=f"file {i}")
+    if io is not None:
+        io.close()

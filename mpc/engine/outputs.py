@@ -31,9 +31,11 @@ Capture = tuple[StreamWriter, str, str | None]
 #: (32,000 bytes of a 16 kHz stream at 20 ms ticks), its header patched right after: what a
 #: `kill -9` can take from such a file (50 ticks: one second at 20 ms).
 RING_TICKS = 50
-#: Writes the write-behind queue holds once a tick ring feeds files (files written a block at a
-#: time meanwhile: a server's stereo recordings, silence padding).
-RING_QUEUE = 1024
+#: Tasks the write-behind queue holds once a tick ring feeds files: a tick's turns are one task
+#: (a copy of 1/RING_TICKS of the ring), so what waits there is at most about this many ticks of
+#: every file's audio (~1.3 s); blocks of files written a block at a time (a server's stereo
+#: recordings, silence padding) share it. A ticker that gets this far ahead waits for the disk.
+RING_QUEUE = 64
 
 
 class TickRing:
@@ -271,8 +273,7 @@ class Outputs:
                 del self._listener_start[label]
 
     def deepen_queue(self) -> None:
-        """Let the write-behind queue hold more writes, `RING_QUEUE` (a server with a tick ring:
-        its blocks are a stereo recording's gathered half second, or silence padding)."""
+        """Let the write-behind queue hold `RING_QUEUE` tasks (a server with a tick ring)."""
         self._io.set_depth(RING_QUEUE)
 
     def _drain(self, writer: StreamWriter, *, release: bool = False) -> None:

@@ -316,8 +316,9 @@ class StreamWriter:
         their concatenation goes through `write` (``gather=False``) now, and the function is
         their header's update."""
         placed = self._place(blocks)
-        if placed is None:
-            return self.update_header if header else _nothing
+        if placed is None:  # queued (or written) by `write`: the header's update follows it there
+            return self._set_size if header and not self._closed and self._file_format == "wav" \
+                else _nothing
         at, nbytes = placed
         self._sent += 1
         return functools.partial(self._put_later, list(blocks), at, nbytes,

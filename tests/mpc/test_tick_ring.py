@@ -67,3 +67,29 @@ def test_every_file_gets_its_frames_once_in_order_and_turns_are_staggered(tmp_pa
         np.testing.assert_array_equal(data, np.concatenate(sent[i]), err_msg=f"file {i}")
     if io is not None:
         io.close()
+
+
+def test_float_and_mp3_files_fed_by_a_ring_with_a_write_behind_thread(tmp_path):
+    """Files libsndfile writes (float WAV, MP3) take the same turns: their frames in order, the
+    WAV's header counting them at each turn (updated on the write-behind thread by the turn's
+    task itself, never queued from that thread: a full queue would wait for itself)."""
+    import soundfile as sf
+
+    io = WriteBehind(depth=2)
+    ring = TickRing(FRAME, ticks=5)
+    ring.background = io
+    wav = StreamWriter(tmp_path / "x.wav", 8000, subtype="FLOAT", background=io)
+    mp3 = StreamWriter(tmp_path / "x.mp3", 8000, file_format="mp3", background=io)
+    pcm = np.random.default_rng(5).integers(-8000, 8000, (2, 23 * FRAME)).astype(np.int16)
+    slots = ring.slots([wav, mp3])
+    for t in range(23):
+        ring.put(slots, pcm[:, t * FRAME:(t + 1) * FRAME])
+        ring.step()
+    io.drain()
+    assert sf.info(tmp_path / "x.wav").frames == 21 * FRAME  # counted at its last turn, tick 20
+    ring.drain_all()
+    for w in (wav, mp3):
+        w.close()
+    io.close()
+    np.testing.assert_array_equal(sf.read(tmp_path / "x.wav", dtype="float32")[0] * 32768, pcm[0])
+    assert abs(sf.info(tmp_path / "x.mp3").frames - 23 * FRAME) <= FRAME

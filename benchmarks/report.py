@@ -197,9 +197,11 @@ def render_markdown(res: Results, image: str) -> str:
             "(`sync_file_range`), so the fsync that makes the render durable finds little left to write; buffers "
             "are reused (fresh memory costs page faults here); speech detection skips blocks whose peak cannot "
             "reach its threshold and uses float32 energies re-checked exactly near it.",
-            "- **Real-time ticks** (the server): an MPC whose state did not change keeps its matrix; tick-sized "
-            "writes are gathered into 8192-frame writes (flushed every second), voices are read ahead 16384 "
-            "samples at a time, speech is judged frame by frame with exact float64 energies.", "",
+            "- **Real-time ticks** (the server): an MPC whose state did not change keeps its matrix; every "
+            "file's frame goes into a tick ring (one copy a tick), each file written a second at a time (one "
+            "`pwrite`, its header patched after) at its own turn, a tick's turns one task for the write-behind "
+            "thread; voices are read ahead 16384 samples at a time, speech is judged frame by frame with exact "
+            "float64 energies.", "",
             "## The live mixer, for the server's clock", "",
             "`mpcmix.mixer.LiveMixer` is what the live figures measure and what the call engine drives, and it "
             "gives `Mixer.render`'s samples bit for bit (property-tested per call, tick and block, "

@@ -73,6 +73,7 @@ def _mpcmix(calls: int, parties: int, kernel: str = "auto") -> Callable[[np.ndar
     matrix = build_matrix(conference(parties))
     for c in range(calls):
         live.set_call(c, matrix)
+    live.pack()  # no free slots: the frames laid out as every peer's
     assert live.n_inputs == calls * parties and live.n_outputs == calls * (parties + 1)
     assert all(live.sources(0)[i] == f"voice:p{i}" for i in range(parties))
 

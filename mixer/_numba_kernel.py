@@ -176,14 +176,27 @@ def gather_rows(buf: np.ndarray, rows: np.ndarray, origins: np.ndarray, looped: 
     for i in range(rows.shape[0]):
         r = rows[i]
         pos = start - origins[i]
+        t = 0
+        if pos < 0:  # before the source starts: silence
+            lead = min(n, -pos)
+            for k in range(lead):
+                frames[r, k] = 0
+            t = lead
         if length == 0:
-            for t in range(n):
-                frames[r, t] = 0
-        elif looped[i]:
-            for t in range(n):
-                p = pos + t
-                frames[r, t] = buf[p % length] if p >= 0 else 0
+            for k in range(t, n):
+                frames[r, k] = 0
+        elif looped[i]:  # whole runs up to each wrap: no division per sample
+            p = (pos + t) % length
+            while t < n:
+                run = min(n - t, length - p)
+                for k in range(run):
+                    frames[r, t + k] = buf[p + k]
+                t += run
+                p = 0
         else:
-            for t in range(n):
-                p = pos + t
-                frames[r, t] = buf[p] if 0 <= p < length else 0
+            p = pos + t
+            run = max(0, min(n - t, length - p))
+            for k in range(run):
+                frames[r, t + k] = buf[p + k]
+            for k in range(t + run, n):
+                frames[r, k] = 0

@@ -29,14 +29,18 @@ Using it (the server's clock)::
     out = live.tick(frames)                    # int16 (n_outputs, frame)
     out[live.output_rows(key)]                 # int16 (len(listeners), frame), live.listeners(key)
 
-or, simpler and slower (a Python loop over calls), ``live.tick_calls({key: frames})``. The
-layout (`input_rows`, `output_rows`) changes when a call is added, removed or re-routed: read it
-again after `set_call`/`remove_call`. Only the sources that someone hears are inputs (a muted
-voice, an unheard music stream are not asked for).
+or, simpler and slower (a Python loop over calls), ``live.tick_calls({key: frames})``. Each
+cohort keeps slots for more calls than it has (doubling when full), so adding, removing or
+re-routing one call moves the rows of that call only (`row_starts`), in steps that do not depend
+on how many other calls there are; when a cohort grows, every call's rows move (`layout_epoch`
+says so). A free slot's rows are mixed like any (the caller gives them silence) and read by
+nobody. Only the sources that someone hears are inputs (a muted voice, an unheard music stream
+are not asked for).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
@@ -64,17 +68,26 @@ class _Call:
     sources: tuple[str, ...]  # the heard columns, in input order
     plan: MixPlan
     group: int  # its plan's key as a small number: calls of one key form one cohort
+    slot: int  # its place in its cohort
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _Cohort:
+    """Calls of one plan, side by side in `cap` slots (a free slot's rows are mixed, unread)."""
+
     plan: MixPlan
-    keys: tuple[Hashable, ...]
-    in_lo: int
-    out_lo: int
+    keys: list[Hashable | None]  # slot -> call key, None: free
+    free: list[int]  # free slots, a heap: the lowest is taken first (calls stay packed)
+    in_lo: int = 0
+    out_lo: int = 0
+    high: int = 0  # slots from here on are free: the mix stops there
 
     @property
     def size(self) -> int:
+        return self.high
+
+    @property
+    def cap(self) -> int:
         return len(self.keys)
 
 
@@ -127,20 +140,19 @@ class LiveMixer:
         #: the sums exactly instead) or before any mix.
         self.last_peaks: np.ndarray | None = None
         self._calls: dict[Hashable, _Call] = {}
-        self._cohorts: list[_Cohort] = []
-        self._in_rows: dict[Hashable, slice] = {}
-        self._in_lo: dict[Hashable, int] = {}
-        self._out_lo: dict[Hashable, int] = {}
-        self._out_rows: dict[Hashable, slice] = {}
+        self._cohorts: dict[int, _Cohort] = {}  # by group
+        self._in_lo: dict[Hashable, int] = {}  # each call's first input row
+        self._out_lo: dict[Hashable, int] = {}  # ... and first output row
         self._gains = np.zeros(0, dtype=np.int64)  # limiter gain (Q30) of every output, laid out
-        self._parked: dict[tuple[Hashable, str], tuple[int, int]] = {}  # (gain, tick) of absentees
-        # each call's limiter gains (int64, its listeners' order) while the layout is rebuilt
-        self._gain_of: dict[Hashable, np.ndarray] = {}
+        # limiter gains of listeners absent from their call's matrix: key -> name -> (gain, since)
+        self._parked: dict[Hashable, dict[str, tuple[int, int]]] = {}
         # Plans of recent routing shapes: (listeners, gains, own voice columns) -> (heard columns,
         # plan). Labels are not part of it, so every MPC of one shape shares one entry.
         self._plans: dict[_Shape, tuple[tuple[int, ...], MixPlan]] = {}
         self._groups: dict[PlanKey, int] = {}  # plan key -> its number (`_Call.group`)
-        self._dirty = False
+        #: Bumped whenever the layout moves calls' rows (a cohort added or grown): every call's
+        #: `row_starts` may then differ; otherwise only the calls set or removed since moved.
+        self.layout_epoch = 0
         self._scratch32 = np.empty(0, dtype=np.int32)  # exact sums of a chunk (`_scratch`)
         self._n_inputs = 0
         self._n_outputs = 0
@@ -149,14 +161,12 @@ class LiveMixer:
 
     @property
     def n_inputs(self) -> int:
-        """Rows of `tick`'s input: the heard sources of every call."""
-        self._layout()
+        """Rows of `tick`'s input: the heard sources of every call (and of its free slots)."""
         return self._n_inputs
 
     @property
     def n_outputs(self) -> int:
-        """Rows of `tick`'s output: the listeners of every call."""
-        self._layout()
+        """Rows of `tick`'s output: the listeners of every call (and of its free slots)."""
         return self._n_outputs
 
     @property
@@ -176,26 +186,98 @@ class LiveMixer:
                 del self._plans[next(iter(self._plans))]
         columns, plan = planned
         sources = tuple(matrix.sources[j] for j in columns)
-        self._save_gains()
-        old = self._calls.get(key)
-        kept = None if old is None else self._gain_of.get(key)
-        if old is None or kept is None or old.matrix.listeners != matrix.listeners:
-            had = {} if old is None or kept is None else dict(zip(old.matrix.listeners,
-                                                                  kept.tolist(), strict=True))
-            for name in set(had) - set(matrix.listeners):
-                self._parked[(key, name)] = (had[name], self.samples)
-            gains = []
-            for name in matrix.listeners:
-                gain = had.get(name)
-                if gain is None:
-                    gain, since = self._parked.pop((key, name), (UNITY, self.samples))
-                    # the samples it missed were silence: the release went on
-                    gain = min(UNITY, gain + self.release_per_sample * (self.samples - since))
-                gains.append(gain)
-            self._gain_of[key] = np.array(gains, dtype=np.int64)
         group = self._groups.setdefault(plan.key, len(self._groups))
-        self._calls[key] = _Call(matrix, sources, plan, group)
-        self._dirty = True
+        old = self._calls.get(key)
+        if old is not None and old.group == group:  # same plan: same rows, gains re-mapped
+            if old.matrix.listeners != matrix.listeners:
+                self._regain(key, old.matrix.listeners, matrix.listeners, self._out_lo[key])
+            self._calls[key] = _Call(matrix, sources, plan, group, old.slot)
+            return
+        had: tuple[str, ...] = ()
+        kept = np.zeros(0, dtype=np.int64)
+        if old is not None:
+            had = old.matrix.listeners
+            lo = self._out_lo[key]
+            kept = self._gains[lo:lo + len(had)].copy()
+            self._release(key, old)
+        cohort = self._cohorts.get(group)
+        if cohort is None:
+            cohort = self._cohorts[group] = _Cohort(plan, [], [])
+        if not cohort.free:
+            self._grow(cohort)
+        slot = heapq.heappop(cohort.free)
+        cohort.keys[slot] = key
+        cohort.high = max(cohort.high, slot + 1)
+        self._calls[key] = _Call(matrix, sources, plan, group, slot)
+        n_out, n_in = plan.shape
+        self._in_lo[key] = cohort.in_lo + slot * n_in
+        lo = self._out_lo[key] = cohort.out_lo + slot * n_out
+        parked = self._parked.setdefault(key, {})
+        for name, gain in zip(had, kept.tolist(), strict=True):
+            parked[name] = (gain, self.samples)
+        self._regain(key, (), matrix.listeners, lo)
+
+    def _regain(self, key: Hashable, had: tuple[str, ...], listeners: tuple[str, ...],
+                lo: int) -> None:
+        """Lay out the limiter gains of call `key`'s `listeners` from row `lo`: a listener kept
+        keeps its gain, one that left is parked, one that (re)joins takes its parked gain,
+        released over the samples it missed (they were silence), or unity."""
+        gains = self._gains
+        current = dict(zip(had, gains[lo:lo + len(had)].tolist(), strict=True))
+        parked = self._parked.setdefault(key, {})
+        for name in set(current) - set(listeners):
+            parked[name] = (current[name], self.samples)
+        for i, name in enumerate(listeners):
+            gain = current.get(name)
+            if gain is None:
+                gain, since = parked.pop(name, (UNITY, self.samples))
+                gain = min(UNITY, gain + self.release_per_sample * (self.samples - since))
+            gains[lo + i] = gain
+        if not parked:
+            del self._parked[key]
+
+    def _release(self, key: Hashable, call: _Call) -> None:
+        """Free call `key`'s slot: its output rows' gains back to unity (a free slot's rows
+        are mixed but nobody reads them, and a unity gain asks the limiter for nothing)."""
+        cohort = self._cohorts[call.group]
+        n_out = call.plan.shape[0]
+        lo = cohort.out_lo + call.slot * n_out
+        self._gains[lo:lo + n_out] = UNITY
+        cohort.keys[call.slot] = None
+        heapq.heappush(cohort.free, call.slot)
+        while cohort.high and cohort.keys[cohort.high - 1] is None:
+            cohort.high -= 1
+        del self._in_lo[key], self._out_lo[key]
+
+    def _grow(self, cohort: _Cohort) -> None:
+        """Double `cohort`'s slots (4 at first) and lay every cohort out again: rows move, so
+        `layout_epoch` is bumped. Amortised, a call's share of it is constant."""
+        old_cap = cohort.cap
+        cap = max(4, 2 * old_cap)
+        cohort.keys.extend([None] * (cap - old_cap))
+        for slot in range(old_cap, cap):
+            heapq.heappush(cohort.free, slot)
+        old = [(c, c.in_lo, c.out_lo, c.cap if c is not cohort else old_cap)
+               for c in self._cohorts.values()]  # (cohort, where it was, its slots then)
+        gains = np.full(sum(c.cap * c.plan.shape[0] for c in self._cohorts.values()), UNITY,
+                        dtype=np.int64)
+        in_lo = out_lo = 0
+        for c, _, _, _ in old:
+            c.in_lo, c.out_lo = in_lo, out_lo
+            n_out, n_in = c.plan.shape
+            in_lo += c.cap * n_in
+            out_lo += c.cap * n_out
+        for c, _, old_out, cap_was in old:  # every cohort's gains (its free slots' too) move
+            rows = cap_was * c.plan.shape[0]
+            gains[c.out_lo:c.out_lo + rows] = self._gains[old_out:old_out + rows]
+        self._gains = gains
+        self._n_inputs, self._n_outputs = in_lo, out_lo
+        for key, call in self._calls.items():
+            c = self._cohorts[call.group]
+            n_out, n_in = call.plan.shape
+            self._in_lo[key] = c.in_lo + call.slot * n_in
+            self._out_lo[key] = c.out_lo + call.slot * n_out
+        self.layout_epoch += 1
 
     @staticmethod
     def _plan(matrix: RoutingMatrix) -> tuple[tuple[int, ...], MixPlan]:
@@ -209,14 +291,34 @@ class LiveMixer:
         sources = tuple(matrix.sources[j] for j in columns)
         return columns, plan_mix(gains[:, list(columns)], own_columns(matrix.listeners, sources))
 
+    def pack(self) -> None:
+        """Lay every cohort out with no free slot (its calls in slot order): `n_inputs` and
+        `n_outputs` then count the calls' rows only, as for a fixed set of calls (a benchmark
+        sharing one frame layout with other mixers). Rows move: `layout_epoch` is bumped."""
+        parts = []
+        in_lo = out_lo = 0
+        for cohort in self._cohorts.values():
+            n_out, n_in = cohort.plan.shape
+            keys = [key for key in cohort.keys if key is not None]
+            parts += [self._gains[self._out_lo[key]:self._out_lo[key] + n_out] for key in keys]
+            cohort.keys, cohort.free, cohort.high = list(keys), [], len(keys)
+            cohort.in_lo, cohort.out_lo = in_lo, out_lo
+            for slot, key in enumerate(keys):
+                call = self._calls[key]
+                self._calls[key] = _Call(call.matrix, call.sources, call.plan, call.group, slot)
+                self._in_lo[key] = in_lo + slot * n_in
+                self._out_lo[key] = out_lo + slot * n_out
+            in_lo += len(keys) * n_in
+            out_lo += len(keys) * n_out
+        self._gains = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        self._n_inputs, self._n_outputs = in_lo, out_lo
+        self.layout_epoch += 1
+
     def remove_call(self, key: Hashable) -> None:
         """Forget call `key` (KeyError if unknown) and its listeners' limiters."""
-        self._save_gains()
-        del self._calls[key]
-        self._gain_of.pop(key, None)
-        for parked in [k for k in self._parked if k[0] == key]:
-            del self._parked[parked]
-        self._dirty = True
+        call = self._calls.pop(key)
+        self._release(key, call)
+        self._parked.pop(key, None)
 
     def sources(self, key: Hashable) -> tuple[str, ...]:
         """The source labels of call `key`'s input rows, in order (the sources someone hears)."""
@@ -228,26 +330,24 @@ class LiveMixer:
 
     def input_rows(self, key: Hashable) -> slice:
         """Where call `key`'s source frames go in `tick`'s input."""
-        self._layout()
-        return self._in_rows[key]
+        lo = self._in_lo[key]
+        return slice(lo, lo + len(self._calls[key].sources))
 
     def row_starts(self) -> tuple[dict[Hashable, int], dict[Hashable, int]]:
-        """Every call's first input row and first output row, by key (read again after
-        `set_call`/`remove_call`)."""
-        self._layout()
+        """Every call's first input row and first output row, by key (kept up to date by
+        `set_call`/`remove_call`: a call's rows move when it is set to another plan, and every
+        call's when `layout_epoch` changes)."""
         return self._in_lo, self._out_lo
 
     def output_rows(self, key: Hashable) -> slice:
         """Where call `key`'s listener frames are in `tick`'s output."""
-        self._layout()
-        return self._out_rows[key]
+        lo = self._out_lo[key]
+        return slice(lo, lo + len(self._calls[key].matrix.listeners))
 
     def limiter_gain(self, key: Hashable, listener: str) -> float:
         """The gain (1.0 = unity) of the limiter of `listener` in call `key`, as now."""
-        self._layout()
-        rows = self._out_rows[key]
         i = self._calls[key].matrix.listeners.index(listener)
-        return int(self._gains[rows.start + i]) / UNITY
+        return int(self._gains[self._out_lo[key] + i]) / UNITY
 
     # -- mixing ------------------------------------------------------------------------------
 
@@ -267,7 +367,6 @@ class LiveMixer:
         int16 (n_outputs, n) laid out by `output_rows` (into `out` if given). The samples do not
         depend on how the timeline is cut into advances.
         """
-        self._layout()
         frames = np.asarray(frames)
         if frames.dtype != np.int16 or frames.ndim != 2 or frames.shape[0] != self.n_inputs:
             raise ValueError(f"advance takes int16 ({self.n_inputs}, n), not {frames.dtype} {frames.shape}")
@@ -275,9 +374,11 @@ class LiveMixer:
         if out is None:
             out = np.empty((self.n_outputs, n), dtype=np.int16)
         peaks = np.zeros(self.n_inputs, dtype=np.int32) if self.kernel == "numpy" else None
-        for cohort in self._cohorts:
+        for cohort in self._cohorts.values():
             n_out, n_in = cohort.plan.shape
             c = cohort.size
+            if not c:
+                continue
             x_all = frames[cohort.in_lo:cohort.in_lo + c * n_in].reshape(c, n_in, n)
             o_all = out[cohort.out_lo:cohort.out_lo + c * n_out].reshape(c, n_out, n)
             g_all = self._gains[cohort.out_lo:cohort.out_lo + c * n_out].reshape(c, n_out)
@@ -351,50 +452,11 @@ class LiveMixer:
         """`tick` for callers holding frames per call: {key: int16 (len(sources(key)), frame)}
         -> {key: int16 (len(listeners(key)), frame)}. A call missing from `frames` hears
         silence from its sources."""
-        self._layout()
         stacked = np.zeros((self.n_inputs, self.frame), dtype=np.int16)
         for key, block in frames.items():
-            stacked[self._in_rows[key]] = block
+            stacked[self.input_rows(key)] = block
         out = self.tick(stacked)
-        return {key: out[rows] for key, rows in self._out_rows.items()}
-
-    # -- layout ------------------------------------------------------------------------------
-
-    def _save_gains(self) -> None:
-        """Copy the laid-out limiter gains into the per-(call, listener) store."""
-        if self._dirty:
-            return  # the store is already the truth
-        gains = self._gains
-        self._gain_of = {key: gains[rows] for key, rows in self._out_rows.items()}
-
-    def _layout(self) -> None:
-        """Group calls into cohorts by plan and lay out inputs, outputs and limiter gains."""
-        if not self._dirty:
-            return
-        groups: dict[int, list[Hashable]] = {}
-        for key, call in self._calls.items():
-            groups.setdefault(call.group, []).append(key)
-        store = self._gain_of
-        cohorts, in_rows, out_rows, gains = [], {}, {}, []
-        in_lo = out_lo = 0
-        for keys in groups.values():
-            plan = self._calls[keys[0]].plan
-            n_out, n_in = plan.shape
-            cohorts.append(_Cohort(plan, tuple(keys), in_lo, out_lo))
-            for key in keys:
-                in_rows[key] = slice(in_lo, in_lo + n_in)
-                out_rows[key] = slice(out_lo, out_lo + n_out)
-                in_lo += n_in
-                out_lo += n_out
-                gains.append(store[key])
-        self._cohorts = cohorts
-        self._in_rows, self._out_rows = in_rows, out_rows
-        self._in_lo = {key: rows.start for key, rows in in_rows.items()}
-        self._out_lo = {key: rows.start for key, rows in out_rows.items()}
-        # a copy: `_gain_of` holds views of the old array until the next `_save_gains`
-        self._gains = np.concatenate(gains) if gains else np.zeros(0, dtype=np.int64)
-        self._n_inputs, self._n_outputs = in_lo, out_lo
-        self._dirty = False
+        return {key: out[self.output_rows(key)] for key in self._calls}
 
     def __repr__(self) -> str:
         return (f"LiveMixer(sample_rate={self.sample_rate}, frame_ms={self.frame_ms}, "

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from mpcmix.errors import MediaError, MediaPending
 from mpcmix.media import MediaLibrary
-from mpcmix.mixer import SILENCE, LiveMixer, Looped, Mixer, OneShot, Source, StreamWriter
+from mpcmix.mixer import SILENCE, LiveMixer, Looped, Mixer, OneShot, Source
 from mpcmix.model import LIVE_PREFIX, CallModel, Event, MixState, SourceSpec, is_live
 from mpcmix.routing import (
     CallPhase,
@@ -39,7 +39,7 @@ from mpcmix.routing import (
 
 from .live import LiveHub
 from .outputs import Capture, Outputs, TickRing
-from .plan import Buffers, CallPlan, SpanPlan, call_plan, gather_of, heard_row
+from .plan import Buffers, CallPlan, Rows, SpanPlan, call_plan, heard_row
 from .speech import Speech
 
 #: A tap sees every block's pre-limiter mix: ``tap(start_sample, matrix, mix float32 (L, n))``,
@@ -154,8 +154,17 @@ class CallEngine:
         self._span: SpanPlan | None = None  # the plan of the state being mixed (`_plan_span`)
         self._call_plans: dict[str, CallPlan] = {}  # each MPC's part of it, by key
         self._buffers = Buffers()  # the sample buffers sources play, shared by every MPC
-        self._fed = np.zeros(0, dtype=np.int64)  # the tick ring's slots fed each tick
-        self._rec_calls: tuple[Any, dict[str, str]] = (None, {})
+        # The planned state, kept from span to span and changed where an MPC changed:
+        self._layout: dict[str, tuple[CallPlan, int, int]] = {}  # key -> (plan, in row, out row)
+        self._rows = Rows()  # per-row tables: what each input reads, which file each row feeds
+        self._epoch = -1  # the mixer's layout they were laid out for
+        self._waiting_keys: set[str] = set()  # MPCs with a source still being prepared
+        self._listened: dict[str, tuple[bool, int | None, Source]] = {}  # speech: label -> voice
+        self._listened_of: dict[str, tuple[str, ...]] = {}  # key -> its listened labels
+        # recordings capturing: (id, track) -> [capture, its MPC, resolved, where it is fed]
+        self._caps: dict[tuple[str, str], list[Any]] = {}
+        self._caps_of: dict[str, set[tuple[str, str]]] = {}  # MPC -> its recordings' keys
+        self._direct: dict[tuple[str, str], tuple[Any, ...]] = {}  # captures each block writes
         self._mem_calls: tuple[Any, dict[str, str]] = (None, {})
         self.closed = False
         #: live voices in, mix feeds out (mpcmix.engine.live)
@@ -297,8 +306,11 @@ class CallEngine:
             self._mix_block(span, s, min(block, end - s))
 
     def _plan_span(self, state: MixState) -> SpanPlan:
-        """What every block of a span of `state` needs (`plan.SpanPlan`): each MPC's part made
-        again only where its state, sources or matrix changed, then laid out in array steps."""
+        """What every block of a span of `state` needs (`plan.SpanPlan`): made again only for
+        the MPCs whose state, sources or matrix changed (and for every MPC when the mixer's
+        layout moved), written into per-row tables (`plan.Rows`) in place, then read by array
+        steps: a change to one MPC costs no Python step per other MPC, but a pass comparing
+        each MPC's state by identity."""
         calls = state.calls
         uuids = state.mpc_uuids if len(state.mpc_uuids) == len(calls) else tuple(
             f"call-{i}" for i in range(len(calls)))
@@ -310,153 +322,234 @@ class CallEngine:
         if per_call is None:  # a snapshot not cut by call: every source for every call
             everything = {spec.name: self._source(spec) for spec in state.sources}
         version = self.media.version
-        cached = self._call_plans
-        fresh: dict[str, CallPlan] = {}
+        plans = self._call_plans
         stale: list[int] = []
+        kept = 0
         for i, (key, call, m) in enumerate(zip(uuids, calls, matrices, strict=True)):
-            plan = cached.get(key)
+            plan = plans.get(key)
             specs = per_call[i] if per_call is not None else None
             if (plan is None or plan.call is not call or plan.specs is not specs
                     or plan.matrix is not m or (plan.waiting and plan.version != version)
                     or specs is None):
                 stale.append(i)
+                kept += plan is not None
             else:
-                fresh[key] = plan
-        ended = len(fresh) + sum(uuids[i] in cached for i in stale) < len(cached)
+                kept += 1
+        ended: list[str] = []
+        if kept < len(plans):  # MPCs gone from the state: ended
+            present = set(uuids)
+            ended = [key for key in plans if key not in present]
         now = self.samples(self.now_ms)
-        captures: list[Capture] = []
-        if self.outputs is not None:
-            if ended and self.outputs.close_ended_listeners:
-                self.outputs.open_listeners(calls, [self.samples(ms) for ms in state.mpc_created_ms],
-                                            now)
-            else:  # only the MPCs whose plan changed can have new participants
-                created = state.mpc_created_ms
-                self.outputs.open_listeners(
-                    [calls[i] for i in stale],
-                    [self.samples(created[i]) for i in stale if i < len(created)], now,
-                    every=False)
-            captures = self.outputs.open_recordings(state)
+        outputs = self.outputs
         live = self.mixer
+        if outputs is not None:
+            if ended and outputs.close_ended_listeners:
+                outputs.close_listeners([p.name for key in ended for p in plans[key].call.participants],
+                                        now)
+            created = state.mpc_created_ms  # only the MPCs whose plan changed can have new people
+            outputs.open_listeners([calls[i] for i in stale],
+                                   [self.samples(created[i]) for i in stale if i < len(created)], now)
+            if outputs.ring is None:
+                outputs.ring = TickRing(self.sample_rate * self.frame_ms // 1000)
+                outputs.deepen_queue()
+        rows = self._rows
+        layout = self._layout
+        moved = live.layout_epoch != self._epoch
+        if moved:  # every MPC's rows moved: the tables are laid out again from each plan
+            rows.reset(live.n_inputs, live.n_outputs)
+            self._epoch = live.layout_epoch
+        changed: list[str] = list(ended)
+        dropped_names: list[str] = []
+        for key in ended:
+            plan, in_lo, out_lo = layout.pop(key)
+            del plans[key]
+            dropped_names.extend(plan.sources)
+            if not moved:
+                rows.clear(plan, in_lo, out_lo)
         for i in stale:
             key, call, m = uuids[i], calls[i], matrices[i]
             specs = per_call[i] if per_call is not None else None
             sources = everything if everything is not None else {
                 spec.name: self._source(spec) for spec in specs or ()}
             waiting = any(spec.name in self._waiting for spec in specs or ())
-            fresh[key] = call_plan(
+            old = layout.get(key)
+            if old is not None and not moved:
+                rows.clear(*old)
+            plan = plans[key] = call_plan(
                 call, specs, m, sources, live.sources(key), live.listeners(key), state.speakers,
-                self._buffers,
-                self.outputs.listener_writer if self.outputs is not None else lambda _: None,
+                self._buffers, outputs.listener_writer if outputs is not None else lambda _: None,
                 waiting, version)
-        self._call_plans = fresh
-        if ended or stale:  # what no MPC names any more (ended, left)
-            names = {name for plan in fresh.values() for name in plan.sources}
-            if len(self._sources) > len(names):
-                self._sources = {k: v for k, v in self._sources.items() if k in names}
-            if len(self._waiting) > len(names):
-                self._waiting = {k: v for k, v in self._waiting.items() if k in names}
-        in_lo, out_lo = live.row_starts()
-        layout = {key: (plan, in_lo[key], out_lo[key]) for key, plan in fresh.items()}
-        speaking = [key for key, plan in fresh.items() if plan.listened]
-        listened = {label: heard_row(layout, key, label)
-                    for key in speaking for label in fresh[key].listened}
-        self._speech.forget_all_but(listened)  # nothing more to hear, or nobody to tell
-        waits = any(plan.waiting for plan in fresh.values())
-        span = SpanPlan(state, version if waits else None, matrix, layout,
-                        gather_of([(plan, lo) for plan, lo, _ in layout.values()], self._buffers),
-                        [self._resolve(capture, layout, state) for capture in captures],
-                        listened)
-        if self.outputs is not None:
-            self._plan_ring(span)
+            if old is not None and everything is None:
+                dropped_names.extend(name for name in old[0].sources if name not in plan.sources)
+            changed.append(key)
+        in_starts, out_starts = live.row_starts()
+        ring = outputs.ring if outputs is not None else None
+        for key in (plans if moved else changed[len(ended):]):
+            plan = plans[key]
+            if ring is not None and plan.out_writers and (plan.slots is None or plan.ring is not ring):
+                plan.slots = ring.slots([w for _, w in plan.out_writers])
+                plan.ring = ring
+                plan.out_local = np.array([i for i, _ in plan.out_writers], dtype=np.int64)
+            in_lo, out_lo = in_starts[key], out_starts[key]
+            layout[key] = (plan, in_lo, out_lo)
+            rows.put(plan, in_lo, out_lo)
+        for name in dropped_names:  # what no MPC names any more (ended, left)
+            self._sources.pop(name, None)
+            self._waiting.pop(name, None)
+        for key in ended:
+            self._waiting_keys.discard(key)
+        for key in changed[len(ended):]:
+            if plans[key].waiting:
+                self._waiting_keys.add(key)
+            else:
+                self._waiting_keys.discard(key)
+        self._update_listened(ended if not moved else list(self._listened_of),
+                              changed[len(ended):] if not moved else list(plans))
+        if outputs is not None:
+            self._update_captures(state, calls, uuids, changed, moved)
+        span = SpanPlan(state, version if self._waiting_keys else None, matrix, dict(layout),
+                        rows.gather(self._buffers),
+                        [entry[2] for entry in self._caps.values() if entry[2] is not None],
+                        dict(self._listened))
+        if ring is not None:
+            span.out_slots, span.out_index, span.in_slots, span.in_index = rows.feeds()
+            span.direct = list(self._direct.values())
         return span
 
-    def _resolve(self, capture: Capture, layout: dict[str, tuple[CallPlan, int, int]],
-                 state: MixState) -> tuple[Any, ...]:
-        """A recording's capture with its rows found: (writer, kind, ...) where kind is
-        "row" (an output row or None), "voice" (gate, input row, source) or "all" (the voice's,
-        then the output row of what it hears)."""
+    def _update_listened(self, dropped: list[str], changed: list[str]) -> None:
+        """Speech detection's voices: (gate, input row, source) by label, for the MPCs that
+        changed (their old labels dropped first)."""
+        for key in dropped:
+            for label in self._listened_of.pop(key, ()):
+                self._listened.pop(label, None)
+        for key in changed:
+            for label in self._listened_of.pop(key, ()):
+                self._listened.pop(label, None)
+            plan = self._call_plans[key]
+            if plan.listened:
+                self._listened_of[key] = plan.listened
+                for label in plan.listened:
+                    self._listened[label] = heard_row(self._layout, key, label)
+        if dropped:
+            self._speech.forget_all_but(self._listened)  # nothing more to hear, or nobody to tell
+
+    def _update_captures(self, state: MixState, calls: tuple[CallState, ...],
+                         uuids: tuple[str, ...], changed: list[str], moved: bool) -> None:
+        """The recordings capturing now, each resolved to the rows it reads (`_resolve`) and
+        fed by the tick ring where it can be: those opened, changed or closed since the last
+        span, and those of the MPCs that changed (all of them when the layout moved)."""
+        outputs = self.outputs
+        assert outputs is not None
+        opened, closed = outputs.recordings_changed(state, lambda u: self._recording_row(u, calls, uuids))
+        redo: set[tuple[str, str]] = set()
+        for rkey in closed:
+            entry = self._caps.pop(rkey, None)
+            if entry is not None:
+                self._unapply(rkey, entry)
+                owner = self._caps_of.get(entry[1])
+                if owner is not None:
+                    owner.discard(rkey)
+        for rkey, capture, mpc_uuid in opened:
+            entry = self._caps.get(rkey)
+            if entry is not None:
+                self._unapply(rkey, entry)
+                owner = self._caps_of.get(entry[1])
+                if owner is not None:
+                    owner.discard(rkey)
+            if capture is None:  # paused, or not capturing yet: nothing written
+                self._caps.pop(rkey, None)
+                continue
+            self._caps[rkey] = [capture, mpc_uuid, None, None]
+            self._caps_of.setdefault(mpc_uuid, set()).add(rkey)
+            redo.add(rkey)
+        if moved:
+            redo.update(self._caps)
+        else:
+            for key in changed:
+                redo.update(self._caps_of.get(key, ()))
+        for rkey in redo:
+            entry = self._caps[rkey]
+            if entry[2] is not None:
+                self._unapply(rkey, entry)
+        for rkey in redo:
+            self._apply(rkey, self._caps[rkey])
+
+    def _recording_row(self, mpc_uuid: str, calls: tuple[CallState, ...], uuids: tuple[str, ...]
+                       ) -> str | None:
+        """The recording row name of MPC `mpc_uuid`'s call (None if it is not live)."""
+        plan = self._call_plans.get(mpc_uuid)
+        if plan is not None:
+            return plan.call.recording_name
+        for key, call in zip(uuids, calls, strict=True):  # keys not uuids (a hand-made state)
+            if key == mpc_uuid:
+                return call.recording_name
+        return None
+
+    def _unapply(self, rkey: tuple[str, str], entry: list[Any]) -> None:
+        """Take a capture out of the tables (its ring feed, or the direct writes)."""
+        applied = entry[3]
+        if applied is not None:
+            table, row, slot = applied
+            if table[row] == slot:
+                table[row] = -1
+        self._direct.pop(rkey, None)
+        entry[2] = entry[3] = None
+
+    def _apply(self, rkey: tuple[str, str], entry: list[Any]) -> None:
+        """Resolve a capture's rows and feed it from the tick ring where one mono row is all it
+        takes (a conference's mix, a voice as it enters the conference), else write it
+        directly each block."""
+        resolved = entry[2] = self._resolve(entry[0], entry[1])
+        writer, kind = resolved[0], resolved[1]
+        ring = self.outputs.ring if self.outputs is not None else None
+        rows = self._rows
+        target = None
+        if ring is not None and writer.channels == 1:
+            if kind == "row" and resolved[2] is not None and rows.rec_out[resolved[2]] < 0:
+                target = (rows.rec_out, resolved[2])
+            elif kind == "voice" and resolved[2] and resolved[3] is not None \
+                    and rows.rec_in[resolved[3]] < 0:
+                target = (rows.rec_in, resolved[3])
+        if target is None:
+            self._direct[rkey] = resolved
+            if ring is not None:
+                ring.drain(writer, release=True)
+            return
+        assert ring is not None
+        slot = int(ring.slots([writer])[0])
+        target[0][target[1]] = slot
+        entry[3] = (target[0], target[1], slot)
+
+    def _resolve(self, capture: Capture, key: str) -> tuple[Any, ...]:
+        """A recording's capture with its rows found (in MPC `key`): (writer, kind, ...) where
+        kind is "row" (an output row or None), "voice" (gate, input row, source) or "all" (the
+        voice's, then the output row of what it hears)."""
         writer, row_name, member = capture
+        entry = self._layout.get(key)
         if member is None:
-            key = self._recording_calls(state).get(row_name)
             row = None
-            if key is not None and key in layout:
-                plan, _, lo = layout[key]
+            if entry is not None:
+                plan, _, lo = entry
                 k = plan.out_pos.get(row_name)
                 row = None if k is None else lo + k
             return (writer, "row", row)
-        key = self._member_calls(layout).get(member)
-        voice = heard_row(layout, key, member) if key is not None else (False, None, SILENCE)
+        voice = heard_row(self._layout, key, member) if entry is not None and \
+            member in entry[0].gates else (False, None, SILENCE)
         if row_name == "":
             return (writer, "voice", *voice)
         heard = None
-        if key is not None:
-            plan, _, lo = layout[key]
+        if entry is not None:
+            plan, _, lo = entry
             k = plan.out_pos.get(member)
             heard = None if k is None else lo + k
         return (writer, "all", *voice, heard)
 
-    def _recording_calls(self, state: MixState) -> dict[str, str]:
-        """Recording row name -> its call's key (made once per state)."""
-        if self._rec_calls[0] is not state:
-            uuids = state.mpc_uuids if len(state.mpc_uuids) == len(state.calls) else tuple(
-                f"call-{i}" for i in range(len(state.calls)))
-            self._rec_calls = (state, {c.recording_name: u for u, c in
-                                       zip(uuids, state.calls, strict=True)})
-        return self._rec_calls[1]
-
     def _member_calls(self, layout: dict[str, tuple[CallPlan, int, int]]) -> dict[str, str]:
-        """Participant -> its call's key, for recordings of one participant (made when asked)."""
+        """Participant -> its call's key, for live feeds (made when asked, once per span)."""
         if self._mem_calls[0] is not layout:
             self._mem_calls = (layout, {label: key for key, (plan, _, _) in layout.items()
                                         for label in plan.gates})
         return self._mem_calls[1]
-
-    def _plan_ring(self, span: SpanPlan) -> None:
-        """Which files a one-frame tick feeds through the tick ring (listener streams, mono
-        recordings of a mixed row or of a voice as mixed), and which it writes itself."""
-        outputs = self.outputs
-        assert outputs is not None
-        ring = outputs.ring
-        if ring is None:
-            ring = outputs.ring = TickRing(self.sample_rate * self.frame_ms // 1000)
-            outputs.deepen_queue()
-        feeding = [(plan, lo) for plan, _, lo in span.plans.values() if plan.out_writers]
-        for plan, _ in feeding:
-            if plan.slots is None or plan.ring is not ring:
-                plan.slots = ring.slots([w for _, w in plan.out_writers])
-                plan.ring = ring
-                plan.out_local = np.array([i for i, _ in plan.out_writers], dtype=np.int64)
-        out_slots: list[np.ndarray] = [plan.slots for plan, _ in feeding]  # type: ignore[misc]
-        locals_: list[np.ndarray] = [plan.out_local for plan, _ in feeding]  # type: ignore[misc]
-        out_index = [np.concatenate(locals_) + np.repeat(
-            np.array([lo for _, lo in feeding], dtype=np.int64),
-            np.array([len(x) for x in locals_], dtype=np.int64))] if feeding else []
-        from_out: list[tuple[StreamWriter, int]] = []
-        from_in: list[tuple[StreamWriter, int]] = []
-        for capture in span.captures:
-            writer, kind = capture[0], capture[1]
-            if kind == "row" and capture[2] is not None and writer.channels == 1:
-                from_out.append((writer, capture[2]))
-            elif kind == "voice" and capture[2] and capture[3] is not None:
-                from_in.append((writer, capture[3]))
-            else:
-                span.direct.append(capture)
-        out_slots.append(ring.slots([w for w, _ in from_out]))
-        out_index.append(np.array([r for _, r in from_out], dtype=np.int64))
-        span.out_slots = np.concatenate(out_slots)
-        span.out_index = np.concatenate(out_index)
-        span.in_slots = ring.slots([w for w, _ in from_in])
-        span.in_index = np.array([r for _, r in from_in], dtype=np.int64)
-        for capture in span.direct:
-            ring.drain(capture[0], release=True)
-        fed = np.concatenate([span.out_slots, span.in_slots])
-        dropped = np.setdiff1d(self._fed, fed, assume_unique=False)
-        if dropped.size:  # files no longer fed a frame a tick (their MPC ended, stopped)
-            ring.release_slots(dropped)
-            for kept, _, _ in span.plans.values():
-                if kept.slots is not None and np.isin(kept.slots, dropped).any():
-                    kept.slots = None  # given again when next fed
-        self._fed = fed
 
     def _block_for(self, rows: int) -> int:
         """Samples per block for `rows` inputs and listeners: `self.block`, or fewer whole frames

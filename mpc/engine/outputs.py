@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from mpcmix.mixer import StreamWriter, WriteBehind
-from mpcmix.model import MixState
+from mpcmix.model import MixState, RecordingSpec
 from mpcmix.routing import CallState
 
 #: Silence is written in blocks of at most this many samples.
@@ -213,6 +213,8 @@ class Outputs:
         self._recordings: dict[tuple[str, str], StreamWriter] = {}
         self._recording_files: dict[tuple[str, str], Path] = {}
         self._closed_recordings: set[tuple[str, str]] = set()
+        self._seen: dict[int, RecordingSpec] = {}  # the specs looked at last, by identity
+        self._rid_count: Counter[str] = Counter()  # specs per recording id among them
         self._ring: TickRing | None = None
 
     @property
@@ -244,12 +246,10 @@ class Outputs:
 
     # -- listener streams ----------------------------------------------------------------------
 
-    def open_listeners(self, calls: Sequence[CallState], created: Sequence[int], now: int, *,
-                       every: bool = True) -> None:
-        """Open a stream for every participant that has none; `created[i]` is the sample at
-        which `calls[i]`'s MPC was created, `now` the current sample. `every`: `calls` are all
-        the live calls (with `close_ended_listeners`, the streams of others are closed); False:
-        some of them (new or changed), nothing is closed. Nothing without `listener_streams`."""
+    def open_listeners(self, calls: Sequence[CallState], created: Sequence[int], now: int) -> None:
+        """Open a stream for every participant of `calls` that has none; `created[i]` is the
+        sample at which `calls[i]`'s MPC was created, `now` the current sample. Nothing without
+        `listener_streams`."""
         if not self.listener_streams:
             return
         for i, call in enumerate(calls):
@@ -264,13 +264,17 @@ class Outputs:
                 self._listeners[p.name] = writer
                 self._listener_start[p.name] = origin
                 self.pad_listener(p.name, now)
-        if self.close_ended_listeners and every:
-            present = {p.name for call in calls for p in call.participants}
-            for label in [name for name in self._listeners if name not in present]:
-                self.pad_listener(label, now)
-                self._drain(self._listeners[label], release=True)
-                self._listeners.pop(label).close()
-                del self._listener_start[label]
+
+    def close_listeners(self, labels: Sequence[str], now: int) -> None:
+        """Close the streams of `labels` (their MPC ended), each padded up to sample `now`."""
+        for label in labels:
+            writer = self._listeners.get(label)
+            if writer is None:
+                continue
+            self.pad_listener(label, now)
+            self._drain(writer, release=True)
+            self._listeners.pop(label).close()
+            del self._listener_start[label]
 
     def deepen_queue(self) -> None:
         """Let the write-behind queue hold `RING_QUEUE` tasks (a server with a tick ring)."""
@@ -307,24 +311,46 @@ class Outputs:
 
     # -- recordings ----------------------------------------------------------------------------
 
-    def open_recordings(self, state: MixState) -> list[Capture]:
-        """Writers for the recordings capturing now; files of finished recordings are closed."""
-        live = {(r.recording_id, r.track) for r in state.recordings}
-        for key in list(self._recordings):
-            if key not in live:  # stopped, or its MPC ended: the file is complete
+    def recordings_changed(self, state: MixState, row_of: Callable[[str], str | None]
+                           ) -> tuple[list[tuple[tuple[str, str], Capture | None, str]],
+                                      list[tuple[str, str]]]:
+        """The recordings whose spec changed since the last call: (opened or changed: (its key
+        (recording id, track), its capture, or None when it captures nothing now, its MPC),
+        closed: keys whose file is complete and closed now). A spec the model hands back as the
+        same object is not looked at: the cost follows what changed, not how many record.
+        `row_of(mpc_uuid)` names an MPC's recording row (a conference track records it)."""
+        seen = self._seen
+        now = {id(r): r for r in state.recordings}
+        if now.keys() == seen.keys():
+            return [], []
+        self._seen = now
+        gone = [r for i, r in seen.items() if i not in now]  # in the snapshot's order: a
+        new = [r for i, r in now.items() if i not in seen]  # recording's files are found in it
+        for r in gone:
+            self._rid_count[r.recording_id] -= 1
+        for r in new:
+            self._rid_count[r.recording_id] += 1
+        present: set[tuple[str, str]] = {(r.recording_id, r.track) for r in new}
+        closed: list[tuple[str, str]] = []
+        for r in gone:
+            key: tuple[str, str] = (r.recording_id, r.track)
+            if key not in present and key in self._recordings:  # stopped, or its MPC ended
                 self._drain(self._recordings[key], release=True)
                 self._recordings.pop(key).close()
                 self._closed_recordings.add(key)
-        ids = Counter(r.recording_id for r in state.recordings)
-        rows = {u: c.recording_name for u, c in zip(state.mpc_uuids, state.calls, strict=True)}
-        captures: list[Capture] = []
-        for r in state.recordings:
+                closed.append(key)
+        for r in gone:
+            if self._rid_count[r.recording_id] <= 0:
+                del self._rid_count[r.recording_id]
+        opened: list[tuple[tuple[str, str], Capture | None, str]] = []
+        for r in new:
             key = (r.recording_id, r.track)
             if not r.capturing or key in self._closed_recordings:
+                opened.append((key, None, r.mpc_uuid))
                 continue
             writer = self._recordings.get(key)
             if writer is None:
-                name = r.recording_id if ids[r.recording_id] == 1 else (
+                name = r.recording_id if self._rid_count[r.recording_id] == 1 else (
                     f"{r.recording_id}-{r.track}")
                 path = self.recordings_dir / f"{name}.{r.file_format}"
                 writer = StreamWriter(
@@ -335,10 +361,11 @@ class Outputs:
                 self._recordings[key] = writer
                 self._recording_files[key] = path
             if r.track == "conference":
-                captures.append((writer, rows[r.mpc_uuid], None))
+                opened.append((key, (writer, row_of(r.mpc_uuid) or "", None), r.mpc_uuid))
             else:
-                captures.append((writer, "" if r.track == "participant" else "all", r.member))
-        return captures
+                opened.append((key, (writer, "" if r.track == "participant" else "all", r.member),
+                               r.mpc_uuid))
+        return opened, closed
 
     # -- flushing and closing ------------------------------------------------------------------
 

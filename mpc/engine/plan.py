@@ -5,8 +5,8 @@ changes: which source each of its input rows reads, which file each of its outpu
 which of its voices are listened to for speech. `CallPlan` holds that for one MPC, made again
 only when its state, its sources or its routing matrix is another object (the call model hands
 an unchanged MPC's back as the same objects); `SpanPlan` puts every MPC's plan side by side as
-arrays (one gather for every input row, one copy into the files' tick ring) with a few
-concatenations, so a change to one MPC costs no Python step per other MPC's row.
+arrays (`Rows`: one gather for every input row, one copy into the files' tick ring), changed in
+place for the MPCs that changed, so a change to one MPC costs no Python step per other MPC.
 """
 
 from __future__ import annotations
@@ -141,22 +141,57 @@ class SpanPlan:
         return self._out_rows
 
 
-def gather_of(plans: list[tuple[CallPlan, int]], buffers: Buffers) -> Gather:
-    """One `Gather` for every call's input rows: `plans` (plan, its first input row)."""
-    if not plans:
-        return Gather.from_arrays([], *(np.zeros(0, np.int64),) * 3, np.zeros(0, np.bool_), [])
-    lens = np.array([len(p.buffers) for p, _ in plans], dtype=np.int64)
-    los = np.array([lo for _, lo in plans], dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
-    total = int(lens.sum())
-    rows = np.arange(total, dtype=np.int64) + np.repeat(los - starts, lens)
-    alone = [(lo + k, source) for p, lo in plans for k, source in p.alone]
-    return Gather.from_arrays(
-        buffers.items, rows,
-        np.concatenate([p.buffers for p, _ in plans]) if total else np.zeros(0, np.int64),
-        np.concatenate([p.origins for p, _ in plans]) if total else np.zeros(0, np.int64),
-        np.concatenate([p.looped for p, _ in plans]) if total else np.zeros(0, np.bool_),
-        alone)
+class Rows:
+    """Per-row tables of every live MPC, laid out as the mixer lays out their rows, changed in
+    place where an MPC changed (`put`, `clear`): what each input row reads (its buffer, origin,
+    looping, or a source read alone), and which tick-ring slot each row feeds: an output row its
+    listener stream's and a mono recording's of it, an input row a voice recording's (-1: none).
+    A span reads them in whole-array steps (`gather`, `feeds`)."""
+
+    def __init__(self) -> None:
+        self.reset(0, 0)
+
+    def reset(self, n_inputs: int, n_outputs: int) -> None:
+        """Empty tables for `n_inputs` input and `n_outputs` output rows (all silent, unfed)."""
+        self.buffers = np.full(n_inputs, SILENT, dtype=np.int64)
+        self.origins = np.zeros(n_inputs, dtype=np.int64)
+        self.looped = np.zeros(n_inputs, dtype=np.bool_)
+        self.alone: dict[int, Source] = {}
+        self.listen = np.full(n_outputs, -1, dtype=np.int64)
+        self.rec_out = np.full(n_outputs, -1, dtype=np.int64)
+        self.rec_in = np.full(n_inputs, -1, dtype=np.int64)
+
+    def put(self, plan: CallPlan, in_lo: int, out_lo: int) -> None:
+        """Lay `plan` out from input row `in_lo` and output row `out_lo`."""
+        hi = in_lo + len(plan.buffers)
+        self.buffers[in_lo:hi] = plan.buffers
+        self.origins[in_lo:hi] = plan.origins
+        self.looped[in_lo:hi] = plan.looped
+        for k, source in plan.alone:
+            self.alone[in_lo + k] = source
+        if plan.slots is not None and plan.out_local is not None:
+            self.listen[out_lo + plan.out_local] = plan.slots
+
+    def clear(self, plan: CallPlan, in_lo: int, out_lo: int) -> None:
+        """Undo `put` of `plan` (its rows silent and unfed; its recordings are the engine's)."""
+        self.buffers[in_lo:in_lo + len(plan.buffers)] = SILENT
+        for k, _ in plan.alone:
+            self.alone.pop(in_lo + k, None)
+        self.listen[out_lo:out_lo + len(plan.out_pos)] = -1
+
+    def gather(self, buffers: Buffers) -> Gather:
+        """One `Gather` for every input row (free rows silent)."""
+        n = len(self.buffers)
+        return Gather.from_arrays(buffers.items, np.arange(n, dtype=np.int64), self.buffers,
+                                  self.origins, self.looped, list(self.alone.items()))
+
+    def feeds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(slots fed from output rows, those rows, slots fed from input rows, those rows)."""
+        listen = np.flatnonzero(self.listen >= 0)
+        rec = np.flatnonzero(self.rec_out >= 0)
+        voice = np.flatnonzero(self.rec_in >= 0)
+        return (np.concatenate([self.listen[listen], self.rec_out[rec]]),
+                np.concatenate([listen, rec]), self.rec_in[voice], voice)
 
 
 def heard_row(plans: dict[str, tuple[CallPlan, int, int]], key: str, member: str

@@ -165,8 +165,9 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
             self._mix_parts = cache = {u: cache[u] if u in cache else self._mpc_mix(m)
                                        for u, m in self._live.items()}
         parts = [cache[u] for u in self._live]
-        elsewhere = tuple(self._recording_spec(r) for r in self._recordings
-                          if r.state != "stopped" and r.mpc.uuid not in self._live)
+        elsewhere = tuple(self._recording_spec(r) for r in sorted(
+            (r for uuid, recs in self._recording_index.items() if uuid not in self._live
+             for r in recs.values() if r.state != "stopped"), key=lambda r: r.seq))
         state = MixState(
             tuple(p.call for p in parts),
             tuple(spec for p in parts for spec in p.sources),
@@ -184,7 +185,7 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         assert state.calls == tuple(p.call for p in full), "mix_state: stale calls"
         assert state.sources == tuple(s for p in full for s in p.sources), "mix_state: stale sources"
         assert state.speakers == frozenset(x for p in full for x in p.speakers), "stale speakers"
-        assert set(state.recordings) == {self._recording_spec(r) for r in self._recordings
+        assert set(state.recordings) == {self._recording_spec(r) for r in self._recordings.values()
                                          if r.state != "stopped"}, "mix_state: stale recordings"
 
     def _recording_spec(self, r: Any) -> RecordingSpec:

@@ -103,10 +103,11 @@ class Lifecycle(Notifier):
                 self._end_mpc(mpc, t, *NO_ACTIVE_PARTICIPANTS)
             elif len(present) == 1 and present[0].had_company and not present[0].stay_alone:
                 self._end_mpc(mpc, t, *STAY_ALONE_NOT_PERMITTED)
-        uuids = {mpc.uuid for mpc in touched}
-        for rec in self._recordings:
-            if (rec.state == "recording" and rec.begun_ms is None and rec.mpc.uuid in uuids
-                    and rec.mpc.is_live and self._recording_may_begin(rec)):
+        pending = sorted((rec for mpc in touched for rec in self._recording_index.get(mpc.uuid, {}).values()
+                          if rec.state == "recording" and rec.begun_ms is None),
+                         key=lambda rec: rec.seq)  # in the order they started, as ever
+        for rec in pending:
+            if rec.mpc.is_live and self._recording_may_begin(rec):
                 rec.begun_ms = rec.segment_start_ms = t
                 self._recording_event(ev.RECORDING_INITIATED, rec, t)
         for mpc in touched:
@@ -342,7 +343,10 @@ class Lifecycle(Notifier):
             callback_url=url, callback_method=method, started_ms=t,
             url=f"{self._recording_url_base}{rid}.{file_format}",
         )
-        self._recordings.append(rec)
+        self._recording_seq += 1
+        rec.seq = self._recording_seq
+        self._recordings[rec.seq] = rec
+        self._recording_index.setdefault(mpc.uuid, {})[rec.seq] = rec
         if member is None:
             mpc.recording = rec
         else:
@@ -379,7 +383,11 @@ class Lifecycle(Notifier):
         rec.segment_start_ms = None
         rec.state = "stopped"
         rec.end_ms = t
-        self._recordings.remove(rec)  # only recordings not stopped are kept there
+        del self._recordings[rec.seq]  # only recordings not stopped are kept there
+        of = self._recording_index[rec.mpc.uuid]
+        del of[rec.seq]
+        if not of:
+            del self._recording_index[rec.mpc.uuid]
         if rec.member is None:
             if rec.mpc.recording is rec:
                 rec.mpc.recording = None

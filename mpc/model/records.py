@@ -171,6 +171,7 @@ class RecordingRecord:
     segment_start_ms: int | None = None  # start of the current captured span, while capturing
     captured_ms: int = 0  # captured before the current span
     end_ms: int | None = None
+    seq: int = 0  # its place among the recordings started (the model's order of them)
 
     @property
     def is_capturing(self) -> bool:

@@ -107,7 +107,10 @@ class ModelState:
         self._calls: dict[str, ParticipantRecord] = {}  # call_uuid (every leg) -> live participant
         # call_uuid -> latest participant
         self._all_calls: dict[str, ParticipantRecord | EndedParticipant] = {}
-        self._recordings: list[RecordingRecord] = []  # not stopped
+        # the recordings not stopped, in the order they started (by `seq`), and by MPC uuid
+        self._recordings: dict[int, RecordingRecord] = {}
+        self._recording_index: dict[str, dict[int, RecordingRecord]] = {}
+        self._recording_seq = 0
         self._timers: list[Timer] = []
         self._timer_seq = 0
         self._overlay_seq = 0

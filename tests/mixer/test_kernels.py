@@ -53,3 +53,24 @@ def test_the_compiled_kernel_is_the_exact_sum_and_flags_rows_outside_int16(case)
     np.testing.assert_array_equal(bad, outside.any(axis=2))
     inside = ~bad
     np.testing.assert_array_equal(out[inside], exact[inside])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 60), st.integers(1, 130), st.integers(-150, 300), st.integers(0, 2**32 - 1))
+def test_compiled_gather_equals_numpy_reads(length, n, start, seed):
+    """The compiled gather (`_numba_kernel.gather_rows`: whole runs, a division per wrap) reads
+    the same samples as the numpy one, for one-shot and looped rows starting before, inside and
+    after the block, and for empty buffers."""
+    from mpcmix.mixer._numba_kernel import gather_rows
+    from mpcmix.mixer.gather import _gather_numpy
+
+    rng = np.random.default_rng(seed)
+    buf = rng.integers(-32768, 32767, length).astype(np.int16)
+    rows = rng.permutation(8).astype(np.int64)[:6]
+    origins = rng.integers(-200, 320, 6).astype(np.int64)
+    looped = rng.integers(0, 2, 6).astype(np.bool_)
+    got = np.full((8, n), 7, np.int16)
+    want = got.copy()
+    gather_rows(buf, rows, origins, looped, got, start)
+    _gather_numpy(buf, rows, origins, looped, want, start)
+    assert np.array_equal(got, want)

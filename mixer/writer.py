@@ -412,7 +412,11 @@ class StreamWriter:
             return
         if self._background is not None and (self._file is not None or self._sent != self._ran):
             self._sent += 1
-            self._background.submit(self._ran_after, self._set_size)
+            # a 16-bit PCM header counts what was handed over by now (written by the time the
+            # update runs), not frames placed meanwhile by `write_now` on another thread
+            update = functools.partial(self._pcm.set_size, self._placed) if self._pcm is not None \
+                else self._set_size
+            self._background.submit(self._ran_after, update)
         else:
             self._set_size()
 

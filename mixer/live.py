@@ -30,10 +30,11 @@ Using it (the server's clock)::
     out[live.output_rows(key)]                 # int16 (len(listeners), frame), live.listeners(key)
 
 or, simpler and slower (a Python loop over calls), ``live.tick_calls({key: frames})``. Each
-cohort keeps slots for more calls than it has (doubling when full), so adding, removing or
-re-routing one call moves the rows of that call only (`row_starts`), in steps that do not depend
-on how many other calls there are; when a cohort grows, every call's rows move (`layout_epoch`
-says so). A free slot's rows are mixed like any (the caller gives them silence) and read by
+cohort keeps slots for more calls than it has (doubling when full, in a new place at the end),
+so adding, removing or re-routing one call moves the rows of that call only (`row_starts`), in
+steps that do not depend on how many other calls there are; a cohort that grows moves its own
+calls (`take_moved`), and once the places left behind outgrow the rows in use, every call is laid
+out again (`layout_epoch` says so). A free slot's rows are mixed like any (the caller gives them silence) and read by
 nobody. Only the sources that someone hears are inputs (a muted voice, an unheard music stream
 are not asked for).
 """
@@ -153,6 +154,8 @@ class LiveMixer:
         #: Bumped whenever the layout moves calls' rows (a cohort added or grown): every call's
         #: `row_starts` may then differ; otherwise only the calls set or removed since moved.
         self.layout_epoch = 0
+        self._moved: set[Hashable] = set()  # calls whose rows moved (`take_moved`)
+        self._holes = 0  # rows (inputs and outputs) left by cohorts that moved
         self._scratch32 = np.empty(0, dtype=np.int32)  # exact sums of a chunk (`_scratch`)
         self._n_inputs = 0
         self._n_outputs = 0
@@ -250,34 +253,67 @@ class LiveMixer:
         del self._in_lo[key], self._out_lo[key]
 
     def _grow(self, cohort: _Cohort) -> None:
-        """Double `cohort`'s slots (4 at first) and lay every cohort out again: rows move, so
-        `layout_epoch` is bumped. Amortised, a call's share of it is constant."""
+        """Double `cohort`'s slots (4 at first) in a new place at the end of the layout: its
+        calls' rows move (`take_moved`), no other call's; the place it left is a hole. When the
+        holes outgrow the rows in use, every cohort is laid out again, packed (`layout_epoch`).
+        Amortised, a call's share of either is constant."""
         old_cap = cohort.cap
         cap = max(4, 2 * old_cap)
+        n_out, n_in = cohort.plan.shape
         cohort.keys.extend([None] * (cap - old_cap))
         for slot in range(old_cap, cap):
             heapq.heappush(cohort.free, slot)
-        old = [(c, c.in_lo, c.out_lo, c.cap if c is not cohort else old_cap)
-               for c in self._cohorts.values()]  # (cohort, where it was, its slots then)
+        self._holes += old_cap * (n_in + n_out)
+        if self._holes > self._n_inputs + self._n_outputs - self._holes:
+            self._relayout(cohort, old_cap)
+            return
+        old_out = cohort.out_lo
+        cohort.in_lo, cohort.out_lo = self._n_inputs, self._n_outputs
+        gains = np.full(self._n_outputs + cap * n_out, UNITY, dtype=np.int64)
+        gains[:self._n_outputs] = self._gains
+        gains[cohort.out_lo:cohort.out_lo + old_cap * n_out] = \
+            self._gains[old_out:old_out + old_cap * n_out]
+        gains[old_out:old_out + old_cap * n_out] = UNITY  # the hole's rows ask nothing
+        self._gains = gains
+        self._n_inputs += cap * n_in
+        self._n_outputs += cap * n_out
+        for slot, key in enumerate(cohort.keys[:old_cap]):
+            if key is not None:
+                self._in_lo[key] = cohort.in_lo + slot * n_in
+                self._out_lo[key] = cohort.out_lo + slot * n_out
+                self._moved.add(key)
+
+    def _relayout(self, grown: _Cohort, old_cap: int) -> None:
+        """Lay every cohort out again from row 0, side by side, holes gone (`layout_epoch`);
+        `grown` had `old_cap` slots in the old layout."""
+        old = [(c, c.out_lo, c.cap if c is not grown else old_cap) for c in self._cohorts.values()]
         gains = np.full(sum(c.cap * c.plan.shape[0] for c in self._cohorts.values()), UNITY,
                         dtype=np.int64)
         in_lo = out_lo = 0
-        for c, _, _, _ in old:
+        for c, _, _ in old:
             c.in_lo, c.out_lo = in_lo, out_lo
             n_out, n_in = c.plan.shape
             in_lo += c.cap * n_in
             out_lo += c.cap * n_out
-        for c, _, old_out, cap_was in old:  # every cohort's gains (its free slots' too) move
-            rows = cap_was * c.plan.shape[0]
+        for c, old_out, cap in old:  # every cohort's gains (its free slots' too) move
+            rows = cap * c.plan.shape[0]
             gains[c.out_lo:c.out_lo + rows] = self._gains[old_out:old_out + rows]
         self._gains = gains
         self._n_inputs, self._n_outputs = in_lo, out_lo
+        self._holes = 0
         for key, call in self._calls.items():
             c = self._cohorts[call.group]
             n_out, n_in = call.plan.shape
             self._in_lo[key] = c.in_lo + call.slot * n_in
             self._out_lo[key] = c.out_lo + call.slot * n_out
+        self._moved.clear()
         self.layout_epoch += 1
+
+    def take_moved(self) -> set[Hashable]:
+        """The calls whose rows moved since the last call (a cohort grown), not counting those
+        set or removed meanwhile by the caller, nor a `layout_epoch` change (every call moved)."""
+        moved, self._moved = self._moved, set()
+        return moved
 
     @staticmethod
     def _plan(matrix: RoutingMatrix) -> tuple[tuple[int, ...], MixPlan]:
@@ -312,6 +348,8 @@ class LiveMixer:
             out_lo += len(keys) * n_out
         self._gains = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         self._n_inputs, self._n_outputs = in_lo, out_lo
+        self._holes = 0
+        self._moved.clear()
         self.layout_epoch += 1
 
     def remove_call(self, key: Hashable) -> None:
@@ -319,6 +357,7 @@ class LiveMixer:
         call = self._calls.pop(key)
         self._release(key, call)
         self._parked.pop(key, None)
+        self._moved.discard(key)
 
     def sources(self, key: Hashable) -> tuple[str, ...]:
         """The source labels of call `key`'s input rows, in order (the sources someone hears)."""

@@ -18,7 +18,7 @@ with ``mix=False``: the call model alone, no audio at all).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from time import thread_time
 from typing import Any
@@ -158,6 +158,7 @@ class CallEngine:
         self._layout: dict[str, tuple[CallPlan, int, int]] = {}  # key -> (plan, in row, out row)
         self._rows = Rows()  # per-row tables: what each input reads, which file each row feeds
         self._epoch = -1  # the mixer's layout they were laid out for
+        self._planned_serial = 0  # the model's number of the state planned last (0: none)
         self._waiting_keys: set[str] = set()  # MPCs with a source still being prepared
         self._listened: dict[str, tuple[bool, int | None, Source]] = {}  # speech: label -> voice
         self._listened_of: dict[str, tuple[str, ...]] = {}  # key -> its listened labels
@@ -183,15 +184,16 @@ class CallEngine:
         self.model.settle(now_ms)
         if self.live.active():  # a live voice or feed whose call just ended ends now
             state = self.model.mix_state()
-            self._sync_live(state.calls, [build_matrix(c) for c in state.calls])
+            self._sync_live(state.calls, lambda: [build_matrix(c) for c in state.calls])
         return self.drain_events()
 
-    def _sync_live(self, calls: tuple[CallState, ...], matrices: list[RoutingMatrix]) -> None:
+    def _sync_live(self, calls: tuple[CallState, ...],
+                   matrices: Callable[[], list[RoutingMatrix]]) -> None:
         """Tell the live hub who is in a call now, and which listener rows exist (nothing to
         tell, and no step per call, while no live voice or feed exists)."""
         self._calls_now, self._answered = calls, None
         if self.live.active():
-            self.live.keep(self._answered_now(), [row for m in matrices for row in m.listeners])
+            self.live.keep(self._answered_now(), [row for m in matrices() for row in m.listeners])
 
     def _answered_now(self) -> frozenset[str]:
         """Labels whose call is answered in the state being planned (made when a live voice asks)."""
@@ -312,33 +314,45 @@ class CallEngine:
         steps: a change to one MPC costs no Python step per other MPC, but a pass comparing
         each MPC's state by identity."""
         calls = state.calls
-        uuids = state.mpc_uuids if len(state.mpc_uuids) == len(calls) else tuple(
-            f"call-{i}" for i in range(len(calls)))
-        matrices = self._route(uuids, calls)
-        matrix = stack(matrices) if self.tap is not None else None
-        self._sync_live(calls, matrices)  # before sources: live voices ask who is answered
+        numbered = len(state.mpc_uuids) == len(calls)
+        uuids = state.mpc_uuids if numbered else tuple(f"call-{i}" for i in range(len(calls)))
+        plans = self._call_plans
+        # The MPCs to look at: those the model says changed since the state planned last (and
+        # those waiting for a medium), or, when it cannot say, every MPC.
+        hint = self.model.mix_changes_since(self._planned_serial) \
+            if numbered and state.serial and self._planned_serial else None
+        look: range | list[int]
+        if hint is None:
+            look = range(len(calls))
+            present = set(uuids)
+            gone = [k for k in {**self._routed, **plans} if k not in present]
+        else:
+            index = dict(zip(uuids, range(len(uuids)), strict=True))
+            look = sorted(index[k] for k in hint | self._waiting_keys if k in index)
+            gone = [k for k in hint if k not in index and (k in self._routed or k in plans)]
+        self._route(uuids, calls, look, gone)
+        routed = self._routed
+
+        def all_matrices() -> list[RoutingMatrix]:
+            return [routed[u][1] for u in uuids]
+
+        matrix = stack(all_matrices()) if self.tap is not None else None
+        self._sync_live(calls, all_matrices)  # before sources: live voices ask who is answered
         per_call = state.call_sources if len(state.call_sources) == len(calls) else None
         everything: dict[str, Source] | None = None
         if per_call is None:  # a snapshot not cut by call: every source for every call
             everything = {spec.name: self._source(spec) for spec in state.sources}
         version = self.media.version
-        plans = self._call_plans
         stale: list[int] = []
-        kept = 0
-        for i, (key, call, m) in enumerate(zip(uuids, calls, matrices, strict=True)):
+        for i in look:
+            key = uuids[i]
             plan = plans.get(key)
             specs = per_call[i] if per_call is not None else None
-            if (plan is None or plan.call is not call or plan.specs is not specs
-                    or plan.matrix is not m or (plan.waiting and plan.version != version)
+            if (plan is None or plan.call is not calls[i] or plan.specs is not specs
+                    or plan.matrix is not routed[key][1] or (plan.waiting and plan.version != version)
                     or specs is None):
                 stale.append(i)
-                kept += plan is not None
-            else:
-                kept += 1
-        ended: list[str] = []
-        if kept < len(plans):  # MPCs gone from the state: ended
-            present = set(uuids)
-            ended = [key for key in plans if key not in present]
+        ended = [key for key in gone if key in plans]
         now = self.samples(self.now_ms)
         outputs = self.outputs
         live = self.mixer
@@ -355,10 +369,21 @@ class CallEngine:
         rows = self._rows
         layout = self._layout
         moved = live.layout_epoch != self._epoch
+        shifted = live.take_moved()  # MPCs whose rows moved (their cohort grew), plans unchanged
         if moved:  # every MPC's rows moved: the tables are laid out again from each plan
             rows.reset(live.n_inputs, live.n_outputs)
             self._epoch = live.layout_epoch
+        else:
+            rows.extend(live.n_inputs, live.n_outputs)
         changed: list[str] = list(ended)
+        if shifted and not moved:
+            restale = {uuids[i] for i in stale}
+            for moved_key in shifted:
+                key = str(moved_key)
+                if key in layout and key not in restale:
+                    rows.clear(*layout[key])
+                    changed.append(key)
+        n_relocated = len(changed) - len(ended)
         dropped_names: list[str] = []
         for key in ended:
             plan, in_lo, out_lo = layout.pop(key)
@@ -367,7 +392,7 @@ class CallEngine:
             if not moved:
                 rows.clear(plan, in_lo, out_lo)
         for i in stale:
-            key, call, m = uuids[i], calls[i], matrices[i]
+            key, call = uuids[i], calls[i]
             specs = per_call[i] if per_call is not None else None
             sources = everything if everything is not None else {
                 spec.name: self._source(spec) for spec in specs or ()}
@@ -376,15 +401,20 @@ class CallEngine:
             if old is not None and not moved:
                 rows.clear(*old)
             plan = plans[key] = call_plan(
-                call, specs, m, sources, live.sources(key), live.listeners(key), state.speakers,
+                call, specs, routed[key][1], sources, live.sources(key), live.listeners(key), state.speakers,
                 self._buffers, outputs.listener_writer if outputs is not None else lambda _: None,
                 waiting, version)
             if old is not None and everything is None:
                 dropped_names.extend(name for name in old[0].sources if name not in plan.sources)
+            if old is not None and outputs is not None and outputs.ring is not None:
+                feeds = {id(w) for _, w in plan.out_writers}
+                for _, writer in old[0].out_writers:  # no longer fed a frame a tick: handed
+                    if id(writer) not in feeds:  # what it gathered, its slot freed
+                        outputs.ring.drain(writer, release=True)
             changed.append(key)
         in_starts, out_starts = live.row_starts()
         ring = outputs.ring if outputs is not None else None
-        for key in (plans if moved else changed[len(ended):]):
+        for key in (plans if moved else changed[len(ended):]):  # relocated, then re-planned
             plan = plans[key]
             if ring is not None and plan.out_writers and (plan.slots is None or plan.ring is not ring):
                 plan.slots = ring.slots([w for _, w in plan.out_writers])
@@ -398,7 +428,7 @@ class CallEngine:
             self._waiting.pop(name, None)
         for key in ended:
             self._waiting_keys.discard(key)
-        for key in changed[len(ended):]:
+        for key in changed[len(ended) + n_relocated:]:
             if plans[key].waiting:
                 self._waiting_keys.add(key)
             else:
@@ -407,6 +437,9 @@ class CallEngine:
                               changed[len(ended):] if not moved else list(plans))
         if outputs is not None:
             self._update_captures(state, calls, uuids, changed, moved)
+        self._planned_serial = state.serial
+        if self.verify_plan:
+            self._check_plan(uuids)
         span = SpanPlan(state, version if self._waiting_keys else None, matrix, dict(layout),
                         rows.gather(self._buffers),
                         [entry[2] for entry in self._caps.values() if entry[2] is not None],
@@ -432,6 +465,37 @@ class CallEngine:
                     self._listened[label] = heard_row(self._layout, key, label)
         if dropped:
             self._speech.forget_all_but(self._listened)  # nothing more to hear, or nobody to tell
+
+    #: Tests set this: every span plan changed in place is checked against one laid out from
+    #: scratch (tests/conftest.py).
+    verify_plan = False
+
+    def _check_plan(self, uuids: tuple[str, ...]) -> None:
+        """Assert that the tables changed in place equal tables laid out from every plan."""
+        live = self.mixer
+        in_starts, out_starts = live.row_starts()
+        assert set(self._layout) == set(self._call_plans) == set(uuids), "plan: stale MPCs"
+        fresh = Rows()
+        fresh.reset(live.n_inputs, live.n_outputs)
+        for key, (plan, in_lo, out_lo) in self._layout.items():
+            assert plan is self._call_plans[key], f"plan: {key} stale"
+            assert (in_lo, out_lo) == (in_starts[key], out_starts[key]), f"plan: {key} moved"
+            fresh.put(plan, in_lo, out_lo)
+        rows = self._rows
+        for name in ("buffers", "origins", "looped", "listen"):
+            assert np.array_equal(getattr(rows, name), getattr(fresh, name)), f"plan: table {name}"
+        assert rows.alone == fresh.alone, "plan: sources read alone"
+        for rkey, entry in self._caps.items():
+            assert entry[2] == self._resolve(entry[0], entry[1]), f"plan: capture {rkey}"
+            if entry[3] is not None:
+                name, row, slot = entry[3]
+                getattr(fresh, name)[row] = slot
+        assert np.array_equal(rows.rec_out, fresh.rec_out), "plan: rec_out"
+        assert np.array_equal(rows.rec_in, fresh.rec_in), "plan: rec_in"
+        listened = {label: heard_row(self._layout, key, label)
+                    for key, plan in self._call_plans.items() for label in plan.listened}
+        assert listened == self._listened, "plan: speech voices"
+        assert self._waiting_keys == {k for k, p in self._call_plans.items() if p.waiting}
 
     def _update_captures(self, state: MixState, calls: tuple[CallState, ...],
                          uuids: tuple[str, ...], changed: list[str], moved: bool) -> None:
@@ -489,9 +553,13 @@ class CallEngine:
         """Take a capture out of the tables (its ring feed, or the direct writes)."""
         applied = entry[3]
         if applied is not None:
-            table, row, slot = applied
-            if table[row] == slot:
+            name, row, slot = applied
+            table = getattr(self._rows, name)  # the table now (it may have been laid out anew)
+            if row < len(table) and table[row] == slot:
                 table[row] = -1
+            ring = self.outputs.ring if self.outputs is not None else None
+            if ring is not None:  # no longer fed a frame a tick (until applied again): handed
+                ring.drain(entry[2][0], release=True)  # what it gathered, its slot freed
         self._direct.pop(rkey, None)
         entry[2] = entry[3] = None
 
@@ -506,10 +574,10 @@ class CallEngine:
         target = None
         if ring is not None and writer.channels == 1:
             if kind == "row" and resolved[2] is not None and rows.rec_out[resolved[2]] < 0:
-                target = (rows.rec_out, resolved[2])
+                target = ("rec_out", resolved[2])
             elif kind == "voice" and resolved[2] and resolved[3] is not None \
                     and rows.rec_in[resolved[3]] < 0:
-                target = (rows.rec_in, resolved[3])
+                target = ("rec_in", resolved[3])
         if target is None:
             self._direct[rkey] = resolved
             if ring is not None:
@@ -517,7 +585,7 @@ class CallEngine:
             return
         assert ring is not None
         slot = int(ring.slots([writer])[0])
-        target[0][target[1]] = slot
+        getattr(rows, target[0])[target[1]] = slot
         entry[3] = (target[0], target[1], slot)
 
     def _resolve(self, capture: Capture, key: str) -> tuple[Any, ...]:
@@ -558,27 +626,22 @@ class CallEngine:
         fits = BLOCK_BUDGET_BYTES // (max(1, rows) * BYTES_PER_ROW_SAMPLE)
         return max(frame, min(self.block, fits // frame * frame))
 
-    def _route(self, uuids: tuple[str, ...], calls: tuple[CallState, ...]) -> list[RoutingMatrix]:
-        """Give the mixer each MPC's routing matrix (where it changed) and forget ended MPCs."""
-        if len(uuids) != len(calls):  # a model without uuids: its calls in order
-            uuids = tuple(f"call-{i}" for i in range(len(calls)))
-        matrices = []
-        for key, call in zip(uuids, calls, strict=True):
+    def _route(self, uuids: tuple[str, ...], calls: tuple[CallState, ...], look: Iterable[int],
+               gone: list[str]) -> None:
+        """Give the mixer the routing matrix of the MPCs `look` (indices) where it changed, and
+        forget the `gone` ones (ended)."""
+        for i in look:
+            key, call = uuids[i], calls[i]
             routed = self._routed.get(key)
             if routed is not None and (routed[0] is call or routed[0] == call):
-                matrices.append(routed[1])  # unchanged state: the same matrix (the usual tick)
-                continue
+                continue  # unchanged state: the same matrix (the usual tick)
             m = build_matrix(call)
-            matrices.append(m)
             if routed is None or routed[1] != m:
                 self.mixer.set_call(key, m)
             self._routed[key] = (call, m)
-        if len(self._routed) > len(calls):
-            live = set(uuids)
-            for key in [k for k in self._routed if k not in live]:
-                del self._routed[key]
+        for key in gone:
+            if self._routed.pop(key, None) is not None:
                 self.mixer.remove_call(key)
-        return matrices
 
     def _mix_inputs(self, span: SpanPlan, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Every MPC's block ``[start, start + n)``: (its inputs int16 (n_inputs, n) as mixed,

@@ -132,8 +132,8 @@ class TickRing:
         self._since[slot] = -1
         if since < 0 or writer is None or upto <= since:
             return _nothing
-        n = upto - since  # ticks gathered: at most a ring's (a turn, or a drain, every ring)
-        lo, f = since % self.ticks, self.frame
+        n = min(upto - since, self.ticks)  # the ring holds a turn's ticks at most
+        lo, f = (upto - n) % self.ticks, self.frame
         if row is None:
             row = self._buf[slot]
         blocks = (row[lo * f:(lo + n) * f],) if lo + n <= self.ticks else (

@@ -161,6 +161,18 @@ class Rows:
         self.rec_out = np.full(n_outputs, -1, dtype=np.int64)
         self.rec_in = np.full(n_inputs, -1, dtype=np.int64)
 
+    def extend(self, n_inputs: int, n_outputs: int) -> None:
+        """Grow the tables to `n_inputs` and `n_outputs` rows (the new rows silent, unfed)."""
+        grow_in, grow_out = n_inputs - len(self.buffers), n_outputs - len(self.listen)
+        if grow_in > 0:
+            self.buffers = np.concatenate([self.buffers, np.full(grow_in, SILENT, np.int64)])
+            self.origins = np.concatenate([self.origins, np.zeros(grow_in, np.int64)])
+            self.looped = np.concatenate([self.looped, np.zeros(grow_in, np.bool_)])
+            self.rec_in = np.concatenate([self.rec_in, np.full(grow_in, -1, np.int64)])
+        if grow_out > 0:
+            self.listen = np.concatenate([self.listen, np.full(grow_out, -1, np.int64)])
+            self.rec_out = np.concatenate([self.rec_out, np.full(grow_out, -1, np.int64)])
+
     def put(self, plan: CallPlan, in_lo: int, out_lo: int) -> None:
         """Lay `plan` out from input row `in_lo` and output row `out_lo`."""
         hi = in_lo + len(plan.buffers)
@@ -174,7 +186,10 @@ class Rows:
 
     def clear(self, plan: CallPlan, in_lo: int, out_lo: int) -> None:
         """Undo `put` of `plan` (its rows silent and unfed; its recordings are the engine's)."""
-        self.buffers[in_lo:in_lo + len(plan.buffers)] = SILENT
+        hi = in_lo + len(plan.buffers)
+        self.buffers[in_lo:hi] = SILENT
+        self.origins[in_lo:hi] = 0
+        self.looped[in_lo:hi] = False
         for k, _ in plan.alone:
             self.alone.pop(in_lo + k, None)
         self.listen[out_lo:out_lo + len(plan.out_pos)] = -1

@@ -4,8 +4,8 @@ A record is one MPC as a JSON-ready dict: what Get and List answer (its API obje
 participants' objects, serialised once) and what finds it and its participants again (uuid,
 name, member ids, labels, every call leg's uuid), with its times in the timeline of the run that
 wrote it (`epoch`, the wall time of that run's 0 ms). The model gives them out
-(`CallModel.drain_archive` for MPCs that ended, `CallModel.live_records` for those that have
-not) and takes them back (`CallModel.restore`) in a new run; the server's runtime does the I/O.
+(`CallModel.drain_archive` for MPCs that ended, `CallModel.live_changes` for those that have
+not, as they change) and takes them back (`CallModel.restore`) in a new run; the server's runtime does the I/O.
 
 An MPC that was live when its run stopped (a crash, or a shutdown in mid-call) cannot go on: a
 new run ends it (`interrupted`) at the last moment its run wrote, with `INTERRUPTED`

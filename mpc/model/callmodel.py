@@ -145,6 +145,7 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
             stale.setdefault(heapq.heappop(expiry)[1], None)  # type: ignore[arg-type]
         rebuild = self._live.keys() if self._touched_all else stale.keys()
         same = state is not None and len(cache) == len(self._live)
+        changed: set[str] = set()
         for uuid in list(rebuild):
             mpc = self._live.get(uuid)
             if mpc is not None:
@@ -153,15 +154,19 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
                 if old is None or old != part:
                     same = False
                     cache[uuid] = part
+                    changed.add(uuid)
                 if part.until < 1 << 62:
                     heapq.heappush(expiry, (part.until, uuid))
             elif uuid in cache:
                 del cache[uuid]
                 same = False
+                changed.add(uuid)
         if same and len(cache) == len(self._live) and state is not None:
             self._mix_key = key  # touched, but nothing the mix sees changed (a read, a settle)
             return state
         if len(cache) != len(self._live):
+            changed.update(u for u in self._live if u not in cache)
+            changed.update(u for u in cache if u not in self._live)
             self._mix_parts = cache = {u: cache[u] if u in cache else self._mpc_mix(m)
                                        for u, m in self._live.items()}
         parts = [cache[u] for u in self._live]
@@ -174,11 +179,28 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
             tuple(spec for p in parts for spec in p.recordings) + elsewhere,
             tuple(self._live), tuple(p.created_ms for p in parts),
             frozenset(label for p in parts for label in p.speakers),
-            tuple(p.sources for p in parts))
+            tuple(p.sources for p in parts), self._mix_serial + 1)
+        self._mix_serial += 1
+        self._mix_changes.append((self._mix_serial, frozenset(changed)))
         self._mix_cached, self._mix_key = state, key
         if self.verify_mix_state:
             self._check_mix_state(state)
         return state
+
+    def mix_changes_since(self, serial: int) -> frozenset[str] | None:
+        """The MPCs (uuids) whose part of `mix_state` may differ from that of the snapshot
+        numbered `serial` (`MixState.serial`): added, ended or changed since. None when that
+        snapshot is too old to tell (then every MPC may have changed)."""
+        changes = self._mix_changes
+        if serial == self._mix_serial:
+            return frozenset()
+        if serial <= 0 or not changes or changes[0][0] > serial + 1 or serial > self._mix_serial:
+            return None
+        out: set[str] = set()
+        for number, uuids in changes:
+            if number > serial:
+                out.update(uuids)
+        return frozenset(out)
 
     def _check_mix_state(self, state: MixState) -> None:
         full = [self._mpc_mix(m) for m in self._live.values()]
@@ -356,27 +378,35 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         out, self._archive = self._archive, []
         return out
 
-    def live_records(self) -> list[dict[str, Any]]:
-        """The record of each MPC that has not ended, as it stands now (the same dict as the
-        last call's for an MPC that did not change since: a caller may keep what it made of
-        it, by identity)."""
+    def live_changes(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """What became of the live MPCs since the last call: (uuid -> record of each MPC that
+        became live or whose record changed, as it stands now; the uuids of those that left the
+        live set, i.e. ended: their record comes from `drain_archive`). Only the MPCs touched
+        since are looked at (an operation, a timer, a settle or an end marks them), so this costs
+        O(MPCs changed), never a pass over every live MPC."""
         cache = self._record_cache
-        touched: Any = self._live if self._touched_all else self._record_touched
+        touched: Any = self._record_touched
+        if self._touched_all:  # rare (a restore, a medium ready or failed): every MPC
+            touched = dict(self._live) | {u: None for u in cache if u not in self._live}
         self._record_touched = {}
-        out = []
-        for uuid, mpc in self._live.items():
+        changed: dict[str, dict[str, Any]] = {}
+        gone: list[str] = []
+        for uuid in touched:
+            mpc = self._live.get(uuid)
+            if mpc is None:
+                if cache.pop(uuid, None) is not None:
+                    gone.append(uuid)
+                continue
+            key = archive.fingerprint(mpc)
             cached = cache.get(uuid)
-            if cached is None or uuid in touched:  # only a touched MPC's record can change
-                key = archive.fingerprint(mpc)
-                if cached is None or cached[0] != key:
-                    cached = cache[uuid] = (key, archive.record(mpc, self._fmt))
-            out.append(cached[1])
-            if self.verify_mix_state:
-                assert cached[0] == archive.fingerprint(mpc), "live_records: stale record"
-        if len(cache) > len(out):
-            for uuid in [u for u in cache if u not in self._live]:
-                del cache[uuid]
-        return out
+            if cached is None or cached[0] != key:
+                cache[uuid] = (key, archive.record(mpc, self._fmt))
+                changed[uuid] = cache[uuid][1]
+        if self.verify_mix_state:  # every untouched MPC's record is as it was
+            assert cache.keys() == self._live.keys(), "live_changes: live set out of step"
+            for uuid, mpc in self._live.items():
+                assert cache[uuid][0] == archive.fingerprint(mpc), "live_changes: stale record"
+        return changed, gone
 
     def interrupted_record(self, item: dict[str, Any], end_ms: int) -> dict[str, Any]:
         """A live MPC's record of an earlier run, ended at `end_ms` of that run's timeline (the

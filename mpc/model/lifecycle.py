@@ -237,6 +237,8 @@ class Lifecycle(Notifier):
         if self._live_by_name.get(mpc.name) is mpc:
             del self._live_by_name[mpc.name]
         del self._live[mpc.uuid]
+        if self._archive is not None:  # a server's: its leaving the live set is saved (live_changes)
+            self._record_touched[mpc.uuid] = mpc
         self._ended.append(mpc)
         duration, billed, amount = self._fmt.mpc_billing(mpc)
         self._mpc_event(ev.MPC_END, mpc, t, {

@@ -117,6 +117,9 @@ class MixState:
     #: `sources` cut by call: ``call_sources[i]`` the sources `calls[i]` names (the same tuple
     #: object while that MPC does not change). Empty: not given.
     call_sources: tuple[tuple[SourceSpec, ...], ...] = field(default=())
+    #: The model's number for this snapshot (`CallModel.mix_changes_since` tells which MPCs
+    #: changed since another); 0: not numbered (a snapshot made by hand).
+    serial: int = field(default=0, compare=False)
 
     def source(self, name: str) -> SourceSpec:
         """The source labelled `name` (KeyError if there is none)."""

@@ -11,6 +11,7 @@ puts together. Pure logic: no audio, no files, no wall clock.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -127,7 +128,8 @@ class ModelState:
         self.revision = 0
         # With `archive`, the record of each MPC once it has ended, until `drain_archive`.
         self._archive: list[dict[str, Any]] | None = [] if archive else None
-        self._record_cache: dict[str, tuple[Any, dict[str, Any]]] = {}  # live_records, by uuid
+        # uuid -> (fingerprint, record) of each live MPC as `live_changes` last gave it
+        self._record_cache: dict[str, tuple[Any, dict[str, Any]]] = {}
         # Per-frame work only where something changed: the MPCs an operation, a timer or a
         # settle touched since the last `settle` (the ending rules judge only them) and since
         # the last `mix_state` (only their part of the snapshot is made again). `_touched_all`:
@@ -138,9 +140,12 @@ class ModelState:
         self._settles = 0
         self._mix_parts: dict[str, Any] = {}  # uuid -> its part of the snapshot (callmodel)
         self._mix_cached: Any = None
+        self._mix_serial = 0  # the number of the last snapshot made
+        # (snapshot number, the MPCs whose part changed in it), for the last few snapshots
+        self._mix_changes: deque[tuple[int, frozenset[str]]] = deque(maxlen=64)
         self._mix_key = (-1, -1)
         self._mix_expiry: list[tuple[int, str]] = []  # (until, uuid): parts that end then
-        self._record_touched: dict[str, MpcRecord] = {}  # since the last `live_records`
+        self._record_touched: dict[str, MpcRecord] = {}  # since the last `live_changes`
 
     def _touch(self, mpc: Any) -> None:
         """Mark a live MPC changed (or about to be): settled and snapshotted again."""

@@ -15,7 +15,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -38,6 +38,7 @@ from .config import Account, ServerConfig, default_epoch
 from .eventlog import EventLog
 from .store import (
     AccountStore,
+    LiveJournal,
     recording_files,
     recording_on_disk,
     repair_cut_files,
@@ -94,11 +95,11 @@ class AccountRuntime:
         self.model: CallModel = self.engine.model
         self._last_error: str | None = None
         self._recovered: dict[str, Path] = {}  # file name -> a recording of an earlier run
-        self._saved = (-1, -1)  # (model revision, written_ms) last saved to live.json
+        self._saved = (-1, -1)  # (model revision, written_ms) last saved to live.jsonl
         self._media_seen = -1  # the media library's version when its media were last asked about
-        self._live_json = "[]"
-        self._record_texts: dict[int, tuple[dict[str, Any], str]] = {}  # id -> (record, JSON)
+        self._journal = LiveJournal()  # what live.jsonl holds (`_save` writes it, in order)
         self._saver = ThreadPoolExecutor(1, thread_name_prefix=f"mpcmix-save-{account.auth_id}")
+        self._saving: Future[None] | None = None  # the saver's last job (submitted under the lock)
         interrupted = self._restore()
         self._recover_recordings()
         for item in interrupted:  # after its recordings' failures, as its run would have
@@ -389,7 +390,7 @@ class AccountRuntime:
 
     def _restore(self) -> list[dict[str, Any]]:
         """Take back what earlier runs on this folder left: every ended MPC (mpcs.jsonl), and
-        the MPCs that were live when the last run stopped (live.json), ended now at the last
+        the MPCs that were live when the last run stopped (live.jsonl), ended now at the last
         moment it wrote (archive.INTERRUPTED); keep every id their records and files hold from
         being given again; after a run that did not stop cleanly, repair the files it cut."""
         live = self.store.read_live() or {}
@@ -459,47 +460,47 @@ class AccountRuntime:
 
     def _save(self, *, clean: bool = False, wait: bool = True) -> None:
         """Append the MPCs that ended to mpcs.jsonl, and, if the model changed or time moved
-        with MPCs live, write live.json (`clean`: the server is stopping). What to write is
-        taken under the lock; the files are written by the account's saver thread, in order
-        (`wait`: until this is written: a request's 2xx then survives a kill; the ticker's
-        flush does not wait, so no tick waits on the disk)."""
+        with MPCs live, save to live.jsonl the live MPCs that changed and the time written
+        (`clean`: the server is stopping): O(what changed), the journal rewritten whole only
+        once it has outgrown the live set (`store.LiveJournal`). What to write is taken, and
+        written, under the lock, in order: `wait` (a request: its 2xx then survives a kill)
+        writes it now, after what the saver thread still has; else (the ticker's flush: no tick
+        waits on the disk) the account's saver thread writes it."""
         ended = self.model.drain_archive()
         for item in ended:
             item["run"] = self.generation
         revision, written = self.model.revision, self.engine.now_ms
-        state: dict[str, Any] | None = None
+        text, whole = "", False
+        if revision != self._saved[0]:
+            changed, gone = self.model.live_changes()
+        else:
+            changed, gone = {}, []
         if clean or ((revision, written) != self._saved
-                     and (revision != self._saved[0] or self.model.live_mpcs())):
-            if revision != self._saved[0]:
-                self._live_json = self._records_json(self.model.live_records())
+                     and (revision != self._saved[0] or self._journal.texts)):
             state = {"v": archive.VERSION, "run": self.generation, "written_ms": written,
                      "clean": clean}
+            text, whole = self._journal.lines(changed, gone, state)
             self._saved = (revision, written)
-        if not ended and state is None:
+        if not ended and not text:
             return
-        done = self._saver.submit(self._write_saved, ended, state, self._live_json)
         if wait:
-            done.result()
+            if self._saving is not None:
+                self._saving.result()  # what the saver still has goes first (no thread hand-off
+                self._saving = None    # when it has nothing: a request writes its own lines)
+            self._write_saved(ended, text, whole)
+        else:
+            self._saving = self._saver.submit(self._write_saved, ended, text, whole)
 
-    def _write_saved(self, ended: list[dict[str, Any]], state: dict[str, Any] | None,
-                     live_json: str) -> None:
+    def _write_saved(self, ended: list[dict[str, Any]], text: str, whole: bool) -> None:
         try:
             self.store.append(ended)
-            if state is not None:
-                self.store.write_live(state, live_json)
+            if whole:
+                self.store.rewrite_live(text)
+            elif text:
+                self.store.append_live(text)
         except OSError as exc:
+            self._journal.file_bytes = None  # lines may be missing: rewritten whole next time
             self._log_once(f"saving the MPCs failed: {exc!r}")
-
-    def _records_json(self, records: list[dict[str, Any]]) -> str:
-        """The JSON list of `records`, each dumped once (the model hands an unchanged MPC's
-        record back as the same dict: its text is reused)."""
-        texts: dict[int, tuple[dict[str, Any], str]] = {}
-        for item in records:
-            kept = self._record_texts.get(id(item))
-            texts[id(item)] = kept if kept is not None and kept[0] is item else \
-                (item, json.dumps(item, separators=(",", ":")))
-        self._record_texts = texts
-        return "[" + ",".join(texts[id(item)][1] for item in records) + "]"
 
     # -- crash safety: recordings in progress survive a kill -------------------------------------
 
@@ -634,6 +635,7 @@ class AccountRuntime:
                     self._save(clean=True)
                 finally:
                     self._saver.shutdown(wait=True)
+                    self.store.close()
                     self.events.close()
 
 

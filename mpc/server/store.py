@@ -5,10 +5,17 @@ the records: mpcmix.model.archive):
 
 - ``mpcs.jsonl``: the record of every MPC that ended, one JSON line each, appended when it ends
   (its `run` added: the start of the server that wrote it, for their order);
-- ``live.json``: the records of the MPCs not ended yet, with the timeline moment the server last
-  wrote (`written_ms`: its files are flushed up to there) and whether it stopped cleanly;
-  replaced whole (written beside it, renamed into place) whenever the call model changed, and at
-  each flush.
+- ``live.jsonl``: the journal of the MPCs not ended yet (`LiveJournal`), one JSON line each:
+  ``{"mpc": record}`` when an MPC became live or its record changed, ``{"gone": uuid}`` when it
+  left the live set (it ended: its record is in ``mpcs.jsonl``), and ``{"state": {...}}`` with
+  the timeline moment the server last wrote (`written_ms`: its files are flushed up to there),
+  its `run` and whether it stopped cleanly. Appended after every change (only the MPCs that
+  changed: a save costs O(what changed), not O(live MPCs)) and at each flush (a state line);
+  rewritten whole (beside it, renamed into place) once it has grown past twice what the live
+  MPCs' lines hold, and at each start, so it stays O(live set) and a change costs O(1) amortised.
+  Read back: the last line of each uuid wins, the last state line holds. A data folder of an
+  earlier version holds ``live.json`` (one object: the state's keys and `mpcs`, the list of
+  records), read when there is no journal and removed once the first journal is in place.
 
 Neither is fsynced: a ``kill -9`` loses nothing the kernel has (a power cut may lose the last
 second, as for the audio files). A line a kill cut short is skipped when read. Besides, what an
@@ -16,7 +23,6 @@ earlier run left is looked at once at start-up: the WAV and MP3 files a crash cu
 (`repair_cut_files`), and the names of the files on disk (`used_ids`) keep their ids from being
 given again.
 """
-
 from __future__ import annotations
 
 import json
@@ -30,7 +36,13 @@ from mpcmix.mixer import mp3file, wavfile
 log = logging.getLogger("mpcmix.server")
 
 ARCHIVE = "mpcs.jsonl"
-LIVE = "live.json"
+LIVE = "live.jsonl"
+#: The live MPCs as versions before the journal wrote them (read once, then removed).
+LEGACY_LIVE = "live.json"
+#: The journal is rewritten once it holds more than this many times its live lines' bytes...
+COMPACT_RATIO = 2
+#: ...and more than this many bytes (a few MPCs live: no rewrite at every flush).
+COMPACT_MIN_BYTES = 1 << 16
 #: Recording file names: ``<recording_id>[-<track>].<format>``.
 TRACK_SUFFIXES = ("-participant", "-all", "-conference")
 
@@ -42,6 +54,7 @@ class AccountStore:
         self.folder = folder
         self.archive_path = folder / ARCHIVE
         self.live_path = folder / LIVE
+        self._live_fd: int | None = None  # the journal, open for appending
 
     def read_archive(self) -> list[dict[str, Any]]:
         """Every ended MPC's record (lines a kill cut short, or unreadable, are skipped)."""
@@ -73,24 +86,107 @@ class AccountStore:
             f.write(text.encode("utf-8"))
 
     def read_live(self) -> dict[str, Any] | None:
-        """What `write_live` wrote last (None if nothing, or if it cannot be read)."""
+        """The live MPCs the last run left: the state's keys (`v`, `run`, `written_ms`, `clean`)
+        and `mpcs`, their records; from the journal (see the module docstring), else from an
+        earlier version's ``live.json``. None if there is neither (or it cannot be read)."""
         try:
-            data = json.loads(self.live_path.read_text(encoding="utf-8"))
+            with self.live_path.open("r", encoding="utf-8", errors="replace") as f:
+                return _read_journal(f, self.live_path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("%s cannot be read (%r): its MPCs are lost", self.live_path, exc)
+            return None
+        legacy = self.folder / LEGACY_LIVE
+        try:
+            data = json.loads(legacy.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            log.warning("%s cannot be read (%r): its MPCs are lost", self.live_path, exc)
+            log.warning("%s cannot be read (%r): its MPCs are lost", legacy, exc)
             return None
         return data if isinstance(data, dict) else None
 
-    def write_live(self, state: dict[str, Any], mpcs_json: str) -> None:
-        """Replace ``live.json``: `state` with the live MPCs' records (`mpcs_json`, their JSON
-        list, kept by the caller between changes)."""
-        head = json.dumps(state, separators=(",", ":"))
-        text = head[:-1] + ',"mpcs":' + mpcs_json + "}\n"
+    def rewrite_live(self, text: str) -> None:
+        """Replace the journal by `text` (written beside it, renamed into place); an earlier
+        version's ``live.json`` is removed once it is."""
+        self.close()
         temporary = self.live_path.with_name(LIVE + ".tmp")
-        temporary.write_text(text, encoding="utf-8")
+        with open(temporary, "wb") as f:
+            f.write(text.encode("ascii"))
         os.replace(temporary, self.live_path)
+        (self.folder / LEGACY_LIVE).unlink(missing_ok=True)
+
+    def append_live(self, text: str) -> None:
+        """Add `text` (whole lines) to the journal, in one write."""
+        if self._live_fd is None:
+            self._live_fd = os.open(self.live_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        data = text.encode("ascii")
+        while data:
+            data = data[os.write(self._live_fd, data):]
+
+    def close(self) -> None:
+        """Close the journal (it is opened again on the next append)."""
+        if self._live_fd is not None:
+            os.close(self._live_fd)
+            self._live_fd = None
+
+
+def _read_journal(lines: Any, path: Path) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    mpcs: dict[str, dict[str, Any]] = {}
+    for number, line in enumerate(lines, 1):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            log.warning("%s line %d: cut short or unreadable, skipped", path, number)
+            continue
+        if not isinstance(item, dict):
+            continue
+        if isinstance(item.get("mpc"), dict) and isinstance(item["mpc"].get("uuid"), str):
+            mpcs[item["mpc"]["uuid"]] = item["mpc"]
+        elif isinstance(item.get("gone"), str):
+            mpcs.pop(item["gone"], None)
+        elif isinstance(item.get("state"), dict):
+            state = item["state"]
+    return state | {"mpcs": list(mpcs.values())}
+
+
+class LiveJournal:
+    """What the journal holds, kept beside the call model (under the account's lock): each live
+    MPC's line, and how many bytes the file has; `lines` turns a save into the text to append,
+    or into the whole file when it is time to rewrite it (`AccountStore` writes either)."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}  # uuid -> its live line
+        self.live_bytes = 0  # the bytes of `texts`
+        self.file_bytes: int | None = None  # None: rewrite at the next save (a start)
+
+    def lines(self, changed: dict[str, dict[str, Any]], gone: list[str],
+              state: dict[str, Any]) -> tuple[str, bool]:
+        """(the text, whether it replaces the file) that saves the `changed` records (uuid ->
+        record), the uuids `gone` and `state`: the lines to append, or, once the file would
+        outgrow `COMPACT_RATIO` times the live lines (and at a start), the whole file."""
+        out: list[str] = []
+        for uuid, item in changed.items():
+            text = '{"mpc":' + json.dumps(item, separators=(",", ":")) + "}\n"
+            self.live_bytes += len(text) - len(self.texts.get(uuid, ""))
+            self.texts[uuid] = text
+            out.append(text)
+        for uuid in gone:
+            line = self.texts.pop(uuid, None)
+            if line is not None:
+                self.live_bytes -= len(line)
+                out.append('{"gone":' + json.dumps(uuid) + "}\n")
+        out.append('{"state":' + json.dumps(state, separators=(",", ":")) + "}\n")
+        appended = "".join(out)
+        grown = None if self.file_bytes is None else self.file_bytes + len(appended)
+        if grown is not None and grown <= max(COMPACT_RATIO * self.live_bytes, COMPACT_MIN_BYTES):
+            self.file_bytes = grown
+            return appended, False
+        whole = "".join(self.texts.values()) + out[-1]
+        self.file_bytes = len(whole)
+        return whole, True
 
 
 def repair_cut_files(folder: Path) -> list[Path]:

@@ -1,16 +1,66 @@
-"""The tick ring: every file fed a frame a tick gets exactly its frames, in order, a ring's worth
-at a time, the files' turns spread over the ticks."""
+"""The tick ring (`engine.outputs.TickRing`) hands every file exactly the frames put for it, in
+order, a ring's worth at a time, whatever its slot, the tick it joined at and the drains between
+its turns (a slot whose turn fell on the ring's last column once had each full turn handed
+twice), the files' turns spread over the ticks; with or without a write-behind thread."""
 
 from __future__ import annotations
 
+import random
 import threading
 
 import numpy as np
 import pytest
+import soundfile as sf
 from mpcmix.engine.outputs import TickRing
 from mpcmix.mixer import StreamWriter, WriteBehind, wavfile
 
 FRAME = 160
+SMALL_FRAME = 4
+
+
+@pytest.mark.parametrize("background", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_every_file_gets_its_frames_once_in_order(tmp_path, seed, background):
+    rng = random.Random(seed)
+    ring = TickRing(SMALL_FRAME, ticks=10)
+    io = WriteBehind() if background else None
+    ring.background = io
+    writers: list[StreamWriter] = []
+    expected: dict[int, list[np.ndarray]] = {}
+    joined: list[int] = []
+    active: set[int] = set()
+    for tick in range(137):
+        if len(writers) < 25 and rng.random() < 0.4:  # a file joins now
+            writers.append(StreamWriter(tmp_path / f"{len(writers)}.wav", 16000, background=io))
+            expected[len(writers) - 1] = []
+            joined.append(tick)
+            active.add(len(writers) - 1)
+        for i in list(active):
+            if rng.random() < 0.03:  # no longer fed (a recording paused): handed what it has
+                ring.drain(writers[i], release=True)
+                active.discard(i)
+        for i in range(len(writers)):
+            if i not in active and rng.random() < 0.05:  # fed again (resumed)
+                active.add(i)
+        if rng.random() < 0.05 and writers:  # a download, or a write of another kind, drains one
+            ring.drain(writers[rng.randrange(len(writers))])  # (between ticks, as the engine does)
+        fed = sorted(active)
+        if fed:
+            slots = ring.slots([writers[i] for i in fed])
+            block = np.array([[tick * 100 + i] * SMALL_FRAME for i in fed], dtype=np.int16)
+            ring.put(slots, block)
+            for i, row in zip(fed, block, strict=True):
+                expected[i].append(row)
+        ring.step()
+    for i, writer in enumerate(writers):
+        ring.drain(writer, release=True)
+        writer.close()
+        got, _ = sf.read(tmp_path / f"{i}.wav", dtype="int16")
+        want = np.concatenate(expected[i]) if expected[i] else np.zeros(0, np.int16)
+        assert np.array_equal(got, want), f"file {i} (joined at tick {joined[i]})"
+    assert len(writers) >= 20
+    if io is not None:
+        io.close()
 
 
 @pytest.mark.parametrize("background", [False, True])
@@ -73,8 +123,6 @@ def test_float_and_mp3_files_fed_by_a_ring_with_a_write_behind_thread(tmp_path):
     """Files libsndfile writes (float WAV, MP3) take the same turns: their frames in order, the
     WAV's header counting them at each turn (updated on the write-behind thread by the turn's
     task itself, never queued from that thread: a full queue would wait for itself)."""
-    import soundfile as sf
-
     io = WriteBehind(depth=2)
     ring = TickRing(FRAME, ticks=5)
     ring.background = io

@@ -191,14 +191,17 @@ def render_markdown(res: Results, image: str) -> str:
             "together, a few hundred kilobytes at a time so the work stays in cache; limiters are vectorised "
             "across outputs (`limit_rows`, bit-identical to `Limiter` per output).",
             "- **Offline I/O**: voices at the call's rate stream from disk (`PcmFile`, `os.preadv` into the mix "
-            "buffer), int16 goes to libsndfile without float conversion, a write-behind thread writes while the "
+            "buffer), int16 is written with plain `pwrite`s (float WAVs and MP3s through libsndfile), a "
+            "write-behind thread writes while the "
             "next block is mixed, each output asks the kernel to start writing back every MiB "
             "(`sync_file_range`), so the fsync that makes the render durable finds little left to write; buffers "
             "are reused (fresh memory costs page faults here); speech detection skips blocks whose peak cannot "
             "reach its threshold and uses float32 energies re-checked exactly near it.",
-            "- **Real-time ticks** (the server): an MPC whose state did not change keeps its matrix; tick-sized "
-            "writes are gathered into 8192-frame writes (flushed every second), voices are read ahead 16384 "
-            "samples at a time, speech is judged frame by frame with exact float64 energies.", "",
+            "- **Real-time ticks** (the server): an MPC whose state did not change keeps its matrix; every "
+            "file's frame goes into a tick ring (one copy a tick), each file written a second at a time (one "
+            "`pwrite`, its header patched after) at its own turn, a tick's turns one task for the write-behind "
+            "thread; voices are read ahead 16384 samples at a time, speech is judged frame by frame with exact "
+            "float64 energies.", "",
             "## The live mixer, for the server's clock", "",
             "`mpcmix.mixer.LiveMixer` is what the live figures measure and what the call engine drives, and it "
             "gives `Mixer.render`'s samples bit for bit (property-tested per call, tick and block, "
@@ -447,17 +450,19 @@ def render_load_section(load_json: Path = LOAD_JSON, soak_json: Path = SOAK_JSON
                     "routing, sources, files; made per MPC, laid out in array steps), `gather` (every source's "
                     "frame, one compiled loop per buffer), `mix` (the compiled mixing kernel and limiters), "
                     "`files` (one copy of every file's frame into the tick ring, the files whose turn it is "
-                    "handed their ten frames and, about once a second, their header), `speech` (only "
+                    "handed their second of frames and their header's patch, as one task for the write-behind "
+                    "thread), `speech` (only "
                     "participants subscribed to speak events), `events`, `flush` (the headers of files the "
-                    "ring does not feed); `other threads`: the write-behind thread writing the files "
-                    "(libsndfile), the HTTP server and the saver.", "",
+                    "ring does not feed); `other threads`: the write-behind thread writing the files (plain "
+                    "`pwrite`s of 16-bit PCM), the HTTP server and the saver.", "",
                 "Where the rest goes: a tick where nothing changed costs a few µs per MPC; a request that "
                 "changes an MPC (a mute, a hold, a new participant: 2 a second here) makes its next tick lay "
                 "out every MPC's plan again (the mixer's cohorts, the gather, the ring's slots: a few "
                 "concatenations, still a Python step per MPC) and the call model's snapshot, which grows with "
                 "the number of MPCs: at a thousand MPCs those ticks, not the steady ones, are the late ones. "
-                "With every listener stream written, the write-behind thread's writes (four files an MPC, "
-                "through libsndfile) cost more than the whole ticker. The ramp ran on the shared 2-core "
+                "With every listener stream written, the write-behind thread writes four files an MPC: a "
+                "second of a file is one `pwrite` (~20 µs here, most of it the kernel appending to the page "
+                "cache) and one of its header. The ramp ran on the shared 2-core "
                 "machine beside other jobs (load average 4 to 8): the figures are what this run saw.",
                 "", "![tick lateness vs MPCs; MPCs kept vs workers](load.png)"]
         try:

@@ -1,14 +1,19 @@
-"""Audio out: int16 blocks streamed to WAV (16-bit PCM or float32) or MP3 by libsndfile, in
-constant memory, optionally on a write-behind thread; durable (fsynced) on close.
+"""Audio out: int16 blocks streamed to WAV (16-bit PCM or float32) or MP3, in constant memory,
+optionally on a write-behind thread; durable (fsynced) on close.
 
-Everything this package does with libsndfile's private handle (``soundfile._snd.sf_command``)
-happens here, behind `StreamWriter`'s public methods.
+A 16-bit PCM WAV is written with plain system calls (`_PcmWav`: the header of
+`wavfile.pcm_header`, then ``pwrite`` of the samples, the header's sizes patched on
+`StreamWriter.update_header`, `~StreamWriter.flush` and `~StreamWriter.close`), byte for byte the
+file libsndfile writes; float WAVs and MP3s are written by libsndfile. Everything this package
+does with libsndfile's private handle (``soundfile._snd.sf_command``) happens here, behind
+`StreamWriter`'s public methods.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -17,6 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from .decode import FULL_SCALE, check_rate
+from .wavfile import pcm_header
 
 __all__ = ["WRITEBACK_BYTES", "StreamWriter", "WriteBehind", "start_writeback"]
 
@@ -53,14 +59,79 @@ def start_writeback(fd: int) -> None:
         fn(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a failure here is not an error: fsync decides
 
 
-def _close_quietly(file: sf.SoundFile, fd: int) -> None:
-    """A writer dropped without `close`: its SoundFile first (it writes its header through
-    `fd`), then the descriptor."""
+def _nothing() -> None:
+    pass
+
+
+def _close_quietly(file: sf.SoundFile | _PcmWav, fd: int) -> None:
+    """A writer dropped without `close`: its file first (it writes its header through `fd`),
+    then the descriptor."""
     try:
         file.close()
     except Exception:  # a finaliser has nobody to tell
         pass
     os.close(fd)
+
+
+#: The RIFF size libsndfile leaves in a WAV header it has just opened (until the first header
+#: update); `_PcmWav` writes the same, so a file is the same bytes at every stage.
+_RIFF_SIZE_AT_OPEN = 8
+
+
+class _PcmWav:
+    """A 16-bit PCM WAV file written with plain system calls on descriptor `fd` (opened and
+    closed by its `StreamWriter`): the header of `wavfile.pcm_header` at open, samples by
+    ``pwrite`` at the offset of their first frame (so writes made on two threads land in their
+    places whatever their order), and the header's RIFF and data sizes patched by `set_size`.
+    Only `StreamWriter` uses it; `name` is for the errors it raises."""
+
+    __slots__ = ("channels", "data_offset", "fd", "frame_bytes", "name", "sample_rate", "sizes", "written")
+
+    def __init__(self, fd: int, name: str, sample_rate: int, channels: int) -> None:
+        self.fd, self.name = fd, name
+        self.sample_rate, self.channels = sample_rate, channels
+        head = bytearray(pcm_header(sample_rate, channels, "PCM_16", 0))
+        self.sizes = head[4:]  # what `set_size` rewrites: the RIFF size to the data size
+        struct.pack_into("<I", head, 4, _RIFF_SIZE_AT_OPEN)
+        self.data_offset = len(head)
+        self.frame_bytes = 2 * channels
+        self.written = 0  # frames: the end of the furthest write done (a dropped writer's size)
+        self.pwrite([head], 0, len(head))
+
+    def pwrite(self, buffers: list[Any], offset: int, total: int) -> None:
+        """Write `buffers` (bytes-like, in order; `total` bytes) at byte `offset`: one
+        ``pwritev``, more only if the system wrote less. OSError names the file."""
+        try:
+            done = os.pwritev(self.fd, buffers, offset)
+            if done < total:
+                rest = memoryview(b"".join(bytes(memoryview(b).cast("B")) for b in buffers))
+                while done < total:
+                    done += os.pwrite(self.fd, rest[done:], offset + done)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, self.name) from None
+
+    def write(self, frames: list[np.ndarray], at: int, nbytes: int) -> None:
+        """Write `frames` (int16 arrays of whole interleaved frames, C-contiguous, in order;
+        `nbytes` in all) from frame `at`."""
+        self.pwrite(frames, self.data_offset + at * self.frame_bytes, nbytes)
+        end = at + nbytes // self.frame_bytes
+        if end > self.written:
+            self.written = end
+
+    def set_size(self, frames: int) -> None:
+        """Make the header count `frames` frames: its sizes rewritten in one ``pwrite``."""
+        data = frames * self.frame_bytes
+        riff = self.data_offset - 8 + data
+        if riff > 0xFFFFFFFF:  # pcm_header says what does not fit
+            pcm_header(self.sample_rate, self.channels, "PCM_16", data)
+        sizes = self.sizes
+        struct.pack_into("<I", sizes, 0, riff)  # the layout of pcm_header's: RIFF size first,
+        struct.pack_into("<I", sizes, len(sizes) - 4, data)  # the data size last
+        self.pwrite([sizes], 4, len(sizes))
+
+    def close(self) -> None:
+        """Count every frame written (the finaliser of a writer dropped without `close`)."""
+        self.set_size(self.written)
 
 
 class StreamWriter:
@@ -83,13 +154,19 @@ class StreamWriter:
 
     background
         A `WriteBehind` thread that does the writing, so the caller goes on mixing meanwhile
-        (libsndfile's write releases the GIL). A block handed to `write` must then not be
-        changed by the caller afterwards. `flush`, `wait` and `close` wait for the pending writes.
+        (the writes release the GIL). A block handed to `write` must then not be changed by the
+        caller afterwards. `flush`, `wait` and `close` wait for the pending writes.
 
-    Blocks go to libsndfile (or to `background`'s bounded queue) as they come; blocks shorter than
+    A 16-bit PCM WAV is written with plain system calls: its header (`wavfile.pcm_header`) at
+    open, each write a ``pwrite`` at its frames' place in the file, the header's sizes patched by
+    `update_header`, `flush` and `close`: the same bytes as libsndfile's at every step. A float
+    WAV or an MP3 is written by libsndfile.
+
+    Blocks go to the file (or to `background`'s bounded queue) as they come; blocks shorter than
     `GATHER_FRAMES` (a real-time tick's frame) are first gathered into one write of that many
     frames, so a tick costs no system call; `update_header`, `wait`, `flush` and `close` write
-    what is gathered.
+    what is gathered. `write_now` writes on the calling thread, at once (a caller that gathers
+    frames itself: `mpc/engine/outputs.py`'s tick ring).
 
     Keeping a growing file readable: `update_header` makes the WAV header count every frame
     written so far (queued behind the writes, no fsync: cheap enough for a real-time server once
@@ -119,28 +196,36 @@ class StreamWriter:
         self._channels = channels
         self._subtype = subtype
         self._file_format = file_format
-        self._frames = 0
-        # `_background` and `_file` keep these names while mpc/server/wavsnap.py reads them.
+        self._frames = 0  # handed to `write`
+        self._placed = 0  # handed to the file (submitted or written): where the next write goes
         self._background = background
+        self._sent = 0  # tasks submitted to `background` (counted by the caller's thread)...
+        self._ran = 0  # ...and run (counted by the write-behind thread): none pending if equal
         self._unsynced = 0  # bytes written since the last `start_writeback`
         self._gathered: np.ndarray | None = None  # small blocks waiting to be written as one
         self._n_gathered = 0
+        self._closed = False
         sf_subtype = "MPEG_LAYER_III" if file_format == "mp3" else subtype
-        # The file is opened here and handed to libsndfile, so its descriptor is ours to start
-        # writeback on and to fsync before closing.
+        # The file is opened here (and handed to libsndfile, if it writes it), so its descriptor
+        # is ours to start writeback on and to fsync before closing.
         self._fd = os.open(self._name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        self._file: sf.SoundFile | None = None
+        self._pcm: _PcmWav | None = None
         try:
-            self._file: sf.SoundFile | None = _system_call(
-                self._name, sf.SoundFile, self._fd, "w", self._sample_rate, channels,
-                subtype=sf_subtype, format=_FILE_FORMATS[file_format], closefd=False,
-            )
+            if file_format == "wav" and subtype == "PCM_16":
+                self._pcm = _PcmWav(self._fd, self._name, self._sample_rate, channels)
+            else:
+                self._file = _system_call(
+                    self._name, sf.SoundFile, self._fd, "w", self._sample_rate, channels,
+                    subtype=sf_subtype, format=_FILE_FORMATS[file_format], closefd=False,
+                )
         except BaseException:
             os.close(self._fd)
             raise
         import weakref
 
-        self._finalizer = weakref.finalize(self, _close_quietly, self._file, self._fd)
-        if subtype == "FLOAT":
+        self._finalizer = weakref.finalize(self, _close_quietly, self._pcm or self._file, self._fd)
+        if self._file is not None and subtype == "FLOAT":
             _sf_command(self._file, _SFC_SET_ADD_PEAK_CHUNK)
 
     @property
@@ -177,7 +262,7 @@ class StreamWriter:
     def write(self, block: np.ndarray, *, gather: bool = True) -> None:
         """Append `block`: int16 (n,) for a mono file, or (channels, n). `gather` False: hand it
         to the file now, however short (a caller that gathers blocks itself)."""
-        if self._file is None:
+        if self._closed:
             raise ValueError(f"{self._name}: write after close")
         block = np.asarray(block)
         if block.dtype != np.int16:
@@ -207,6 +292,66 @@ class StreamWriter:
         if self._n_gathered == len(self._gathered):
             self._push_gathered()
 
+    def write_now(self, *blocks: np.ndarray) -> None:
+        """Append mono int16 `blocks` (1-D, C-contiguous), in order, on the calling thread, now.
+
+        For a 16-bit PCM WAV: one ``pwritev`` of the blocks as they are (no copy: the caller may
+        reuse them once this returns; the system call releases the GIL), whatever `background`
+        has pending (each write has its place in the file). Other files: `write` of the blocks'
+        concatenation with ``gather=False`` (a copy)."""
+        placed = self._place(blocks)
+        if placed is not None:
+            self._put_now(list(blocks), *placed, -1)
+
+    def write_later(self, *blocks: np.ndarray, header: bool = True) -> Callable[[], None]:
+        """Append mono int16 `blocks` (1-D, C-contiguous), in order: their place in the file
+        is taken now (`frames` counts them), the writing is the function returned, to be called
+        once, on `background`'s thread after whatever it had queued for this writer before, or
+        on the calling thread if there is no `background` (a caller that hands the writes of
+        many files to one task: `mpc/engine/outputs.py`'s tick ring). `header`: the function
+        then makes the header count every frame placed so far.
+
+        For a 16-bit PCM WAV the function is one ``pwritev`` of `blocks` as they are (the caller
+        must not change them until it has run), and the header's one ``pwrite``. Other files:
+        their concatenation goes through `write` (``gather=False``) now, and the function is
+        their header's update."""
+        placed = self._place(blocks)
+        if placed is None:  # queued (or written) by `write`: the header's update follows it there
+            return self._set_size if header and not self._closed and self._file_format == "wav" \
+                else _nothing
+        at, nbytes = placed
+        self._sent += 1
+        return functools.partial(self._put_later, list(blocks), at, nbytes,
+                                 at + (nbytes >> 1) if header else -1)
+
+    def _place(self, blocks: tuple[np.ndarray, ...]) -> tuple[int, int] | None:
+        """Take the place of mono `blocks` in a 16-bit PCM WAV: (their first frame, their
+        bytes); other files (or after close): `blocks` handed to `write`, None."""
+        if self._pcm is None or self._closed or self._channels != 1:
+            self.write(np.concatenate(blocks) if len(blocks) != 1 else blocks[0].copy(), gather=False)
+            return None
+        if self._n_gathered:
+            self._push_gathered()
+        at = self._placed
+        nbytes = blocks[0].nbytes if len(blocks) == 1 else sum(b.nbytes for b in blocks)
+        self._placed += nbytes >> 1
+        self._frames += nbytes >> 1
+        return at, nbytes
+
+    def _put_now(self, blocks: list[np.ndarray], at: int, nbytes: int, count: int) -> None:
+        """`blocks` written at frame `at`; then the header counts `count` frames unless it is -1."""
+        assert self._pcm is not None
+        self._pcm.write(blocks, at, nbytes)
+        if count >= 0:
+            self._pcm.set_size(count)
+        self._count_unsynced(nbytes)
+
+    def _put_later(self, blocks: list[np.ndarray], at: int, nbytes: int, count: int) -> None:
+        try:
+            self._put_now(blocks, at, nbytes, count)
+        finally:
+            self._ran += 1
+
     def _push_gathered(self) -> None:
         """Hand the gathered small blocks over as one write (a fresh buffer follows: the
         write-behind thread may still be reading this one)."""
@@ -215,19 +360,40 @@ class StreamWriter:
             self._gathered, self._n_gathered = None, 0
 
     def _submit(self, frames: np.ndarray) -> None:
+        at = self._placed
+        self._placed += len(frames)
         if self._background is not None:
-            self._background.submit(self._put, self._file, frames)
+            self._sent += 1
+            self._background.submit(self._put, frames, at)
         else:
-            self._put(self._file, frames)
+            self._put(frames, at)
 
-    def _put(self, file: sf.SoundFile, frames: np.ndarray) -> None:
-        """Write `frames` (on the write-behind thread, if any); start writeback every
-        `WRITEBACK_BYTES`."""
-        _system_call(self._name, file.write, frames)
-        self._unsynced += frames.nbytes
+    def _put(self, frames: np.ndarray, at: int) -> None:
+        """Write `frames` at frame `at` (on the write-behind thread, if any); start writeback
+        every `WRITEBACK_BYTES`."""
+        try:
+            if self._pcm is not None:
+                self._pcm.write([frames], at, frames.nbytes)
+            else:
+                assert self._file is not None
+                _system_call(self._name, self._file.write, frames)
+            self._count_unsynced(frames.nbytes)
+        finally:
+            if self._background is not None:
+                self._ran += 1
+
+    def _count_unsynced(self, nbytes: int) -> None:
+        self._unsynced += nbytes
         if self._unsynced >= WRITEBACK_BYTES:
             self._unsynced = 0
             start_writeback(self._fd)
+
+    def _set_size(self) -> None:
+        """The header counts every frame handed to the file (`_placed`)."""
+        if self._pcm is not None:
+            self._pcm.set_size(self._placed)
+        elif self._file is not None:
+            _update_header_now(self._file)
 
     def update_header(self) -> None:
         """Make the file's header count every frame handed to the file so far, without fsync.
@@ -235,25 +401,37 @@ class StreamWriter:
         Gathered small blocks stay gathered: they go out as one write when the gather is full
         (pushing them here would restart the gather at every update, and leave what a kill
         loses to the phase of the updates rather than bounded by the gather); `wait` hands them
-        over. With `background`, the header update is queued behind the writes before it
-        (libsndfile seeks to rewrite the header on the thread that writes), so it has happened
-        once `wait` returns. The kernel keeps what was written whatever happens to this process,
-        so a reader, or a restart after ``kill -9``, finds those frames counted; only a power
-        cut needs the fsync of `flush`. MP3 files have no size in a header: a no-op for them,
-        as after `close`.
+        over. With writes pending on `background`, the header update is queued behind them (so it
+        has happened once `wait` returns); else it is made now (for a 16-bit PCM WAV, one
+        ``pwrite`` of the header's sizes). The kernel keeps what was written whatever happens to
+        this process, so a reader, or a restart after ``kill -9``, finds those frames counted;
+        only a power cut needs the fsync of `flush`. MP3 files have no size in a header: a no-op
+        for them, as after `close`.
         """
-        if self._file is None or self._file_format != "wav":
+        if self._closed or self._file_format != "wav":
             return
-        if self._background is not None:
-            self._background.submit(_update_header_now, self._file)
+        if self._background is not None and (self._file is not None or self._sent != self._ran):
+            self._sent += 1
+            # a 16-bit PCM header counts what was handed over by now (written by the time the
+            # update runs), not frames placed meanwhile by `write_now` on another thread
+            update = functools.partial(self._pcm.set_size, self._placed) if self._pcm is not None \
+                else self._set_size
+            self._background.submit(self._ran_after, update)
         else:
-            _update_header_now(self._file)
+            self._set_size()
+
+    def _ran_after(self, fn: Callable[[], None]) -> None:
+        """`fn()` on the write-behind thread, counted as run."""
+        try:
+            fn()
+        finally:
+            self._ran += 1
 
     def wait(self) -> None:
         """Return once every frame written so far is in the file (not fsynced): gathered blocks
         are handed over, then `background`'s queue is drained (its writes, and any header update
         queued by `update_header`). Raises the error of a write that failed."""
-        if self._file is None:
+        if self._closed:
             return
         self._push_gathered()
         if self._background is not None:
@@ -262,36 +440,44 @@ class StreamWriter:
     def flush(self) -> None:
         """Push what was written so far to the file (its header updated), without closing it.
 
-        libsndfile rewrites the WAV header sizes on every sync, so a reader opening the file now
-        sees every frame written so far. The sync is an fsync: milliseconds per file once data
-        is dirty; `update_header` and `wait` give a reader the same without it."""
-        if self._file is not None:
-            self.wait()
-            self._file.flush()
+        A reader opening the file now sees every frame written so far. The fsync costs
+        milliseconds per file once data is dirty; `update_header` and `wait` give a reader the
+        same without it."""
+        if self._closed:
+            return
+        self.wait()
+        if self._pcm is not None:
+            self._pcm.set_size(self._placed)
+            os.fsync(self._fd)
+        elif self._file is not None:
+            self._file.flush()  # libsndfile's sf_write_sync: its header, then an fsync
             if self._file_format == "wav":  # sf_write_sync leaves a float WAV's header at 0 frames
                 _update_header_now(self._file)
 
     def close(self) -> None:
         """Flush, close and fsync the file. Idempotent."""
-        if self._file is None:
+        if self._closed:
             return
         try:
             self._push_gathered()
         finally:
             if self._background is not None:
                 self._background.drain()
-        f, self._file = self._file, None
+        self._closed = True
         self._finalizer.detach()
         try:
-            _system_call(self._name, f.close)  # soundfile flushes (sf_write_sync) before sf_close
-            os.fsync(self._fd)  # whatever sf_close wrote after its sync (header sizes) is on disk
+            if self._pcm is not None:
+                self._pcm.set_size(self._placed)
+            elif self._file is not None:
+                _system_call(self._name, self._file.close)  # flushes (sf_write_sync), then sf_close
+            os.fsync(self._fd)  # whatever was written after the last sync (header sizes) is on disk
         finally:
             os.close(self._fd)
 
     @property
     def closed(self) -> bool:
         """Whether `close()` has run."""
-        return self._file is None
+        return self._closed
 
     def __enter__(self) -> StreamWriter:
         return self

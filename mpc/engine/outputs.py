@@ -27,14 +27,15 @@ SILENCE_BLOCK = 1 << 17
 Capture = tuple[StreamWriter, str, str | None]
 
 
-#: A file fed tick by tick gets its frames this many ticks at a time (`TickRing`): what a
-#: `kill -9` can take from a file beyond its header's last update (10 ticks: 200 ms at 20 ms).
-RING_TICKS = 10
-#: ...and its header is updated once it holds this many ticks more than its header counted
-#: (under a second: a header update is a seek and a write).
-HEADER_TICKS = 40
-#: Writes the write-behind queue holds for a tick ring (each a file's ten frames, or a header).
-RING_QUEUE = 1024
+#: A file fed tick by tick gets its frames this many ticks at a time (`TickRing`), in one write
+#: (32,000 bytes of a 16 kHz stream at 20 ms ticks), its header patched right after: what a
+#: `kill -9` can take from such a file (50 ticks: one second at 20 ms).
+RING_TICKS = 50
+#: Tasks the write-behind queue holds once a tick ring feeds files: a tick's turns are one task
+#: (a copy of 1/RING_TICKS of the ring), so what waits there is at most about this many ticks of
+#: every file's audio (~1.3 s); blocks of files written a block at a time (a server's stereo
+#: recordings, silence padding) share it. A ticker that gets this far ahead waits for the disk.
+RING_QUEUE = 64
 
 
 class TickRing:
@@ -44,19 +45,23 @@ class TickRing:
 
     Each file (a `StreamWriter`) has a row (slot) of ``ticks`` frames; tick ``k`` lands in
     column ``k % ticks`` of every row at once (`put`, one copy), and `step` hands the rows whose
-    turn it is (slot ``% ticks == k % ticks``) what they gathered since their last turn. `drain`
-    hands a file everything at once (before anything else writes to it, pads it or closes it;
-    before a download). What a file was handed is in ``writer.frames``; `pending` counts the
-    rest.
+    turn it is (slot ``% ticks == k % ticks``) what they gathered since their last turn, and
+    makes their headers count it: per file, once every `ticks` ticks, one write and one header
+    update (for a 16-bit PCM WAV, a ``pwritev`` and a ``pwrite``: `StreamWriter.write_later`).
+    With `background` (a `WriteBehind`), a tick's turns are one task on its thread, their rows
+    copied in one step (a write there may block on the disk without making a tick late);
+    without, they are written on the calling thread straight from the rows. `drain` hands a
+    file everything at once, on the calling thread (before anything else writes to it, pads it
+    or closes it; before a download). What a file was handed is in ``writer.frames``.
     """
 
     def __init__(self, frame: int, ticks: int = RING_TICKS) -> None:
         self.frame = frame
         self.ticks = ticks
         self.tick = 0
+        self.background: WriteBehind | None = None
         self._buf = np.zeros((0, ticks * frame), dtype=np.int16)
         self._since = np.zeros(0, dtype=np.int64)  # first tick not handed over, -1: none
-        self._headed: list[int] = []  # frames each file's header counted at its last update
         self._writers: list[StreamWriter | None] = []
         self._slot: dict[int, int] = {}  # id(writer) -> slot
         self._free: list[int] = []
@@ -73,7 +78,6 @@ class TickRing:
                 self._slot[id(w)] = slot
                 self._writers[slot] = w
                 self._since[slot] = -1
-                self._headed[slot] = w.frames
             out[i] = slot
         return out
 
@@ -85,7 +89,6 @@ class TickRing:
         self._buf = buf
         self._since = np.concatenate([self._since, np.full(new - old, -1, dtype=np.int64)])
         self._writers += [None] * (new - old)
-        self._headed += [0] * (new - old)
         self._free += range(new - 1, old - 1, -1)
 
     def put(self, slots: np.ndarray, block: np.ndarray) -> None:
@@ -98,33 +101,47 @@ class TickRing:
         self._since[slots] = np.where(since < 0, self.tick, since)
 
     def step(self) -> None:
-        """End the tick: the files whose turn it is get what they gathered."""
+        """End the tick: the files whose turn it is get what they gathered, and their headers
+        count it (about once a second per file, staggered as the writes are: never every file's
+        at once; `Outputs.update_headers` leaves these files to their turns)."""
         phase = self.tick % self.ticks
-        for slot in range(phase, len(self._writers), self.ticks):
-            if self._since[slot] >= 0:
-                self._hand(slot, self.tick + 1)
+        due = np.flatnonzero(self._since[phase::self.ticks] >= 0) * self.ticks + phase
+        if due.size:
+            upto = self.tick + 1
+            if self.background is None:
+                for slot in due.tolist():
+                    self._hand(slot, upto)
+                    writer = self._writers[slot]
+                    if writer is not None:
+                        writer.update_header()
+            else:  # the rows copied in one step: the ring's columns are written again next tick
+                rows = self._buf[due]
+                writes = [self._hand(slot, upto, row=rows[i], later=True)
+                          for i, slot in enumerate(due.tolist())]
+                self.background.submit(_run_all, writes)
         self.tick += 1
 
-    def _hand(self, slot: int, upto: int) -> None:
+    def _hand(self, slot: int, upto: int, *, row: np.ndarray | None = None,
+              later: bool = False) -> Callable[[], None]:
+        """Hand the file of `slot` its frames from its first not handed over to tick `upto`
+        (exclusive), taken from `row` (its ring row, or a copy), written now on this thread;
+        `later`: the function that writes them and updates the header
+        (`StreamWriter.write_later`) is returned, to be run."""
         since = int(self._since[slot])
         writer = self._writers[slot]
         self._since[slot] = -1
         if since < 0 or writer is None or upto <= since:
-            return
-        count = min(upto - since, self.ticks)  # the ring holds a turn's ticks at most
-        lo = (upto - count) % self.ticks
-        row = self._buf[slot]
-        f = self.frame
-        if lo + count <= self.ticks:
-            writer.write(row[lo * f:(lo + count) * f].copy(), gather=False)
-        else:  # wrapped: oldest first
-            writer.write(np.concatenate([row[lo * f:], row[:(lo + count - self.ticks) * f]]),
-                         gather=False)
-        # about once a second its header counts what it holds: the headers' updates are
-        # staggered as the writes are, not all files' at once (`Outputs.update_headers`)
-        if writer.frames - self._headed[slot] >= HEADER_TICKS * f:
-            self._headed[slot] = writer.frames
-            writer.update_header()
+            return _nothing
+        n = min(upto - since, self.ticks)  # the ring holds a turn's ticks at most
+        lo, f = (upto - n) % self.ticks, self.frame
+        if row is None:
+            row = self._buf[slot]
+        blocks = (row[lo * f:(lo + n) * f],) if lo + n <= self.ticks else (
+            row[lo * f:], row[:(lo + n - self.ticks) * f])  # wrapped: oldest first
+        if later:
+            return writer.write_later(*blocks)
+        writer.write_now(*blocks)
+        return _nothing
 
     def drain(self, writer: StreamWriter, *, release: bool = False) -> None:
         """Hand `writer` everything it gathered; `release`: forget it (its slot is freed)."""
@@ -143,9 +160,8 @@ class TickRing:
 
     def drain_all(self) -> None:
         """Hand every file everything it gathered."""
-        for slot, writer in enumerate(self._writers):
-            if writer is not None:
-                self._hand(slot, self.tick)
+        for slot in np.flatnonzero(self._since >= 0).tolist():
+            self._hand(slot, self.tick)
 
     def release_slots(self, slots: np.ndarray) -> None:
         """Drain and forget the files of `slots` (no longer fed)."""
@@ -153,6 +169,16 @@ class TickRing:
             writer = self._writers[slot]
             if writer is not None:
                 self.drain(writer, release=True)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _run_all(writes: list[Callable[[], None]]) -> None:
+    """A tick ring's turns, on the write-behind thread."""
+    for write in writes:
+        write()
 
 
 class Outputs:
@@ -189,7 +215,19 @@ class Outputs:
         self._closed_recordings: set[tuple[str, str]] = set()
         self._seen: dict[int, RecordingSpec] = {}  # the specs looked at last, by identity
         self._rid_count: Counter[str] = Counter()  # specs per recording id among them
-        self.ring: TickRing | None = None  # set by the engine that feeds files tick by tick
+        self._ring: TickRing | None = None
+
+    @property
+    def ring(self) -> TickRing | None:
+        """The tick ring feeding files a frame a tick, set by the engine that ticks; its turns
+        are written by this engine's write-behind thread."""
+        return self._ring
+
+    @ring.setter
+    def ring(self, ring: TickRing | None) -> None:
+        if ring is not None:
+            ring.background = self._io
+        self._ring = ring
 
     # -- paths -------------------------------------------------------------------------------
 
@@ -239,8 +277,7 @@ class Outputs:
             del self._listener_start[label]
 
     def deepen_queue(self) -> None:
-        """Let the write-behind queue hold more writes (a tick ring's: ten frames of a file
-        each, `RING_QUEUE` at most: about 7 MB of 16 kHz frames)."""
+        """Let the write-behind queue hold `RING_QUEUE` tasks (a server with a tick ring)."""
         self._io.set_depth(RING_QUEUE)
 
     def _drain(self, writer: StreamWriter, *, release: bool = False) -> None:

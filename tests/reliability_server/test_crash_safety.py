@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import soundfile as sf
+from mpcmix.engine.outputs import RING_TICKS
 from mpcmix.server.process import serve_process
 from plivo.utils.signature_v3 import validate_v3_signature
 
@@ -24,6 +25,9 @@ from tests.server.conftest import AGENT, CUSTOMER, FROM, make_media_root
 from tests.server.harness import MAIN, CallbackReceiver
 
 BASE = f"/v1/Account/{MAIN.auth_id}/MultiPartyCall"
+#: What the tick ring holds of a file (RING_TICKS frames of 20 ms): the most a kill -9 takes from it,
+#: and how far its header can be behind (docs/reliability.md).
+RING_S = RING_TICKS * 0.020
 LINES = f'"{CUSTOMER}": {{audio: voices/customer.wav}}\n"{AGENT}": {{audio: voices/agent.wav}}\n'
 
 
@@ -70,10 +74,10 @@ def test_a_recording_survives_kill_9_and_a_restart_reports_it_failed(tmp_path: P
         path = data / MAIN.auth_id / "out" / "recordings" / f"{recording_id}.wav"
         assert (data / MAIN.auth_id / "journal" / f"{recording_id}.json").is_file()
         recorded_s = (killed_ms - started_ms) / 1000
-        # Before any repair: libsndfile reads what the last flush counted, at most a second (and
-        # a tick) behind the kill.
+        # Before any repair: libsndfile reads what the header counted at the file's last turn,
+        # at most the ring (a second) behind the kill.
         info = sf.info(str(path))
-        assert recorded_s - 1.3 <= info.duration <= recorded_s + 0.1, (info.duration, recorded_s)
+        assert recorded_s - RING_S - 0.3 <= info.duration <= recorded_s + 0.1, (info.duration, recorded_s)
         read, rate = sf.read(str(path), dtype="int16")
         assert len(read) == info.frames and rate == 16000
 
@@ -98,7 +102,7 @@ def test_a_recording_survives_kill_9_and_a_restart_reports_it_failed(tmp_path: P
             served.write_bytes(download.content)
             repaired = sf.info(str(served))
             assert info.frames <= repaired.frames and repaired.duration <= recorded_s + 0.2
-            assert repaired.duration >= recorded_s - 0.3, (repaired.duration, recorded_s)
+            assert repaired.duration >= recorded_s - RING_S - 0.3, (repaired.duration, recorded_s)
             # ...to its callback URL too, signed.
             callbacks = receiver.wait_for(
                 lambda r: r.params.get("EventName") == "MPCRecordingFailed", timeout_s=10)

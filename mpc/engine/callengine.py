@@ -440,10 +440,11 @@ class CallEngine:
         self._planned_serial = state.serial
         if self.verify_plan:
             self._check_plan(uuids)
-        span = SpanPlan(state, version if self._waiting_keys else None, matrix, dict(layout),
+        caps = self._caps
+        span = SpanPlan(state, version if self._waiting_keys else None, matrix, layout,
                         rows.gather(self._buffers, compiled=live.kernel == "numba"),
-                        [entry[2] for entry in self._caps.values() if entry[2] is not None],
-                        dict(self._listened))
+                        lambda: [entry[2] for entry in caps.values() if entry[2] is not None],
+                        self._listened)
         if ring is not None:
             span.out_slots, span.out_index, span.in_slots, span.in_index = rows.feeds()
             span.direct = list(self._direct.values())
@@ -612,11 +613,11 @@ class CallEngine:
             heard = None if k is None else lo + k
         return (writer, "all", *voice, heard)
 
-    def _member_calls(self, layout: dict[str, tuple[CallPlan, int, int]]) -> dict[str, str]:
+    def _member_calls(self, span: SpanPlan) -> dict[str, str]:
         """Participant -> its call's key, for live feeds (made when asked, once per span)."""
-        if self._mem_calls[0] is not layout:
-            self._mem_calls = (layout, {label: key for key, (plan, _, _) in layout.items()
-                                        for label in plan.gates})
+        if self._mem_calls[0] is not span:
+            self._mem_calls = (span, {label: key for key, (plan, _, _) in span.plans.items()
+                                      for label in plan.gates})
         return self._mem_calls[1]
 
     def _block_for(self, rows: int) -> int:
@@ -678,7 +679,7 @@ class CallEngine:
 
         if self.live.feeding:
             out_rows = span.out_rows
-            members = self._member_calls(span.plans)
+            members = self._member_calls(span)
 
             def voice_of_member(label: str) -> np.ndarray:
                 key = members.get(label)

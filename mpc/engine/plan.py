@@ -11,6 +11,7 @@ place for the MPCs that changed, so a change to one MPC costs no Python step per
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,7 +115,7 @@ class SpanPlan:
     matrix: RoutingMatrix | None  # every call's matrix stacked, for `tap`
     plans: dict[str, tuple[CallPlan, int, int]]  # key -> (its plan, input row, output row)
     gather: Gather
-    captures: list[tuple[Any, ...]]  # resolved captures (`CallEngine._resolve`)
+    captures_of: Callable[[], list[tuple[Any, ...]]]  # resolved captures (`CallEngine._resolve`)
     listened: dict[str, tuple[bool, int | None, Source]]  # label -> (gate, input row, source)
     out_slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     out_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -123,6 +124,14 @@ class SpanPlan:
     direct: list[tuple[Any, ...]] = field(default_factory=list)  # captures a tick writes itself
     _sources: dict[str, Source] | None = None
     _out_rows: dict[str, int] | None = None
+    _captures: list[tuple[Any, ...]] | None = None
+
+    @property
+    def captures(self) -> list[tuple[Any, ...]]:
+        """Every recording capturing, resolved (made when first asked: a render's long blocks)."""
+        if self._captures is None:
+            self._captures = self.captures_of()
+        return self._captures
 
     @property
     def sources(self) -> dict[str, Source]:

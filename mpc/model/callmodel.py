@@ -27,6 +27,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 from mpcmix.errors import NotFoundError
@@ -65,6 +67,10 @@ class _MpcMix:
     created_ms: int
     speakers: tuple[str, ...]  # its participants subscribed to participant-speak-events
     until: int  # the snapshot holds while now < until (a cue or Play ending, music unsettled)
+
+
+_CALL, _SOURCES, _RECORDINGS, _CREATED, _SPEAKERS = (
+    attrgetter(name) for name in ("call", "sources", "recordings", "created_ms", "speakers"))
 
 
 class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperations, FarEnd,
@@ -169,17 +175,21 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
             changed.update(u for u in cache if u not in self._live)
             self._mix_parts = cache = {u: cache[u] if u in cache else self._mpc_mix(m)
                                        for u, m in self._live.items()}
-        parts = [cache[u] for u in self._live]
+        # Every MPC's part laid side by side: whole-tuple steps (map, chain), no Python step per
+        # MPC, as the snapshot is made again at each change whatever the number of MPCs.
+        parts = list(map(cache.__getitem__, self._live))
+        orphans = self._recording_index.keys() - self._live.keys()  # recordings of ended MPCs
         elsewhere = tuple(self._recording_spec(r) for r in sorted(
-            (r for uuid, recs in self._recording_index.items() if uuid not in self._live
-             for r in recs.values() if r.state != "stopped"), key=lambda r: r.seq))
+            (r for uuid in orphans for r in self._recording_index[uuid].values()
+             if r.state != "stopped"), key=lambda r: r.seq))
+        per_call = tuple(map(_SOURCES, parts))
         state = MixState(
-            tuple(p.call for p in parts),
-            tuple(spec for p in parts for spec in p.sources),
-            tuple(spec for p in parts for spec in p.recordings) + elsewhere,
-            tuple(self._live), tuple(p.created_ms for p in parts),
-            frozenset(label for p in parts for label in p.speakers),
-            tuple(p.sources for p in parts), self._mix_serial + 1)
+            tuple(map(_CALL, parts)),
+            tuple(chain.from_iterable(per_call)),
+            tuple(chain.from_iterable(map(_RECORDINGS, parts))) + elsewhere,
+            tuple(self._live), tuple(map(_CREATED, parts)),
+            frozenset(chain.from_iterable(map(_SPEAKERS, parts))),
+            per_call, self._mix_serial + 1)
         self._mix_serial += 1
         self._mix_changes.append((self._mix_serial, frozenset(changed)))
         self._mix_cached, self._mix_key = state, key

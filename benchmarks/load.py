@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -42,8 +43,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -133,25 +136,6 @@ def cpu_seconds(pid: int) -> float:
     return total / ticks
 
 
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds of each kind of thread of process `pid` (by name, numbers stripped)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tasks:
-        try:
-            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")].rstrip("0123456789_-")
-        fields = stat.rsplit(")", 1)[1].split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
-    return out
-
-
 def disk_mib(folder: Path) -> float:
     """Bytes on disk under `folder`, in MiB."""
     return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file()) / 2**20
@@ -192,33 +176,57 @@ class Calls:
         self.client = client
         self.base = f"/v1/Account/{AUTH_ID}/MultiPartyCall"
         self.live: list[tuple[str, list[str]]] = []  # (name, member_ids)
-        self.serial = 0
+        self._serials = itertools.count(1)
+        self._lock = threading.Lock()
         self.requests = 0
         self.errors = 0
         self.latencies: list[float] = []
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, method: str, path: str, client: httpx.Client | None = None,
+              **kwargs: Any) -> httpx.Response:
         started = time.perf_counter()
-        response = self.client.request(method, self.base + path, **kwargs)
-        self.latencies.append(time.perf_counter() - started)
-        self.requests += 1
-        if response.status_code >= 400:
-            self.errors += 1
+        response = (client or self.client).request(method, self.base + path, **kwargs)
+        with self._lock:
+            self.latencies.append(time.perf_counter() - started)
+            self.requests += 1
+            if response.status_code >= 400:
+                self.errors += 1
         return response
 
-    def open(self) -> None:
-        self.serial += 1
-        name = f"load_{self.serial}"
+    def open(self, client: httpx.Client | None = None) -> None:
+        """One MPC: its three participants added, its recording started (on `client`, or this
+        one's)."""
+        name = f"load_{next(self._serials)}"
         for role, to, extra in (("customer", CUSTOMER, {}), ("agent", AGENT, {}),
                                 ("supervisor", SUPERVISOR, {"coach_mode": True})):
-            response = self._send("POST", f"/name_{name}/Participant/",
+            response = self._send("POST", f"/name_{name}/Participant/", client,
                                   json={"role": role, "from": FROM, "to": to, **extra})
             if response.status_code != 201:
                 raise RuntimeError(f"add_participant failed: {response.status_code} {response.text}")
-        self._send("POST", f"/name_{name}/Record/", json={"file_format": "wav"})
+        self._send("POST", f"/name_{name}/Record/", client, json={"file_format": "wav"})
         members = [p["member_id"] for p in
-                   self._send("GET", f"/name_{name}/Participant/").json()["objects"]]
-        self.live.append((name, members))
+                   self._send("GET", f"/name_{name}/Participant/", client).json()["objects"]]
+        with self._lock:
+            self.live.append((name, members))
+
+    def open_many(self, n: int, server: Server, connections: int) -> None:
+        """Open MPCs until `n` are live, over `connections` connections at once (as a load test
+        opens its calls; 1: one request after another)."""
+        if connections <= 1:
+            while len(self.live) < n:
+                self.open()
+            return
+        wanted = n - len(self.live)
+        shares = [wanted // connections + (k < wanted % connections) for k in range(connections)]
+
+        def opener(count: int) -> None:
+            with server.client() as client:
+                for _ in range(count):
+                    self.open(client)
+
+        with ThreadPoolExecutor(connections) as pool:
+            for done in [pool.submit(opener, k) for k in shares if k]:
+                done.result()
 
     def close_oldest(self) -> None:
         name, _ = self.live.pop(0)
@@ -298,14 +306,12 @@ def measure(server: Server, calls: Calls, seconds: float, rate: float,
     calls.latencies.clear()
     requests, errors = calls.requests, calls.errors
     before = calls.client.get("/emulator/stats", params={"window_s": 1}).json().get("costs")
-    threads0 = thread_cpu(pid)
     cpu0, wall0 = cpu_seconds(pid), time.monotonic()
     drive(calls, seconds, rate, churn_every_s)
     cpu1, wall1 = cpu_seconds(pid), time.monotonic()
-    threads1 = thread_cpu(pid)
     answer = calls.client.get("/emulator/stats", params={"window_s": seconds}).json()
     window = ticker(answer)
-    cost = per_mpc_tick(before, answer.get("costs"), threads0, threads1)
+    cost = per_mpc_tick(before, answer.get("costs"), cpu1 - cpu0)
     lat = sorted(calls.latencies)
     return Step(
         mpcs=len(calls.live), seconds=round(wall1 - wall0, 1), ticks=window["ticks"],
@@ -319,10 +325,11 @@ def measure(server: Server, calls: Calls, seconds: float, rate: float,
 
 
 def per_mpc_tick(before: dict[str, Any] | None, after: dict[str, Any] | None,
-                 threads0: dict[str, float], threads1: dict[str, float]) -> dict[str, float] | None:
+                 total: float) -> dict[str, float] | None:
     """CPU microseconds per MPC per tick over a window: the ticker thread's parts (its own
     accounting), the rest of its thread, its flushes, the other threads and the whole process
-    (from /proc)."""
+    (from /proc: `total` CPU seconds of the server's processes over the window, threads that
+    ended meanwhile included)."""
     if not before or not after:
         return None
     ticks = after["ticks"] - before["ticks"]
@@ -337,7 +344,6 @@ def per_mpc_tick(before: dict[str, Any] | None, after: dict[str, Any] | None,
     out["flush"] = round(scale * (after["flush_s"] - before["flush_s"]), 2)
     # Python's thread names are not the kernel's: the other threads (files' write-behind, HTTP,
     # saving) as the process's total less the ticker's
-    total = sum(threads1.values()) - sum(threads0.values())
     out["other threads"] = round(scale * total - scale * ticker - out["flush"], 2)
     out["process"] = round(scale * total, 2)
     return out
@@ -365,8 +371,7 @@ def ramp(args: argparse.Namespace, listener_streams: str) -> list[Step]:
                             args.workers) as server, server.client() as client:
             calls = Calls(client)
             started = time.monotonic()
-            while len(calls.live) < n:
-                calls.open()
+            calls.open_many(n, server, args.connections)
             create_s = round(time.monotonic() - started, 1)
             time.sleep(args.settle)
             step = measure(server, calls, args.seconds, args.rate)
@@ -456,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="mpcmix serve --listener-streams for the ramp (both: all, then none)")
     parser.add_argument("--workers", type=int, default=1,
                         help="mpcmix serve --workers N (the sharded server), 1: one process")
+    parser.add_argument("--connections", type=int, default=4,
+                        help="connections opening a step's MPCs at once (1: one request after another)")
     parser.add_argument("--soak", type=float, help="soak for this many seconds instead")
     parser.add_argument("--churn", type=float, default=5,
                         help="soak: end one MPC and open another every S seconds (0: never)")

@@ -422,8 +422,8 @@ def render_load_section(load_json: Path = LOAD_JSON, soak_json: Path = SOAK_JSON
         out += ["", "Each step of the ramp is a fresh server (its data folder deleted after the step) holding N MPCs "
                     "for 60 s at 5 API requests a second (reads, mute/hold changes that re-route), `--listener-"
                     "streams all` (4 files an MPC: 3 listener streams and the recording) then `none` (the recording "
-                    "only). `create s`: opening the step's MPCs over HTTP, one request after another (5 requests an "
-                    "MPC).", "",
+                    "only). `create s`: opening the step's MPCs over HTTP (5 requests an MPC), over 4 connections "
+                    "at once as a load test opens its calls (`--connections 1`: one request after another).", "",
                 f"Ramp ({_stamp(load_json)}):", "",
                 "| streams | workers | MPCs | create s | ticks | late | p50 (ms) | p99 (ms) | max (ms) | CPU % | "
                 "RSS (MiB) | requests | errors |",

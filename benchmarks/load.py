@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -305,13 +305,13 @@ def measure(server: Server, calls: Calls, seconds: float, rate: float,
     pid = server.process.pid
     calls.latencies.clear()
     requests, errors = calls.requests, calls.errors
-    before = calls.client.get("/emulator/stats", params={"window_s": 1}).json().get("costs")
+    before = shard_costs(calls.client.get("/emulator/stats", params={"window_s": 1}).json())
     cpu0, wall0 = cpu_seconds(pid), time.monotonic()
     drive(calls, seconds, rate, churn_every_s)
     cpu1, wall1 = cpu_seconds(pid), time.monotonic()
     answer = calls.client.get("/emulator/stats", params={"window_s": seconds}).json()
     window = ticker(answer)
-    cost = per_mpc_tick(before, answer.get("costs"), cpu1 - cpu0)
+    cost = per_mpc_tick(before, shard_costs(answer), cpu1 - cpu0)
     lat = sorted(calls.latencies)
     return Step(
         mpcs=len(calls.live), seconds=round(wall1 - wall0, 1), ticks=window["ticks"],
@@ -324,26 +324,37 @@ def measure(server: Server, calls: Calls, seconds: float, rate: float,
     )
 
 
-def per_mpc_tick(before: dict[str, Any] | None, after: dict[str, Any] | None,
+def shard_costs(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """The `costs` of `GET /emulator/stats`, one per shard of a sharded server (one in all for
+    one process)."""
+    bodies = stats.get("shards") or [stats]
+    return [body["costs"] for body in bodies if body.get("costs")]
+
+
+def per_mpc_tick(before: list[dict[str, Any]], after: list[dict[str, Any]],
                  total: float) -> dict[str, float] | None:
-    """CPU microseconds per MPC per tick over a window: the ticker thread's parts (its own
-    accounting), the rest of its thread, its flushes, the other threads and the whole process
-    (from /proc: `total` CPU seconds of the server's processes over the window, threads that
-    ended meanwhile included)."""
-    if not before or not after:
+    """CPU microseconds per MPC per tick over a window: the ticker threads' parts (their own
+    accounting, summed over shards), the rest of their threads, their flushes, the other threads
+    and the whole process (from /proc: `total` CPU seconds of the server's processes over the
+    window, threads that ended meanwhile included), each divided by the MPC-ticks mixed (each
+    shard's ticks times its MPCs)."""
+    if not before or not after or len(before) != len(after):
         return None
-    ticks = after["ticks"] - before["ticks"]
-    mpcs = max(1, after["live_mpcs"])
-    if ticks <= 0:
+    mpc_ticks = sum((a["ticks"] - b["ticks"]) * max(1, a["live_mpcs"]) for b, a in zip(before, after, strict=True))
+    if mpc_ticks <= 0:
         return None
-    scale = 1e6 / (ticks * mpcs)
-    out = {part: round(scale * (seconds - before["parts_s"].get(part, 0.0)), 2)
-           for part, seconds in after["parts_s"].items()}
-    ticker = after["ticker_s"] - before["ticker_s"]
+    scale = 1e6 / mpc_ticks
+
+    def delta(get: Callable[[dict[str, Any]], float]) -> float:
+        return sum(get(a) - get(b) for b, a in zip(before, after, strict=True))
+
+    out = {part: round(scale * delta(lambda c, part=part: c["parts_s"].get(part, 0.0)), 2)
+           for part in after[0]["parts_s"]}
+    ticker = delta(lambda c: c["ticker_s"])
     out["ticker other"] = round(max(0.0, scale * ticker - sum(out.values())), 2)
-    out["flush"] = round(scale * (after["flush_s"] - before["flush_s"]), 2)
+    out["flush"] = round(scale * delta(lambda c: c["flush_s"]), 2)
     # Python's thread names are not the kernel's: the other threads (files' write-behind, HTTP,
-    # saving) as the process's total less the ticker's
+    # saving; a sharded server's front) as the processes' total less the tickers'
     out["other threads"] = round(scale * total - scale * ticker - out["flush"], 2)
     out["process"] = round(scale * total, 2)
     return out

@@ -127,3 +127,27 @@ def test_the_server_section_comes_from_the_load_and_soak_samples_and_is_rewritte
     assert section in text
     assert text.count(report.LOAD_BEGIN) == 1 and "\nold\n" not in text
     assert text.startswith("# Performance\n\nbefore\n\n") and text.endswith("\n\nafter\n")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_load_benchmark_runs_a_step_and_accounts_each_shard(tmp_path: Path, workers: int):
+    """`make load`'s program on a tiny step (3 MPCs, 2 s): it starts (its options parse), keeps
+    up, counts the server's CPU per MPC per tick from every shard (positive parts), and deletes
+    what the step wrote."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "load.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.load", "--listener-streams", "none", "--mpcs", "3",
+         "--seconds", "2", "--settle", "0.5", "--rate", "2", "--workers", str(workers),
+         "--json", str(out)], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+        text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    (step,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert step["mpcs"] == 3 and step["workers"] == workers and step["request_errors"] == 0
+    assert step["ticks"] >= 50 * workers and step["create_s"] is not None
+    cost = step["cost_us"]
+    assert cost["process"] > 0 and cost["mix"] > 0 and cost["other threads"] >= 0, cost
+    assert "deleted" in done.stdout

@@ -89,6 +89,8 @@ bench: $(STAMP)
 # 10-minute soak with MPCs opening and closing (memory, open files, tick lateness).
 load: $(STAMP)
 	$(BIN)/python -m benchmarks.load --json docs/load.jsonl
+	$(BIN)/python -m benchmarks.load --workers 2 --listener-streams none --steps 3000,4000,5000,6000,7000 \
+		--json docs/load.jsonl --append
 	$(BIN)/python -m benchmarks.report
 	$(BIN)/python -m benchmarks.streams --no-latency --load 50 --seconds 30 --write  # 50 bots
 

@@ -483,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frame-ms", dest="frame_ms", type=int, default=20)
     parser.add_argument("--sample-rate", dest="sample_rate", type=int, default=16000)
     parser.add_argument("--json", help="write every step as JSON lines to this file")
+    parser.add_argument("--append", action="store_true",
+                        help="add to the --json file (the ramps of several worker counts in one file)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the server's data folder (recordings, events) afterwards")
     args = parser.parse_args(argv)
@@ -497,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         modes = ("all", "none") if args.listener_streams == "both" else (args.listener_streams,)
         steps = [step for mode in modes for step in ramp(args, mode)]
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as out:
+        with open(args.json, "a" if args.append else "w", encoding="utf-8") as out:
             for step in steps:
                 out.write(json.dumps({**asdict(step), "keeps_up": step.keeps_up}) + "\n")
     return 0

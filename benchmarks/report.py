@@ -433,15 +433,22 @@ def render_load_section(load_json: Path = LOAD_JSON, soak_json: Path = SOAK_JSON
                        f"{st.get('create_s')} | {st['ticks']} | {st['late_ticks']} | {st['p50_ms']} | "
                        f"{st['p99_ms']} | {st['max_ms']} | {st['cpu_percent']} | {st['rss_mib']} | "
                        f"{st['requests']} | {st['request_errors']} |")
-        for mode in ("all", "none"):
-            kept = [st for st in steps if st.get("keeps_up") and st.get("listener_streams", "all") == mode]
+        largest: dict[tuple[str, int], int] = {}
+        for mode, workers in sorted({(st.get("listener_streams", "all"), st.get("workers", 1)) for st in steps}):
+            kept = [st for st in steps if st.get("keeps_up") and st.get("listener_streams", "all") == mode
+                    and st.get("workers", 1) == workers]
             if not kept:
                 continue
             best = max(kept, key=lambda st: st["mpcs"])
-            out += ["", f"**Largest N keeping up, `--listener-streams {mode}`, {best.get('workers', 1)} worker: "
+            largest[(mode, workers)] = best["mpcs"]
+            out += ["", f"**Largest N keeping up, `--listener-streams {mode}`, {workers} worker(s): "
                         f"{best['mpcs']} MPCs** ({3 * best['mpcs']} participants, {best['mpcs']} recordings), "
                         f"{best['cpu_percent']} % of a core, {best['rss_mib']} MiB, created in "
                         f"{best.get('create_s')} s."]
+            one = largest.get((mode, 1))
+            if workers > 1 and one:
+                out += ["", f"{workers} workers keep {best['mpcs'] / one:.2f}x the MPCs of one "
+                            f"({best['mpcs']} / {one})."]
             cost = best.get("cost_us")
             if cost:
                 out += ["", "CPU per MPC per 20 ms tick (µs) at that N: " + ", ".join(

@@ -115,7 +115,7 @@ def test_the_server_section_comes_from_the_load_and_soak_samples_and_is_rewritte
     soak = tmp_path / "soak.jsonl"
     soak.write_text("\n".join(json.dumps({**step, "t_s": 60.0 * k, "rss_mib": 90.0 + (k < 5)}) for k in range(1, 11)))
     section = report.render_load_section(load, soak)
-    assert "Largest N keeping up, `--listener-streams all`, 1 worker: 32 MPCs" in section
+    assert "Largest N keeping up, `--listener-streams all`, 1 worker(s): 32 MPCs" in section
     assert (tmp_path / "load.png").is_file()  # the plot beside the samples
     assert "| RSS start, midpoint, end (MiB) | 91.0, 90.0, 90.0 |" in section
     assert "+0.000 MiB/min" in section

@@ -112,6 +112,7 @@ def running_server(frame_ms: int, sample_rate: int, keep: bool = False,
         else:
             shutil.rmtree(folder, ignore_errors=True)
             print(f"data written: {used:.0f} MiB (deleted; --keep keeps it)", flush=True)
+        os.sync()  # the next step starts on a disk with nothing of this one left to write
 
 
 # --- measuring the process ------------------------------------------------------------------------

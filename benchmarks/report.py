@@ -453,15 +453,17 @@ def render_load_section(load_json: Path = LOAD_JSON, soak_json: Path = SOAK_JSON
             if cost:
                 out += ["", "CPU per MPC per 20 ms tick (µs) at that N: " + ", ".join(
                     f"{k} {v}" for k, v in cost.items()) + "."]
-        out += ["", "The parts: `model` (due timers, the call model's snapshot), `plan` (a changed state's plan: "
-                    "routing, sources, files; made per MPC, laid out in array steps), `gather` (every source's "
+        out += ["", "The parts: `model` (due timers, the call model's snapshot), `plan` (the plan of the MPCs "
+                    "the model says changed: routing, sources, files, written in place into per-row tables), "
+                    "`gather` (every source's "
                     "frame, one compiled loop per buffer), `mix` (the compiled mixing kernel and limiters), "
                     "`files` (one copy of every file's frame into the tick ring, the files whose turn it is "
                     "handed their second of frames and their header's patch, as one task for the write-behind "
                     "thread), `speech` (only "
                     "participants subscribed to speak events), `events`, `flush` (the headers of files the "
                     "ring does not feed); `other threads`: the write-behind thread writing the files (plain "
-                    "`pwrite`s of 16-bit PCM), the HTTP server and the saver.", "",
+                    "`pwrite`s of 16-bit PCM), the HTTP server (and a sharded server's front) and the saver.",
+                "",
                 "Where the rest goes: a tick where nothing changed costs a few µs per MPC; a request that "
                 "changes an MPC (a mute, a hold, a new participant: 2 a second here) makes its next tick lay "
                 "out every MPC's plan again (the mixer's cohorts, the gather, the ring's slots: a few "

@@ -20,9 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from .pcmfile import PcmFile
-from .sources import SILENCE, Looped, OneShot
-
 __all__ = ["Gather"]
 
 
@@ -49,39 +46,14 @@ def _gather_numpy(buf: np.ndarray, rows: np.ndarray, origins: np.ndarray, looped
     frames[rows] = np.where(valid, buf[np.clip(wrapped, 0, length - 1)], 0)
 
 
-def _buffer(pcm: Any) -> np.ndarray | None:
-    if isinstance(pcm, np.ndarray):
-        return pcm
-    if isinstance(pcm, PcmFile):
-        return pcm.held()
-    return None
-
-
 class Gather:
-    """Reads `sources[i]` into row `i` of a tick's input (`fill`), grouped by buffer."""
+    """Reads every row of a tick's input from its source (`fill`), grouped by buffer; made by
+    `from_arrays` from rows already sorted out (the engine's `plan.Rows`)."""
 
-    def __init__(self, sources: Sequence[Any], *, compiled: bool = True) -> None:
-        self._compiled = compiled
-        groups: dict[int, tuple[np.ndarray, list[int], list[int], list[bool]]] = {}
-        zero: list[int] = []
-        self._single: list[tuple[int, Any]] = []  # (row, source) read one by one
-        for row, source in enumerate(sources):
-            buf = None
-            if source is not SILENCE and isinstance(source, OneShot | Looped):
-                buf = _buffer(source.pcm)
-            if source is SILENCE:
-                zero.append(row)
-            elif buf is None:
-                self._single.append((row, source))
-            else:
-                group = groups.setdefault(id(buf), (buf, [], [], []))
-                group[1].append(row)
-                group[2].append(source.start)
-                group[3].append(isinstance(source, Looped))
-        self._zero = np.array(zero, dtype=np.int64)
-        self._groups = [(buf, np.array(rows, dtype=np.int64), np.array(origins, dtype=np.int64),
-                         np.array(looped, dtype=np.bool_))
-                        for buf, rows, origins, looped in groups.values()]
+    _compiled: bool  # numba's loops (else numpy's reads, the same samples)
+    _zero: np.ndarray  # rows of silence
+    _single: list[tuple[int, Any]]  # (row, source) read one by one
+    _groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]  # (buffer, rows, origins, looped)
 
     @classmethod
     def from_arrays(cls, buffers: Sequence[np.ndarray], rows: np.ndarray, index: np.ndarray,

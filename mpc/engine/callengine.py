@@ -508,21 +508,10 @@ class CallEngine:
         opened, closed = outputs.recordings_changed(state, lambda u: self._recording_row(u, calls, uuids))
         redo: set[tuple[str, str]] = set()
         for rkey in closed:
-            entry = self._caps.pop(rkey, None)
-            if entry is not None:
-                self._unapply(rkey, entry)
-                owner = self._caps_of.get(entry[1])
-                if owner is not None:
-                    owner.discard(rkey)
+            self._forget_capture(rkey)
         for rkey, capture, mpc_uuid in opened:
-            entry = self._caps.get(rkey)
-            if entry is not None:
-                self._unapply(rkey, entry)
-                owner = self._caps_of.get(entry[1])
-                if owner is not None:
-                    owner.discard(rkey)
+            self._forget_capture(rkey)
             if capture is None:  # paused, or not capturing yet: nothing written
-                self._caps.pop(rkey, None)
                 continue
             self._caps[rkey] = [capture, mpc_uuid, None, None]
             self._caps_of.setdefault(mpc_uuid, set()).add(rkey)
@@ -538,6 +527,15 @@ class CallEngine:
                 self._unapply(rkey, entry)
         for rkey in redo:
             self._apply(rkey, self._caps[rkey])
+
+    def _forget_capture(self, rkey: tuple[str, str]) -> None:
+        """Take capture `rkey` out of the tables and the engine's books (if it is there)."""
+        entry = self._caps.pop(rkey, None)
+        if entry is not None:
+            self._unapply(rkey, entry)
+            owner = self._caps_of.get(entry[1])
+            if owner is not None:
+                owner.discard(rkey)
 
     def _recording_row(self, mpc_uuid: str, calls: tuple[CallState, ...], uuids: tuple[str, ...]
                        ) -> str | None:

@@ -163,12 +163,6 @@ class TickRing:
         for slot in np.flatnonzero(self._since >= 0).tolist():
             self._hand(slot, self.tick)
 
-    def release_slots(self, slots: np.ndarray) -> None:
-        """Drain and forget the files of `slots` (no longer fed)."""
-        for slot in slots.tolist():
-            writer = self._writers[slot]
-            if writer is not None:
-                self.drain(writer, release=True)
 
 
 def _nothing() -> None:

@@ -102,7 +102,7 @@ def test_every_file_gets_its_frames_once_in_order_and_turns_are_staggered(tmp_pa
         if tick == 18:
             ring.drain(writers[4])  # a download, or silence padding, in between turns
         if tick == 21:
-            ring.release_slots(ring.slots([writers[7]]))  # its MPC ended
+            ring.drain(writers[7], release=True)  # its MPC ended
             live.remove(7)
     assert max(writes_per_tick) <= 3 and sum(writes_per_tick) > 0
     if io is not None:

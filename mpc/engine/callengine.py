@@ -18,7 +18,7 @@ with ``mix=False``: the call model alone, no audio at all).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from time import thread_time
 from typing import Any
@@ -27,7 +27,7 @@ import numpy as np
 from mpcmix.errors import MediaError, MediaPending
 from mpcmix.media import MediaLibrary
 from mpcmix.mixer import SILENCE, LiveMixer, Looped, Mixer, OneShot, Source
-from mpcmix.model import LIVE_PREFIX, CallModel, Event, MixState, SourceSpec, is_live
+from mpcmix.model import LIVE_PREFIX, CallModel, Event, MixState, MpcMix, SourceSpec, is_live
 from mpcmix.routing import (
     CallPhase,
     CallState,
@@ -170,7 +170,7 @@ class CallEngine:
         self.closed = False
         #: live voices in, mix feeds out (mpcmix.engine.live)
         self.live = LiveHub(sample_rate, frame_ms)
-        self._calls_now: tuple[CallState, ...] = ()  # the calls of the state being planned
+        self._state_now: MixState | None = None  # the state being planned
         self._answered: frozenset[str] | None = None  # labels whose call is answered in them
 
     # -- time --------------------------------------------------------------------------------
@@ -184,21 +184,21 @@ class CallEngine:
         self.model.settle(now_ms)
         if self.live.active():  # a live voice or feed whose call just ended ends now
             state = self.model.mix_state()
-            self._sync_live(state.calls, lambda: [build_matrix(c) for c in state.calls])
+            self._sync_live(state, lambda: [build_matrix(c) for c in state.calls])
         return self.drain_events()
 
-    def _sync_live(self, calls: tuple[CallState, ...],
-                   matrices: Callable[[], list[RoutingMatrix]]) -> None:
+    def _sync_live(self, state: MixState, matrices: Callable[[], list[RoutingMatrix]]) -> None:
         """Tell the live hub who is in a call now, and which listener rows exist (nothing to
         tell, and no step per call, while no live voice or feed exists)."""
-        self._calls_now, self._answered = calls, None
+        self._state_now, self._answered = state, None
         if self.live.active():
             self.live.keep(self._answered_now(), [row for m in matrices() for row in m.listeners])
 
     def _answered_now(self) -> frozenset[str]:
         """Labels whose call is answered in the state being planned (made when a live voice asks)."""
         if self._answered is None:
-            self._answered = frozenset(p.name for c in self._calls_now for p in c.participants
+            calls = self._state_now.calls if self._state_now is not None else ()
+            self._answered = frozenset(p.name for c in calls for p in c.participants
                                        if p.phase is CallPhase.ANSWERED)
         return self._answered
 
@@ -313,45 +313,35 @@ class CallEngine:
         layout moved), written into per-row tables (`plan.Rows`) in place, then read by array
         steps: a change to one MPC costs no Python step per other MPC, but a pass comparing
         each MPC's state by identity."""
-        calls = state.calls
-        numbered = len(state.mpc_uuids) == len(calls)
-        uuids = state.mpc_uuids if numbered else tuple(f"call-{i}" for i in range(len(calls)))
+        parts = state.parts
         plans = self._call_plans
         # The MPCs to look at: those the model says changed since the state planned last (and
-        # those waiting for a medium), or, when it cannot say, every MPC.
+        # those waiting for a medium), in creation order, or, when it cannot say, every MPC.
         hint = self.model.mix_changes_since(self._planned_serial) \
-            if numbered and state.serial and self._planned_serial else None
-        look: range | list[int]
+            if state.serial and self._planned_serial else None
+        look: list[str]
         if hint is None:
-            look = range(len(calls))
-            present = set(uuids)
-            gone = [k for k in {**self._routed, **plans} if k not in present]
+            look = list(parts)
+            gone = [k for k in {**self._routed, **plans} if k not in parts]
         else:
-            index = dict(zip(uuids, range(len(uuids)), strict=True))
-            look = sorted(index[k] for k in hint | self._waiting_keys if k in index)
-            gone = [k for k in hint if k not in index and (k in self._routed or k in plans)]
-        self._route(uuids, calls, look, gone)
+            look = state.in_order(hint | self._waiting_keys)
+            gone = [k for k in hint if k not in parts and (k in self._routed or k in plans)]
+        self._route(parts, look, gone)
         routed = self._routed
 
         def all_matrices() -> list[RoutingMatrix]:
-            return [routed[u][1] for u in uuids]
+            return [routed[u][1] for u in parts]
 
         matrix = stack(all_matrices()) if self.tap is not None else None
-        self._sync_live(calls, all_matrices)  # before sources: live voices ask who is answered
-        per_call = state.call_sources if len(state.call_sources) == len(calls) else None
-        everything: dict[str, Source] | None = None
-        if per_call is None:  # a snapshot not cut by call: every source for every call
-            everything = {spec.name: self._source(spec) for spec in state.sources}
+        self._sync_live(state, all_matrices)  # before sources: live voices ask who is answered
         version = self.media.version
-        stale: list[int] = []
-        for i in look:
-            key = uuids[i]
+        stale: list[str] = []
+        for key in look:
             plan = plans.get(key)
-            specs = per_call[i] if per_call is not None else None
-            if (plan is None or plan.call is not calls[i] or plan.specs is not specs
-                    or plan.matrix is not routed[key][1] or (plan.waiting and plan.version != version)
-                    or specs is None):
-                stale.append(i)
+            part = parts[key]
+            if (plan is None or plan.call is not part.call or plan.specs is not part.sources
+                    or plan.matrix is not routed[key][1] or (plan.waiting and plan.version != version)):
+                stale.append(key)
         ended = [key for key in gone if key in plans]
         now = self.samples(self.now_ms)
         outputs = self.outputs
@@ -360,9 +350,9 @@ class CallEngine:
             if ended and outputs.close_ended_listeners:
                 outputs.close_listeners([p.name for key in ended for p in plans[key].call.participants],
                                         now)
-            created = state.mpc_created_ms  # only the MPCs whose plan changed can have new people
-            outputs.open_listeners([calls[i] for i in stale],
-                                   [self.samples(created[i]) for i in stale if i < len(created)], now)
+            # only the MPCs whose plan changed can have new people
+            outputs.open_listeners([parts[k].call for k in stale],
+                                   [self.samples(parts[k].created_ms) for k in stale], now)
             if outputs.ring is None:
                 outputs.ring = TickRing(self.sample_rate * self.frame_ms // 1000)
                 outputs.deepen_queue()
@@ -377,7 +367,7 @@ class CallEngine:
             rows.extend(live.n_inputs, live.n_outputs)
         changed: list[str] = list(ended)
         if shifted and not moved:
-            restale = {uuids[i] for i in stale}
+            restale = set(stale)
             for moved_key in shifted:
                 key = str(moved_key)
                 if key in layout and key not in restale:
@@ -391,12 +381,10 @@ class CallEngine:
             dropped_names.extend(plan.sources)
             if not moved:
                 rows.clear(plan, in_lo, out_lo)
-        for i in stale:
-            key, call = uuids[i], calls[i]
-            specs = per_call[i] if per_call is not None else None
-            sources = everything if everything is not None else {
-                spec.name: self._source(spec) for spec in specs or ()}
-            waiting = any(spec.name in self._waiting for spec in specs or ())
+        for key in stale:
+            call, specs = parts[key].call, parts[key].sources
+            sources = {spec.name: self._source(spec) for spec in specs}
+            waiting = any(spec.name in self._waiting for spec in specs)
             old = layout.get(key)
             if old is not None and not moved:
                 rows.clear(*old)
@@ -404,7 +392,7 @@ class CallEngine:
                 call, specs, routed[key][1], sources, live.sources(key), live.listeners(key), state.speakers,
                 self._buffers, outputs.listener_writer if outputs is not None else lambda _: None,
                 waiting, version)
-            if old is not None and everything is None:
+            if old is not None:
                 dropped_names.extend(name for name in old[0].sources if name not in plan.sources)
             if old is not None and outputs is not None and outputs.ring is not None:
                 feeds = {id(w) for _, w in plan.out_writers}
@@ -436,10 +424,10 @@ class CallEngine:
         self._update_listened(ended if not moved else list(self._listened_of),
                               changed[len(ended):] if not moved else list(plans))
         if outputs is not None:
-            self._update_captures(state, calls, uuids, changed, moved)
+            self._update_captures(state, hint, changed, moved)
         self._planned_serial = state.serial
         if self.verify_plan:
-            self._check_plan(uuids)
+            self._check_plan(tuple(parts))
         caps = self._caps
         span = SpanPlan(state, version if self._waiting_keys else None, matrix, layout,
                         rows.gather(self._buffers, compiled=live.kernel == "numba"),
@@ -498,14 +486,14 @@ class CallEngine:
         assert listened == self._listened, "plan: speech voices"
         assert self._waiting_keys == {k for k, p in self._call_plans.items() if p.waiting}
 
-    def _update_captures(self, state: MixState, calls: tuple[CallState, ...],
-                         uuids: tuple[str, ...], changed: list[str], moved: bool) -> None:
+    def _update_captures(self, state: MixState, hint: frozenset[str] | None, changed: list[str],
+                         moved: bool) -> None:
         """The recordings capturing now, each resolved to the rows it reads (`_resolve`) and
         fed by the tick ring where it can be: those opened, changed or closed since the last
         span, and those of the MPCs that changed (all of them when the layout moved)."""
         outputs = self.outputs
         assert outputs is not None
-        opened, closed = outputs.recordings_changed(state, lambda u: self._recording_row(u, calls, uuids))
+        opened, closed = outputs.recordings_changed(state, hint, lambda u: self._recording_row(u, state))
         redo: set[tuple[str, str]] = set()
         for rkey in closed:
             self._forget_capture(rkey)
@@ -537,16 +525,10 @@ class CallEngine:
             if owner is not None:
                 owner.discard(rkey)
 
-    def _recording_row(self, mpc_uuid: str, calls: tuple[CallState, ...], uuids: tuple[str, ...]
-                       ) -> str | None:
+    def _recording_row(self, mpc_uuid: str, state: MixState) -> str | None:
         """The recording row name of MPC `mpc_uuid`'s call (None if it is not live)."""
-        plan = self._call_plans.get(mpc_uuid)
-        if plan is not None:
-            return plan.call.recording_name
-        for key, call in zip(uuids, calls, strict=True):  # keys not uuids (a hand-made state)
-            if key == mpc_uuid:
-                return call.recording_name
-        return None
+        part = state.parts.get(mpc_uuid)
+        return None if part is None else part.call.recording_name
 
     def _unapply(self, rkey: tuple[str, str], entry: list[Any]) -> None:
         """Take a capture out of the tables (its ring feed, or the direct writes)."""
@@ -625,12 +607,11 @@ class CallEngine:
         fits = BLOCK_BUDGET_BYTES // (max(1, rows) * BYTES_PER_ROW_SAMPLE)
         return max(frame, min(self.block, fits // frame * frame))
 
-    def _route(self, uuids: tuple[str, ...], calls: tuple[CallState, ...], look: Iterable[int],
-               gone: list[str]) -> None:
-        """Give the mixer the routing matrix of the MPCs `look` (indices) where it changed, and
+    def _route(self, parts: Mapping[str, MpcMix], look: Iterable[str], gone: list[str]) -> None:
+        """Give the mixer the routing matrix of the MPCs `look` (uuids) where it changed, and
         forget the `gone` ones (ended)."""
-        for i in look:
-            key, call = uuids[i], calls[i]
+        for key in look:
+            call = parts[key].call
             routed = self._routed.get(key)
             if routed is not None and (routed[0] is call or routed[0] == call):
                 continue  # unchanged state: the same matrix (the usual tick)

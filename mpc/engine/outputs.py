@@ -11,7 +11,7 @@ hears what.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -207,7 +207,8 @@ class Outputs:
         self._recordings: dict[tuple[str, str], StreamWriter] = {}
         self._recording_files: dict[tuple[str, str], Path] = {}
         self._closed_recordings: set[tuple[str, str]] = set()
-        self._seen: dict[int, RecordingSpec] = {}  # the specs looked at last, by identity
+        # the specs looked at last, by MPC (None: those of ended MPCs, `MixState.elsewhere`)
+        self._seen_of: dict[str | None, tuple[RecordingSpec, ...]] = {}
         self._rid_count: Counter[str] = Counter()  # specs per recording id among them
         self._ring: TickRing | None = None
 
@@ -305,19 +306,40 @@ class Outputs:
 
     # -- recordings ----------------------------------------------------------------------------
 
-    def recordings_changed(self, state: MixState, row_of: Callable[[str], str | None]
+    def recordings_changed(self, state: MixState, hint: Collection[str] | None,
+                           row_of: Callable[[str], str | None]
                            ) -> tuple[list[tuple[tuple[str, str], Capture | None, str]],
                                       list[tuple[str, str]]]:
         """The recordings whose spec changed since the last call: (opened or changed: (its key
         (recording id, track), its capture, or None when it captures nothing now, its MPC),
-        closed: keys whose file is complete and closed now). A spec the model hands back as the
-        same object is not looked at: the cost follows what changed, not how many record.
+        closed: keys whose file is complete and closed now). Only the MPCs of `hint` (the
+        uuids whose part of the snapshot changed since the last call; None: any) and the
+        recordings of ended MPCs are looked at, and a spec the model hands back as the same
+        object is not: the cost follows what changed, not how many record.
         `row_of(mpc_uuid)` names an MPC's recording row (a conference track records it)."""
-        seen = self._seen
-        now = {id(r): r for r in state.recordings}
+        seen_of, parts = self._seen_of, state.parts
+        keys: list[str | None]
+        if hint is None:
+            keys = [*sorted(k for k in seen_of if k is not None and k not in parts), *parts]
+        else:
+            keys = [*sorted(k for k in hint if k not in parts), *state.in_order(hint)]
+        keys.append(None)
+        seen: dict[int, RecordingSpec] = {}
+        now: dict[int, RecordingSpec] = {}
+        for k in keys:
+            was = seen_of.get(k, ())
+            part = parts.get(k) if k is not None else None
+            specs = state.elsewhere if k is None else () if part is None else part.recordings
+            if specs is was:
+                continue
+            seen.update((id(r), r) for r in was)
+            now.update((id(r), r) for r in specs)
+            if specs:
+                seen_of[k] = specs
+            else:
+                seen_of.pop(k, None)
         if now.keys() == seen.keys():
             return [], []
-        self._seen = now
         gone = [r for i, r in seen.items() if i not in now]  # in the snapshot's order: a
         new = [r for i, r in now.items() if i not in seen]  # recording's files are found in it
         for r in gone:

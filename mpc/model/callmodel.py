@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from dataclasses import dataclass
-from itertools import chain
-from operator import attrgetter
 from typing import Any
 
 from mpcmix.errors import NotFoundError
@@ -53,24 +50,8 @@ from .play_ops import PlayOperations
 from .recording_ops import RecordingOperations
 from .records import EndedMpc, EndedParticipant, MpcRecord
 from .serialize import coach_mode
-from .snapshot import Line, MixState, RecordingSpec, SourceSpec
+from .snapshot import Line, MixState, MpcMix, RecordingSpec, SourceSpec
 from .waiting import MediaWaits
-
-
-@dataclass(frozen=True, slots=True)
-class _MpcMix:
-    """One live MPC's part of a `MixState`, kept until the MPC is touched."""
-
-    call: CallState
-    sources: tuple[SourceSpec, ...]
-    recordings: tuple[RecordingSpec, ...]
-    created_ms: int
-    speakers: tuple[str, ...]  # its participants subscribed to participant-speak-events
-    until: int  # the snapshot holds while now < until (a cue or Play ending, music unsettled)
-
-
-_CALL, _SOURCES, _RECORDINGS, _CREATED, _SPEAKERS = (
-    attrgetter(name) for name in ("call", "sources", "recordings", "created_ms", "speakers"))
 
 
 class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperations, FarEnd,
@@ -152,6 +133,7 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         rebuild = self._live.keys() if self._touched_all else stale.keys()
         same = state is not None and len(cache) == len(self._live)
         changed: set[str] = set()
+        added: list[str] = []
         for uuid in list(rebuild):
             mpc = self._live.get(uuid)
             if mpc is not None:
@@ -161,35 +143,35 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
                     same = False
                     cache[uuid] = part
                     changed.add(uuid)
+                    if old is None:
+                        added.append(uuid)
                 if part.until < 1 << 62:
                     heapq.heappush(expiry, (part.until, uuid))
             elif uuid in cache:
                 del cache[uuid]
                 same = False
                 changed.add(uuid)
+        orphans = self._orphans  # the MPCs ended with a recording not stopped yet
+        if self._touched_all:
+            orphans.update(self._recording_index.keys() - self._live.keys())
+        orphans.difference_update([u for u in orphans if u not in self._recording_index])
         if same and len(cache) == len(self._live) and state is not None:
             self._mix_key = key  # touched, but nothing the mix sees changed (a read, a settle)
             return state
+        if len(added) > 1:  # new MPCs come last, as in `_live`: in creation order
+            for uuid in sorted(added, key=lambda u: cache[u].order):
+                cache[uuid] = cache.pop(uuid)
         if len(cache) != len(self._live):
             changed.update(u for u in self._live if u not in cache)
             changed.update(u for u in cache if u not in self._live)
             self._mix_parts = cache = {u: cache[u] if u in cache else self._mpc_mix(m)
                                        for u, m in self._live.items()}
-        # Every MPC's part laid side by side: whole-tuple steps (map, chain), no Python step per
-        # MPC, as the snapshot is made again at each change whatever the number of MPCs.
-        parts = list(map(cache.__getitem__, self._live))
-        orphans = self._recording_index.keys() - self._live.keys()  # recordings of ended MPCs
         elsewhere = tuple(self._recording_spec(r) for r in sorted(
             (r for uuid in orphans for r in self._recording_index[uuid].values()
              if r.state != "stopped"), key=lambda r: r.seq))
-        per_call = tuple(map(_SOURCES, parts))
-        state = MixState(
-            tuple(map(_CALL, parts)),
-            tuple(chain.from_iterable(per_call)),
-            tuple(chain.from_iterable(map(_RECORDINGS, parts))) + elsewhere,
-            tuple(self._live), tuple(map(_CREATED, parts)),
-            frozenset(chain.from_iterable(map(_SPEAKERS, parts))),
-            per_call, self._mix_serial + 1)
+        # The parts are copied as they are (one C step): the flat views a reader may want are
+        # made when asked, so a snapshot made at each change costs no Python step per MPC.
+        state = MixState(dict(cache), elsewhere, self._mix_serial + 1)
         self._mix_serial += 1
         self._mix_changes.append((self._mix_serial, frozenset(changed)))
         self._mix_cached, self._mix_key = state, key
@@ -214,6 +196,7 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
 
     def _check_mix_state(self, state: MixState) -> None:
         full = [self._mpc_mix(m) for m in self._live.values()]
+        assert state.mpc_uuids == tuple(self._live), "mix_state: MPCs out of order"
         assert state.calls == tuple(p.call for p in full), "mix_state: stale calls"
         assert state.sources == tuple(s for p in full for s in p.sources), "mix_state: stale sources"
         assert state.speakers == frozenset(x for p in full for x in p.speakers), "stale speakers"
@@ -230,7 +213,7 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
             capturing=r.is_capturing and r.mpc.is_live,
         )
 
-    def _mpc_mix(self, mpc: MpcRecord) -> _MpcMix:
+    def _mpc_mix(self, mpc: MpcRecord) -> MpcMix:
         """One live MPC's part of the snapshot, and until when it holds (ms)."""
         now = self._now
         until = 1 << 62
@@ -272,7 +255,7 @@ class CallModel(MpcOperations, AddParticipant, RecordingOperations, PlayOperatio
         call = CallState(mpc.status, tuple(states), tuple(overlays), mpc.recording_name)
         speakers = tuple(p.label for p in mpc.participants
                          if ev.EVENT_GROUPS[ev.PARTICIPANT_SPEAK_START] in p.status_callback_events)
-        return _MpcMix(call, tuple(sources), recordings, mpc.created_ms, speakers, until)
+        return MpcMix(call, tuple(sources), recordings, mpc.created_ms, speakers, until, mpc.index)
 
     def _recordings_of(self, mpc: MpcRecord) -> list[Any]:
         """The MPC's recordings not stopped: its own, then its participants'."""

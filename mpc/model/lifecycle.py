@@ -237,6 +237,8 @@ class Lifecycle(Notifier):
         if self._live_by_name.get(mpc.name) is mpc:
             del self._live_by_name[mpc.name]
         del self._live[mpc.uuid]
+        if mpc.uuid in self._recording_index:  # its recordings stay in the snapshot till stopped
+            self._orphans.add(mpc.uuid)
         if self._archive is not None:  # a server's: its leaving the live set is saved (live_changes)
             self._record_touched[mpc.uuid] = mpc
         self._ended.append(mpc)

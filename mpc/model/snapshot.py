@@ -8,8 +8,12 @@ has not finished. The model never touches audio: it only needs how long a medium
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import chain
+from operator import attrgetter
+from typing import Any, Literal, Protocol
 
 from mpcmix.routing import CallState
 
@@ -96,30 +100,85 @@ class RecordingSpec:
     capturing: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class MpcMix:
+    """One live MPC's part of a `MixState` (the same object while the MPC does not change)."""
+
+    call: CallState
+    sources: tuple[SourceSpec, ...]  # the sources `call` names
+    recordings: tuple[RecordingSpec, ...]  # its recordings not stopped
+    created_ms: int
+    speakers: tuple[str, ...]  # its participants subscribed to participant-speak-events
+    until: int  # the part holds while now < until (a cue or Play ending, music unsettled)
+    order: int = 0  # creation order within the account (`MixState.in_order`)
+
+
+_CALL, _SOURCES, _RECORDINGS, _CREATED, _SPEAKERS = (
+    attrgetter(name) for name in ("call", "sources", "recordings", "created_ms", "speakers"))
+
+
 class MixState:
     """Everything routing and the mixer need at one instant.
 
-    `calls` holds one `CallState` per MPC that has not ended (creation order), every participant
-    included (ringing and exited ones too, so each listener row lives as long as its MPC);
-    `mpc_uuids[i]` is the uuid of `calls[i]`, `mpc_created_ms[i]` its creation time. `sources`
-    describes every source the calls name.
+    `parts` holds one `MpcMix` per MPC that has not ended, by uuid, in creation order: its
+    `CallState` (every participant included, ringing and exited ones too, so each listener row
+    lives as long as its MPC), the sources it names, its recordings. `elsewhere` are the
+    recordings of ended MPCs that have not stopped yet. The flat views (`calls`, `sources`,
+    `recordings`, ...) are made when first asked: a reader that follows the model's changes
+    (`CallModel.mix_changes_since`) looks at the parts it needs, so a new snapshot costs no step
+    per MPC. A snapshot never changes after it is made.
     """
 
-    calls: tuple[CallState, ...]
-    sources: tuple[SourceSpec, ...]
-    recordings: tuple[RecordingSpec, ...]
-    mpc_uuids: tuple[str, ...] = field(default=())
-    mpc_created_ms: tuple[int, ...] = field(default=())  # when each of `calls` was created
-    #: The participants (labels) someone receives speak events of (subscribed to
-    #: participant-speak-events): only their voices need speech detection. None: everyone.
-    speakers: frozenset[str] | None = None
-    #: `sources` cut by call: ``call_sources[i]`` the sources `calls[i]` names (the same tuple
-    #: object while that MPC does not change). Empty: not given.
-    call_sources: tuple[tuple[SourceSpec, ...], ...] = field(default=())
-    #: The model's number for this snapshot (`CallModel.mix_changes_since` tells which MPCs
-    #: changed since another); 0: not numbered (a snapshot made by hand).
-    serial: int = field(default=0, compare=False)
+    __slots__ = ("__dict__", "elsewhere", "parts", "serial")
+
+    def __init__(self, parts: Mapping[str, MpcMix], elsewhere: tuple[RecordingSpec, ...] = (),
+                 serial: int = 0) -> None:
+        self.parts = parts
+        self.elsewhere = elsewhere
+        #: The model's number for this snapshot (`CallModel.mix_changes_since` tells which MPCs
+        #: changed since another); 0: not numbered.
+        self.serial = serial
+
+    @cached_property
+    def calls(self) -> tuple[CallState, ...]:
+        """One `CallState` per live MPC, in creation order."""
+        return tuple(map(_CALL, self.parts.values()))
+
+    @cached_property
+    def call_sources(self) -> tuple[tuple[SourceSpec, ...], ...]:
+        """``call_sources[i]``: the sources `calls[i]` names."""
+        return tuple(map(_SOURCES, self.parts.values()))
+
+    @cached_property
+    def sources(self) -> tuple[SourceSpec, ...]:
+        """Every source the calls name."""
+        return tuple(chain.from_iterable(self.call_sources))
+
+    @cached_property
+    def recordings(self) -> tuple[RecordingSpec, ...]:
+        """Every recording not stopped: the live MPCs', in order, then `elsewhere`."""
+        return tuple(chain.from_iterable(map(_RECORDINGS, self.parts.values()))) + self.elsewhere
+
+    @cached_property
+    def mpc_uuids(self) -> tuple[str, ...]:
+        """``mpc_uuids[i]``: the uuid of `calls[i]`."""
+        return tuple(self.parts)
+
+    @cached_property
+    def mpc_created_ms(self) -> tuple[int, ...]:
+        """``mpc_created_ms[i]``: when `calls[i]` was created."""
+        return tuple(map(_CREATED, self.parts.values()))
+
+    @cached_property
+    def speakers(self) -> frozenset[str]:
+        """The participants (labels) someone receives speak events of (subscribed to
+        participant-speak-events): only their voices need speech detection."""
+        return frozenset(chain.from_iterable(map(_SPEAKERS, self.parts.values())))
+
+    def in_order(self, uuids: Iterable[str]) -> list[str]:
+        """Those of `uuids` that are live here, in creation order."""
+        parts = self.parts
+        return sorted((u for u in uuids if u in parts), key=lambda u: parts[u].order)
 
     def source(self, name: str) -> SourceSpec:
         """The source labelled `name` (KeyError if there is none)."""
@@ -127,3 +186,19 @@ class MixState:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.calls, self.sources, self.recordings, self.mpc_uuids, self.mpc_created_ms,
+                self.speakers)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MixState):
+            return NotImplemented
+        return self is other or self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"MixState(serial={self.serial}, calls={len(self.parts)}, "
+                f"recordings={len(self.recordings)})")

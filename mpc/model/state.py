@@ -139,6 +139,7 @@ class ModelState:
         self._touched_all = True
         self._settles = 0
         self._mix_parts: dict[str, Any] = {}  # uuid -> its part of the snapshot (callmodel)
+        self._orphans: set[str] = set()  # ended MPCs with a recording not stopped (callmodel)
         self._mix_cached: Any = None
         self._mix_serial = 0  # the number of the last snapshot made
         # (snapshot number, the MPCs whose part changed in it), for the last few snapshots

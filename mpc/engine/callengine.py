@@ -389,7 +389,7 @@ class CallEngine:
             if old is not None and not moved:
                 rows.clear(*old)
             plan = plans[key] = call_plan(
-                call, specs, routed[key][1], sources, live.sources(key), live.listeners(key), state.speakers,
+                call, specs, routed[key][1], sources, live.sources(key), live.listeners(key), parts[key].speakers,
                 self._buffers, outputs.listener_writer if outputs is not None else lambda _: None,
                 waiting, version)
             if old is not None:
@@ -512,7 +512,7 @@ class CallEngine:
         for rkey in redo:
             entry = self._caps[rkey]
             if entry[2] is not None:
-                self._unapply(rkey, entry)
+                self._unapply(rkey, entry, release=False)
         for rkey in redo:
             self._apply(rkey, self._caps[rkey])
 
@@ -530,8 +530,10 @@ class CallEngine:
         part = state.parts.get(mpc_uuid)
         return None if part is None else part.call.recording_name
 
-    def _unapply(self, rkey: tuple[str, str], entry: list[Any]) -> None:
-        """Take a capture out of the tables (its ring feed, or the direct writes)."""
+    def _unapply(self, rkey: tuple[str, str], entry: list[Any], *, release: bool = True) -> None:
+        """Take a capture out of the tables (its ring feed, or the direct writes); `release`
+        False keeps its ring slot and what it gathered there (it is applied again at once:
+        `_apply` takes the same slot, or hands it over when it is written directly)."""
         applied = entry[3]
         if applied is not None:
             name, row, slot = applied
@@ -539,8 +541,8 @@ class CallEngine:
             if row < len(table) and table[row] == slot:
                 table[row] = -1
             ring = self.outputs.ring if self.outputs is not None else None
-            if ring is not None:  # no longer fed a frame a tick (until applied again): handed
-                ring.drain(entry[2][0], release=True)  # what it gathered, its slot freed
+            if ring is not None and release:  # no longer fed a frame a tick: handed what it
+                ring.drain(entry[2][0], release=True)  # gathered, its slot freed
         self._direct.pop(rkey, None)
         entry[2] = entry[3] = None
 

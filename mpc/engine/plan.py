@@ -11,7 +11,7 @@ place for the MPCs that changed, so a change to one MPC costs no Python step per
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,9 +78,10 @@ class Buffers:
 
 def call_plan(call: CallState, specs: tuple[SourceSpec, ...] | None, matrix: RoutingMatrix,
               sources: dict[str, Source], in_labels: tuple[str, ...],
-              listeners: tuple[str, ...], speakers: frozenset[str] | None, buffers: Buffers,
+              listeners: tuple[str, ...], speakers: Collection[str] | None, buffers: Buffers,
               listener_writer: Any, waiting: bool, version: int) -> CallPlan:
-    """One MPC's plan; `listener_writer(label)` its listener stream or None."""
+    """One MPC's plan; `listener_writer(label)` its listener stream or None; `speakers` the
+    participants whose speech is detected (None: everyone)."""
     in_pos: dict[str, int] = {}
     rows = []
     alone = []

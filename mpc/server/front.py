@@ -161,14 +161,24 @@ class Front:
         return self.client.build_request(request.method, url, headers=headers, content=body)
 
     async def forward(self, request: Request, shard: int, body: bytes) -> Response:
-        """The shard's answer, streamed (status, headers and body as the shard sent them)."""
+        """The shard's answer (status, headers and body as the shard sent them): read whole when
+        it says it is small (an API answer: one write to the client), else streamed (a file)."""
         try:
             upstream = await self.client.send(self._request(request, shard, body), stream=True)
         except httpx.TransportError as exc:
             return _unreachable(shard, self.urls[shard], exc)
         headers = {k: v for k, v in upstream.headers.multi_items() if k.lower() not in _OWN}
-        if "content-length" in upstream.headers:
-            headers["content-length"] = upstream.headers["content-length"]
+        length = upstream.headers.get("content-length")
+        if length is not None:
+            headers["content-length"] = length
+            if length.isdigit() and int(length) <= _BUFFERED_BYTES:
+                try:
+                    content = b"".join([chunk async for chunk in upstream.aiter_raw()])
+                except httpx.TransportError as exc:
+                    return _unreachable(shard, self.urls[shard], exc)
+                finally:
+                    await upstream.aclose()
+                return _Raw(content, upstream.status_code, headers)
         return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=headers,
                                  background=BackgroundTask(upstream.aclose))
 
@@ -258,6 +268,20 @@ class Front:
         if down:
             body["shards_down"] = down
         return JSONResponse(body, status_code=200 if not down else 503)
+
+
+#: An answer up to this size is read whole before it is passed on (API answers are a few kB).
+_BUFFERED_BYTES = 256 * 1024
+
+
+class _Raw(Response):
+    """The shard's body and headers as they came (no content type or length made again)."""
+
+    def __init__(self, content: bytes, status_code: int, headers: dict[str, str]) -> None:
+        self.body = content
+        self.status_code = status_code
+        self.background = None
+        self.init_headers(headers)
 
 
 def _buffered(answer: httpx.Response) -> Response:

@@ -21,8 +21,10 @@ URL, so shards may run on other hosts (``--shard-urls``). The front keeps no sta
 - anything else (``/emulator/clock``, the OpenAPI document, the console's page, unknown paths)
   goes to shard 0.
 
-Bodies are streamed both ways (downloads are not held in memory); a shard that cannot be reached
-is answered 502 with the API's error JSON.
+Requests go over the front's own keep-alive connections to each shard (`upstream`: one write a
+request). An answer up to 256 KiB is read whole and passed on; a larger one (a download) is
+streamed, never held in memory; a shard that cannot be reached is answered 502 with the API's
+error JSON.
 """
 
 from __future__ import annotations
@@ -51,10 +53,13 @@ from .console.relay import merge_live, socket_routes
 from .http import api_error, guard, new_api_id, too_large
 from .middleware import NoServerErrors
 from .routes import MATCHES_HEADER
+from .upstream import Upstream, UpstreamError
 
 #: Headers that describe one connection, not the message: never passed on.
 _HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
                   "upgrade", "host", "content-length"})
+#: Request headers the front does not pass on as they came (its own connection's).
+_SENT = _HOP | {"expect"}
 #: Response headers the front's own server writes.
 _OWN = _HOP | {"date", "server"}
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -71,6 +76,7 @@ class Front:
         self.max_body_bytes = max_body_bytes
         self.timeout_s = timeout_s
         self._client: httpx.AsyncClient | None = None
+        self._links: dict[int, Upstream | None] = {}
 
     @property
     def shards(self) -> int:
@@ -84,7 +90,20 @@ class Front:
                                                                  max_keepalive_connections=64))
         return self._client
 
+    def _upstream(self, shard: int) -> Upstream | None:
+        """The front's connections to `shard` (None: a URL they cannot serve, httpx does)."""
+        if shard not in self._links:
+            try:
+                self._links[shard] = Upstream(self.urls[shard], timeout_s=self.timeout_s)
+            except ValueError:
+                self._links[shard] = None
+        return self._links[shard]
+
     async def close(self) -> None:
+        links, self._links = self._links, {}
+        for link in links.values():
+            if link is not None:
+                await link.close()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -162,7 +181,28 @@ class Front:
 
     async def forward(self, request: Request, shard: int, body: bytes) -> Response:
         """The shard's answer (status, headers and body as the shard sent them): read whole when
-        it says it is small (an API answer: one write to the client), else streamed (a file)."""
+        it says it is small (an API answer: one write to the client), else streamed (a file).
+        Over the front's own keep-alive connections (`upstream.Upstream`: one write a request),
+        or httpx for a shard it cannot reach so (https)."""
+        link = self._upstream(shard)
+        if link is not None:
+            raw = request.scope.get("raw_path") or request.url.path.encode()
+            query = request.scope.get("query_string") or b""
+            target = raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+            sent = [(k, v) for k, v in request.headers.raw if k.lower().decode("latin-1") not in _SENT]
+            try:
+                answer = await link.request(request.method, target, sent, body,
+                                            whole_up_to=_BUFFERED_BYTES)
+            except (OSError, TimeoutError, UpstreamError, asyncio.IncompleteReadError,
+                    asyncio.LimitOverrunError) as exc:
+                return _unreachable(shard, self.urls[shard], exc)
+            kept = {k: v for k, v in answer.headers if k.lower() not in _OWN}
+            if answer.length is not None:
+                kept["content-length"] = str(answer.length)
+            if answer.body is not None:
+                return _Raw(answer.body, answer.status, kept)
+            assert answer.stream is not None
+            return StreamingResponse(answer.stream, status_code=answer.status, headers=kept)
         try:
             upstream = await self.client.send(self._request(request, shard, body), stream=True)
         except httpx.TransportError as exc:
@@ -171,14 +211,6 @@ class Front:
         length = upstream.headers.get("content-length")
         if length is not None:
             headers["content-length"] = length
-            if length.isdigit() and int(length) <= _BUFFERED_BYTES:
-                try:
-                    content = b"".join([chunk async for chunk in upstream.aiter_raw()])
-                except httpx.TransportError as exc:
-                    return _unreachable(shard, self.urls[shard], exc)
-                finally:
-                    await upstream.aclose()
-                return _Raw(content, upstream.status_code, headers)
         return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=headers,
                                  background=BackgroundTask(upstream.aclose))
 

@@ -311,8 +311,9 @@ class CallEngine:
         """What every block of a span of `state` needs (`plan.SpanPlan`): made again only for
         the MPCs whose state, sources or matrix changed (and for every MPC when the mixer's
         layout moved), written into per-row tables (`plan.Rows`) in place, then read by array
-        steps: a change to one MPC costs no Python step per other MPC, but a pass comparing
-        each MPC's state by identity."""
+        steps: a change to one MPC costs no Python step per other MPC (each MPC's part is
+        compared by identity only when the model cannot say which changed: the first span, or
+        one planned long before)."""
         parts = state.parts
         plans = self._call_plans
         # The MPCs to look at: those the model says changed since the state planned last (and

@@ -164,7 +164,6 @@ class TickRing:
             self._hand(slot, self.tick)
 
 
-
 def _nothing() -> None:
     pass
 

@@ -172,9 +172,7 @@ class Front:
 
     def _request(self, request: Request, shard: int, body: bytes,
                  extra: dict[str, str] | None = None) -> httpx.Request:
-        raw = request.scope.get("raw_path") or request.url.path.encode()
-        query = request.scope.get("query_string") or b""
-        url = self.urls[shard] + raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+        url = self.urls[shard] + _target(request)
         headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in _HOP]
         headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
         return self.client.build_request(request.method, url, headers=headers, content=body)
@@ -186,12 +184,9 @@ class Front:
         or httpx for a shard it cannot reach so (https)."""
         link = self._upstream(shard)
         if link is not None:
-            raw = request.scope.get("raw_path") or request.url.path.encode()
-            query = request.scope.get("query_string") or b""
-            target = raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
             sent = [(k, v) for k, v in request.headers.raw if k.lower().decode("latin-1") not in _SENT]
             try:
-                answer = await link.request(request.method, target, sent, body,
+                answer = await link.request(request.method, _target(request), sent, body,
                                             whole_up_to=_BUFFERED_BYTES)
             except (OSError, TimeoutError, UpstreamError, asyncio.IncompleteReadError,
                     asyncio.LimitOverrunError) as exc:
@@ -208,9 +203,8 @@ class Front:
         except httpx.TransportError as exc:
             return _unreachable(shard, self.urls[shard], exc)
         headers = {k: v for k, v in upstream.headers.multi_items() if k.lower() not in _OWN}
-        length = upstream.headers.get("content-length")
-        if length is not None:
-            headers["content-length"] = length
+        if "content-length" in upstream.headers:
+            headers["content-length"] = upstream.headers["content-length"]
         return StreamingResponse(upstream.aiter_raw(), status_code=upstream.status_code, headers=headers,
                                  background=BackgroundTask(upstream.aclose))
 
@@ -300,6 +294,13 @@ class Front:
         if down:
             body["shards_down"] = down
         return JSONResponse(body, status_code=200 if not down else 503)
+
+
+def _target(request: Request) -> str:
+    """The request's path and query as the client sent them (what a shard is asked)."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string") or b""
+    return raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
 
 
 #: An answer up to this size is read whole before it is passed on (API answers are a few kB).

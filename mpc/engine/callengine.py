@@ -494,7 +494,7 @@ class CallEngine:
         span, and those of the MPCs that changed (all of them when the layout moved)."""
         outputs = self.outputs
         assert outputs is not None
-        opened, closed = outputs.recordings_changed(state, hint, lambda u: self._recording_row(u, state))
+        opened, closed = outputs.recordings_changed(state, hint)
         redo: set[tuple[str, str]] = set()
         for rkey in closed:
             self._forget_capture(rkey)
@@ -525,11 +525,6 @@ class CallEngine:
             owner = self._caps_of.get(entry[1])
             if owner is not None:
                 owner.discard(rkey)
-
-    def _recording_row(self, mpc_uuid: str, state: MixState) -> str | None:
-        """The recording row name of MPC `mpc_uuid`'s call (None if it is not live)."""
-        part = state.parts.get(mpc_uuid)
-        return None if part is None else part.call.recording_name
 
     def _unapply(self, rkey: tuple[str, str], entry: list[Any], *, release: bool = True) -> None:
         """Take a capture out of the tables (its ring feed, or the direct writes); `release`

@@ -305,8 +305,7 @@ class Outputs:
 
     # -- recordings ----------------------------------------------------------------------------
 
-    def recordings_changed(self, state: MixState, hint: Collection[str] | None,
-                           row_of: Callable[[str], str | None]
+    def recordings_changed(self, state: MixState, hint: Collection[str] | None
                            ) -> tuple[list[tuple[tuple[str, str], Capture | None, str]],
                                       list[tuple[str, str]]]:
         """The recordings whose spec changed since the last call: (opened or changed: (its key
@@ -314,8 +313,8 @@ class Outputs:
         closed: keys whose file is complete and closed now). Only the MPCs of `hint` (the
         uuids whose part of the snapshot changed since the last call; None: any) and the
         recordings of ended MPCs are looked at, and a spec the model hands back as the same
-        object is not: the cost follows what changed, not how many record.
-        `row_of(mpc_uuid)` names an MPC's recording row (a conference track records it)."""
+        object is not: the cost follows what changed, not how many record. A conference track
+        records its MPC's recording row (`CallState.recording_name`)."""
         seen_of, parts = self._seen_of, state.parts
         keys: list[str | None]
         if hint is None:
@@ -376,7 +375,9 @@ class Outputs:
                 self._recordings[key] = writer
                 self._recording_files[key] = path
             if r.track == "conference":
-                opened.append((key, (writer, row_of(r.mpc_uuid) or "", None), r.mpc_uuid))
+                part = parts.get(r.mpc_uuid)
+                row = part.call.recording_name if part is not None else ""
+                opened.append((key, (writer, row, None), r.mpc_uuid))
             else:
                 opened.append((key, (writer, "" if r.track == "participant" else "all", r.member),
                                r.mpc_uuid))

@@ -11,6 +11,7 @@ does with libsndfile's private handle (``soundfile._snd.sf_command``) happens he
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import struct
@@ -31,9 +32,18 @@ _FILE_FORMATS = {"wav": "WAV", "mp3": "MP3"}
 _SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile: its PEAK chunk carries a timestamp; ours must not
 _SFC_UPDATE_HEADER_NOW = 0x1060  # libsndfile: write the header's sizes for what is written so far
 #: A writer asks the kernel to start writing its file back to disk every this many bytes, so the
-#: fsync of `StreamWriter.close` finds little left to write (the disk works while we mix).
-WRITEBACK_BYTES = 1 << 20
+#: fsync of `StreamWriter.close` finds little left to write (the disk works while we mix), and
+#: lets the kernel drop from its page cache what the previous such call sent to the disk
+#: (`DROP_WRITTEN`). 256 KiB is 8 s of a 16 kHz mono recording (docs/performance.md: with 2,000
+#: files a process, 1 MiB left more dirty pages in memory and cost more CPU in the kernel).
+WRITEBACK_BYTES = 1 << 18
+#: Drop a file's pages from the page cache once written back (``posix_fadvise(DONTNEED)``), all
+#: but the first page (the header's, patched again and again) and the last 256 KiB: a server
+#: writing thousands of recordings does not fill memory with audio no one reads back, so the
+#: kernel never has to reclaim it while the ticker needs the cores.
+DROP_WRITTEN = True
 _SYNC_FILE_RANGE_WRITE = 2
+_PAGE = 4096
 
 
 @functools.cache
@@ -57,6 +67,15 @@ def start_writeback(fd: int) -> None:
     fn = _sync_file_range()
     if fn is not None:
         fn(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a failure here is not an error: fsync decides
+
+
+def drop_cached(fd: int, start: int, end: int) -> None:
+    """Let the kernel drop the clean cached pages of `fd`'s file in [start, end)
+    (``posix_fadvise(POSIX_FADV_DONTNEED)``; nothing where the call does not exist). Pages not
+    yet on the disk stay: nothing written is lost, a later read comes from the disk."""
+    if end > start and hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
 
 
 def _nothing() -> None:
@@ -202,6 +221,8 @@ class StreamWriter:
         self._sent = 0  # tasks submitted to `background` (counted by the caller's thread)...
         self._ran = 0  # ...and run (counted by the write-behind thread): none pending if equal
         self._unsynced = 0  # bytes written since the last `start_writeback`
+        self._end = -1  # the end of what is written so far, in bytes (-1: not counted)
+        self._started_to = -1  # `_end` when writeback was last started
         self._gathered: np.ndarray | None = None  # small blocks waiting to be written as one
         self._n_gathered = 0
         self._closed = False
@@ -344,7 +365,7 @@ class StreamWriter:
         self._pcm.write(blocks, at, nbytes)
         if count >= 0:
             self._pcm.set_size(count)
-        self._count_unsynced(nbytes)
+        self._count_unsynced(nbytes, self._pcm.data_offset + at * self._pcm.frame_bytes + nbytes)
 
     def _put_later(self, blocks: list[np.ndarray], at: int, nbytes: int, count: int) -> None:
         try:
@@ -374,19 +395,28 @@ class StreamWriter:
         try:
             if self._pcm is not None:
                 self._pcm.write([frames], at, frames.nbytes)
+                end = self._pcm.data_offset + at * self._pcm.frame_bytes + frames.nbytes
             else:
                 assert self._file is not None
                 _system_call(self._name, self._file.write, frames)
-            self._count_unsynced(frames.nbytes)
+                end = -1  # libsndfile's own layout: its pages are left to the kernel
+            self._count_unsynced(frames.nbytes, end)
         finally:
             if self._background is not None:
                 self._ran += 1
 
-    def _count_unsynced(self, nbytes: int) -> None:
+    def _count_unsynced(self, nbytes: int, end: int) -> None:
+        """`nbytes` more written, up to byte `end` of the file (-1: unknown). Every
+        `WRITEBACK_BYTES`: writeback started, and the pages the previous start sent to the disk
+        dropped from the cache (`DROP_WRITTEN`; the header's page kept)."""
         self._unsynced += nbytes
+        self._end = max(self._end, end)
         if self._unsynced >= WRITEBACK_BYTES:
-            self._unsynced = 0
+            self._unsynced %= WRITEBACK_BYTES
             start_writeback(self._fd)
+            if DROP_WRITTEN and self._started_to > 0:
+                drop_cached(self._fd, _PAGE, self._started_to & ~(_PAGE - 1))
+            self._started_to = self._end
 
     def _set_size(self) -> None:
         """The header counts every frame handed to the file (`_placed`)."""

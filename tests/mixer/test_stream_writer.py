@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import tracemalloc
 
@@ -107,6 +108,50 @@ def test_long_writes_start_writeback_early_and_the_bytes_are_unchanged(tmp_path,
     monkeypatch.setattr(writer, "start_writeback", lambda fd: None)
     write_blocks(tmp_path / "y.wav", pcm, block=16000)
     assert (tmp_path / "x.wav").read_bytes() == (tmp_path / "y.wav").read_bytes()
+
+
+def test_pages_written_back_are_dropped_from_the_cache_but_the_header_and_the_tail_stay(tmp_path, monkeypatch):
+    """Every WRITEBACK_BYTES the writer lets the kernel drop from its cache the pages the
+    previous writeback sent to the disk: never the header's page (patched again and again),
+    never what was written since; the file is the same as one written without it."""
+    from mpcmix.mixer import writer
+
+    dropped: list[tuple[int, int]] = []
+    real = writer.drop_cached
+    monkeypatch.setattr(writer, "drop_cached",
+                        lambda fd, start, end: (dropped.append((start, end)), real(fd, start, end)))
+    pcm = np.tile(PCM, 160)  # 3.2 MB of int16, in blocks of 32,000 bytes
+    block_bytes = 32_000
+    write_blocks(tmp_path / "x.wav", pcm, block=block_bytes // 2)
+    wb = writer.WRITEBACK_BYTES
+    size = (tmp_path / "x.wav").stat().st_size
+    assert size == 44 + pcm.nbytes
+    assert len(dropped) == pcm.nbytes // wb - 1  # the first start has nothing before it
+    for k, (start, end) in enumerate(dropped, start=1):
+        # Up to where the k-th writeback started (k times WRITEBACK_BYTES, the block that
+        # crossed it, and the header), down to a page: the last WRITEBACK_BYTES always stay.
+        assert start == 4096 and end % 4096 == 0, (start, end)
+        assert 44 + k * wb - 4096 < end <= 44 + k * wb + block_bytes, (k, end)
+    assert all(a[1] < b[1] for a, b in itertools.pairwise(dropped))
+    monkeypatch.setattr(writer, "DROP_WRITTEN", False)
+    dropped.clear()
+    write_blocks(tmp_path / "y.wav", pcm, block=block_bytes // 2)
+    assert dropped == []
+    assert (tmp_path / "x.wav").read_bytes() == (tmp_path / "y.wav").read_bytes()
+
+
+def test_a_file_read_back_after_its_pages_were_dropped_is_whole(tmp_path):
+    """What the kernel dropped from its cache is read from the disk: a long recording written
+    tick by tick through the write-behind thread reads back exactly."""
+    from mpcmix.mixer import WriteBehind
+
+    io = WriteBehind()
+    pcm = np.tile(PCM, 200)  # 4 MB: fifteen writebacks started, fourteen drops
+    with StreamWriter(tmp_path / "x.wav", 16000, background=io) as w:
+        for lo in range(0, len(pcm), 320):
+            w.write(pcm[lo:lo + 320])
+    io.close()
+    np.testing.assert_array_equal(sf.read(tmp_path / "x.wav", dtype="int16")[0], pcm)
 
 
 @pytest.mark.parametrize("background", [False, True])

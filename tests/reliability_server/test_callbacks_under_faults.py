@@ -119,8 +119,11 @@ def test_faulty_receivers_neither_lose_nor_duplicate_nor_delay_a_tick(
     assert slowest_request < 1.0, slowest_request
     window = stats["window"]
     assert server.state.ticks.count - ticks_before > 0.8 * elapsed * 1000 / 20
-    # A tick that waited on a receiver would be late by a timeout or the slow receiver's 10 s.
-    assert window["max_ms"] < 500, window
+    # A tick that waited on a receiver would be late by a timeout (12 s) or the slow receiver's
+    # 10 s. The server runs in this test's process: a full collection of its garbage collector
+    # (the whole test session's objects) holds every thread for a few hundred ms at times, so the
+    # bound is 2 s, far under any wait on a receiver.
+    assert window["max_ms"] < 2000, window
     # Under one frame, unless other processes loaded the machine meanwhile (then two frames):
     # they took more than half a core on average over the run (this process and its server
     # excluded). The load average lagged behind a short burst and missed it.

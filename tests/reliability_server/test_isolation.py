@@ -156,12 +156,14 @@ def test_one_account_cannot_stall_or_break_another(tmp_path: Path) -> None:
         slow.stop()
     check(good, good_log, bad_log, media, stats)
     window = stats["ticker"]["window"]
-    # The ticker never waited on a receiver or a decode: its p99 lateness is under one frame
-    # more than that of a process doing nothing but sleep frame after frame beside it (what the
-    # machine's other work alone costs any ticker then: nothing on a quiet machine).
+    # The ticker never waited on a receiver or a decode (that would be seconds: the slow server,
+    # the callbacks' 12 s timeout, the huge file's decode): its worst tick is far under that, and
+    # its p99 lateness under two frames more than that of a process doing nothing but sleep frame
+    # after frame beside it (what the machine's other work alone costs any ticker then). Two
+    # frames, not one: the server's own decode threads share the two cores with its ticker.
     print(f"ticker over {elapsed:.1f} s: {window}; an idle sleeper beside it: {probed}")
     assert window["max_ms"] < 500, window
-    assert window["p99_ms"] < 20 + probed["p99_ms"], (window, probed)
+    assert window["p99_ms"] < 40 + probed["p99_ms"], (window, probed)
 
 
 #: An idle process ticking every 20 ms: how late it wakes is what the machine's load alone costs.

@@ -155,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     print(render_table(results))
     out = args.out if args.out is not None else (None if args.quick else DOCS)
     if out is not None and args.offline_only:
+        if not (out / "performance.md").exists():  # a folder of its own: a copy of ours to update
+            out.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(DOCS / "performance.md", out / "performance.md")
         update_offline_section(out / "performance.md", results)
         print(f"wrote the offline section of {out / 'performance.md'}", file=sys.stderr)
     elif out is not None:

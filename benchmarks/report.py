@@ -193,8 +193,10 @@ def render_markdown(res: Results, image: str) -> str:
             "- **Offline I/O**: voices at the call's rate stream from disk (`PcmFile`, `os.preadv` into the mix "
             "buffer), int16 is written with plain `pwrite`s (float WAVs and MP3s through libsndfile), a "
             "write-behind thread writes while the "
-            "next block is mixed, each output asks the kernel to start writing back every MiB "
-            "(`sync_file_range`), so the fsync that makes the render durable finds little left to write; buffers "
+            "next block is mixed, each output asks the kernel to start writing back every 256 KiB "
+            "(`sync_file_range`), so the fsync that makes the render durable finds little left to write, and lets "
+            "it drop from its page cache what the previous request sent to the disk (`posix_fadvise`; the "
+            "header's page and the last 256 KiB stay); buffers "
             "are reused (fresh memory costs page faults here); speech detection skips blocks whose peak cannot "
             "reach its threshold and uses float32 energies re-checked exactly near it.",
             "- **Real-time ticks** (the server): an MPC whose state did not change keeps its matrix; every "

@@ -129,13 +129,15 @@ class _PcmWav:
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, self.name) from None
 
-    def write(self, frames: list[np.ndarray], at: int, nbytes: int) -> None:
+    def write(self, frames: list[np.ndarray], at: int, nbytes: int) -> int:
         """Write `frames` (int16 arrays of whole interleaved frames, C-contiguous, in order;
-        `nbytes` in all) from frame `at`."""
-        self.pwrite(frames, self.data_offset + at * self.frame_bytes, nbytes)
+        `nbytes` in all) from frame `at`; the file's byte offset where they end."""
+        offset = self.data_offset + at * self.frame_bytes
+        self.pwrite(frames, offset, nbytes)
         end = at + nbytes // self.frame_bytes
         if end > self.written:
             self.written = end
+        return offset + nbytes
 
     def set_size(self, frames: int) -> None:
         """Make the header count `frames` frames: its sizes rewritten in one ``pwrite``."""
@@ -362,10 +364,10 @@ class StreamWriter:
     def _put_now(self, blocks: list[np.ndarray], at: int, nbytes: int, count: int) -> None:
         """`blocks` written at frame `at`; then the header counts `count` frames unless it is -1."""
         assert self._pcm is not None
-        self._pcm.write(blocks, at, nbytes)
+        end = self._pcm.write(blocks, at, nbytes)
         if count >= 0:
             self._pcm.set_size(count)
-        self._count_unsynced(nbytes, self._pcm.data_offset + at * self._pcm.frame_bytes + nbytes)
+        self._count_unsynced(nbytes, end)
 
     def _put_later(self, blocks: list[np.ndarray], at: int, nbytes: int, count: int) -> None:
         try:
@@ -394,8 +396,7 @@ class StreamWriter:
         every `WRITEBACK_BYTES`."""
         try:
             if self._pcm is not None:
-                self._pcm.write([frames], at, frames.nbytes)
-                end = self._pcm.data_offset + at * self._pcm.frame_bytes + frames.nbytes
+                end = self._pcm.write([frames], at, frames.nbytes)
             else:
                 assert self._file is not None
                 _system_call(self._name, self._file.write, frames)

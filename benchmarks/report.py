@@ -286,8 +286,10 @@ def render_offline_section(res: Results) -> list[str]:
                 "each voice is the bundled fixture speech (`fixtures/voices`), re-cut and pitched per party, peaking "
                 "at -14 dBFS and talking all the time. The sum of the sources' peaks is twice full scale, so the "
                 "bound from source peaks cannot place any output inside int16, though the mixes themselves never "
-                "leave it (checked when the workload is written): each limiter's input is checked by its actual "
-                "peak, block by block, and passes unchanged (`limit_rows`' fast path). Same method, same run, "
+                "leave it (checked when the workload is written). For such a block the renderer sums the "
+                "total exactly (int32) once, measures its actual peak, and bounds each \"all but own\" row by that "
+                "peak plus its own voice's (`kernel.tight_bounds`): every row is placed inside int16 and mixed "
+                "in wrapping int16 as on quiet inputs, and no limiter runs. Same method, same run, "
                 "alternating with the peers; outputs checked equal to mpcmix's.", ""]
         out += _peer_rows(res, res.speech)
         speech, floor = res.peer("mpcmix", res.speech), res.peer("I/O floor", res.speech)
@@ -295,11 +297,10 @@ def render_offline_section(res: Results) -> list[str]:
         if speech and floor and quiet and speech.wall > TARGET_FLOOR * floor.wall:
             out += ["", f"**The I/O-floor target is not met at speech levels** ({speech.wall / floor.wall:.2f}x; "
                     f"{speech.cpu:.2f} s CPU against {quiet.cpu:.2f} s on the quiet inputs). The limiters cost "
-                    "nothing here (every row passes its fast path); what the louder inputs add, measured in-process "
-                    "(thread CPU time, `mpcmix render` of this call): the mixing ~0.06 s more, because a chunk whose "
-                    "bound from source peaks leaves int16 is summed exactly in int32 and its rows' actual peaks "
-                    "checked (quiet inputs stay in wrapping int16), and speech detection ~0.04 s more, because "
-                    "every voice talks all the time (a quiet voice's block is skipped by its peak)."]
+                    "nothing here (every row is placed inside int16 by the total's actual peak); what the louder "
+                    "inputs add is the exact int32 sum of the total and its peak, once a block, and speech "
+                    "detection, because every voice talks all the time (a quiet voice's block is skipped by its "
+                    "peak)."]
         out += [""]
     return out
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 from mpcmix.routing import RoutingMatrix, voice_source
 
-from .kernel import INT16_MAX, MixPlan, evaluate, plan_mix, row_bounds, source_peaks
+from .kernel import INT16_MAX, MixPlan, evaluate, plan_mix, source_peaks, tight_bounds
 from .limiter import DEFAULT_RELEASE_MS, Limiter
 from .sources import SILENCE, Source
 
@@ -116,7 +116,7 @@ class Mixer:
         if a listener's stream has already been rendered past `start`.
 
         Computed by the matrix's `kernel.MixPlan` (shared sums minus own voices) in int16
-        arithmetic, chunk by chunk; a row that `kernel.row_bounds` cannot place inside int16 is
+        arithmetic, chunk by chunk; a row that `kernel.tight_bounds` cannot place inside int16 is
         evaluated again in int32, so every value the limiter sees is the exact sum. The source
         samples of the block are left in `last_sources` (label -> int16 (n,), valid until the
         next render; copy what must outlive it) for callers that need them too (recordings,
@@ -155,17 +155,19 @@ class Mixer:
         for lo in range(0, n, self.chunk_samples):
             hi = min(n, lo + self.chunk_samples)
             chunk, part = frames[:, :, lo:hi], out[:, :, lo:hi]
+            bases = None
             if labels:
-                evaluate(plan, chunk, part)  # int16, wrapping: exact where the bound allows
                 peaks = source_peaks(chunk)
                 np.maximum(block_peaks, peaks[0], out=block_peaks)
-                bounds = row_bounds(plan, peaks)[0]
+                bounds_c, bases = tight_bounds(plan, chunk, peaks)
+                bounds = bounds_c[0]
+                evaluate(plan, chunk, part, bases)  # int16, wrapping: exact where the bound allows
             else:
                 bounds = np.zeros(len(limiters), dtype=np.int64)
             loud = [i for i in range(len(limiters)) if bounds[i] > INT16_MAX]
             exact = None
             if loud:
-                exact = evaluate(plan, chunk, np.empty(part.shape, dtype=np.int32))[0]
+                exact = evaluate(plan, chunk, np.empty(part.shape, dtype=np.int32), bases)[0]
             for i in sorted({*loud, *releasing}):
                 row = exact[i] if exact is not None else part[0, i]
                 limiter = limiters[i]

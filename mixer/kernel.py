@@ -14,6 +14,13 @@ exact whatever the order), and `row_bounds` tells which rows are certainly insid
 of the peak magnitudes of a row's sources times its gains is at most 32767): for those rows the
 wrapped result *is* the exact sum. The other rows are evaluated again in int32 (exact for up to
 65536 full-scale sources a row). "Total minus own" is therefore exact, bit for bit, in both.
+
+Speech at ordinary levels defeats the bound from sources alone: ten voices peaking at -14 dBFS
+sum to twice full scale in the bound, though their mix never leaves int16 (voices do not peak
+together). Given the bases computed exactly (`evaluate_bases`, int32), `row_bounds` also bounds
+a row by its base's *actual* peak plus the peaks of the columns it adds or subtracts (the
+triangle inequality on ``base + plus - minus``): one pass over each shared sum, not over every
+row, places "all but own" rows inside int16 whenever the total and each voice leave room.
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-__all__ = ["INT16_MAX", "MixPlan", "PlanKey", "Step", "evaluate", "plan_mix", "row_bounds"]
+__all__ = ["INT16_MAX", "MixPlan", "PlanKey", "Step", "evaluate", "evaluate_bases", "plan_mix", "row_bounds",
+           "source_peaks", "tight_bounds"]
 
 INT16_MAX = 32767
 
@@ -87,6 +97,19 @@ class MixPlan:
         """int64 (L, S): |gains|, for `row_bounds`."""
         out: np.ndarray = np.abs(self.gains)
         return out
+
+    @cached_property
+    def row_base(self) -> np.ndarray:
+        """int64 (L,): the base each row starts from (-1: none), for `row_bounds`."""
+        return np.array([step.base for step in self.rows], dtype=np.int64)
+
+    @cached_property
+    def row_terms(self) -> np.ndarray:
+        """int64 (L, S): 1 where a row adds or subtracts a column on top of its base."""
+        terms = np.zeros(self.gains.shape, dtype=np.int64)
+        for i, step in enumerate(self.rows):
+            terms[i, list(step.plus + step.minus)] = 1
+        return terms
 
     def cost(self) -> int:
         """Whole-length array operations per evaluation (additions, subtractions, copies)."""
@@ -153,11 +176,34 @@ def _ops(rows: list[Step]) -> tuple[_Run | int, ...]:
     return tuple(ops)
 
 
-def row_bounds(plan: MixPlan, peaks: np.ndarray) -> np.ndarray:
+def row_bounds(plan: MixPlan, peaks: np.ndarray, bases: Sequence[np.ndarray] | None = None) -> np.ndarray:
     """int64 (C, L): for calls whose sources peak at `peaks` int (C, S) (max |sample|), the
-    largest magnitude each row can reach. A row whose bound is <= 32767 is inside int16."""
-    bounds: np.ndarray = np.asarray(peaks, dtype=np.int64) @ plan.abs_gains.T
+    largest magnitude each row can reach. A row whose bound is <= 32767 is inside int16.
+
+    With `bases` (`evaluate_bases` of the same frames, exact), a row that starts from a base is
+    also bounded by that base's actual peak plus the peaks of the columns it adds or subtracts,
+    and the smaller bound is kept.
+    """
+    peaks64 = np.asarray(peaks, dtype=np.int64)
+    bounds: np.ndarray = peaks64 @ plan.abs_gains.T
+    if bases and not plan.weighted and bool((plan.row_base >= 0).any()):
+        base_peaks = np.stack([source_peaks(b) for b in bases], axis=-1).astype(np.int64)  # (C, B)
+        on_base = plan.row_base >= 0
+        refined = peaks64 @ plan.row_terms.T
+        refined[:, on_base] += base_peaks[:, plan.row_base[on_base]]
+        np.minimum(bounds, refined, out=bounds)
     return bounds
+
+
+def tight_bounds(plan: MixPlan, frames: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """`row_bounds` for `frames` int16 (C, S, n) whose sources peak at `peaks`, refined by the
+    bases' actual peaks when the sources' peaks alone leave some row outside int16: (bounds,
+    the exact int32 bases computed for it, or None), the bases to be passed on to `evaluate`."""
+    bounds = row_bounds(plan, peaks)
+    if not plan.bases or plan.weighted or not bool((bounds > INT16_MAX).any()):
+        return bounds, None
+    bases = evaluate_bases(plan, frames, np.int32)
+    return row_bounds(plan, peaks, bases), bases
 
 
 def source_peaks(frames: np.ndarray) -> np.ndarray:
@@ -171,19 +217,32 @@ def source_peaks(frames: np.ndarray) -> np.ndarray:
     return hi
 
 
-def evaluate(plan: MixPlan, frames: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Every row of `plan` for a batch of calls: `frames` int16 (C, S, n) -> `out` (C, L, n).
-
-    `out`'s dtype is the arithmetic: int16 wraps (exact modulo 2**16: exact for the rows that
-    `row_bounds` puts inside int16), int32 or int64 are exact outright.
-    """
-    dtype = out.dtype
+def evaluate_bases(plan: MixPlan, frames: np.ndarray, dtype: DTypeLike = np.int32) -> list[np.ndarray]:
+    """The shared sums of `plan` for a batch of calls: `frames` int16 (C, S, n) -> one (C, n)
+    array of `dtype` per base (int32: exact, for `row_bounds` and `evaluate`)."""
     c, _, n = frames.shape
     bases: list[np.ndarray] = []
     for step in plan.bases:
-        buf = np.empty((c, n), dtype=dtype)
+        buf: np.ndarray = np.empty((c, n), dtype=dtype)
         _apply(plan, -1, step, frames, bases, buf)
         bases.append(buf)
+    return bases
+
+
+def evaluate(plan: MixPlan, frames: np.ndarray, out: np.ndarray,
+             bases: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """Every row of `plan` for a batch of calls: `frames` int16 (C, S, n) -> `out` (C, L, n).
+
+    `out`'s dtype is the arithmetic: int16 wraps (exact modulo 2**16: exact for the rows that
+    `row_bounds` puts inside int16), int32 or int64 are exact outright. `bases`, when given, are
+    `evaluate_bases` of the same frames (any integer dtype holding the exact sums: they are
+    taken modulo `out`'s range, which keeps every row's result the same).
+    """
+    dtype = out.dtype
+    if bases is None:
+        bases = evaluate_bases(plan, frames, dtype)
+    else:
+        bases = [b if b.dtype == dtype else b.astype(dtype) for b in bases]
     for op in plan.ops:
         if isinstance(op, _Run):
             np.subtract(bases[op.base][:, None, :], frames[:, op.j0:op.j0 + op.k],
@@ -193,7 +252,7 @@ def evaluate(plan: MixPlan, frames: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _apply(plan: MixPlan, row: int, step: Step, frames: np.ndarray, bases: list[np.ndarray],
+def _apply(plan: MixPlan, row: int, step: Step, frames: np.ndarray, bases: Sequence[np.ndarray],
            dst: np.ndarray) -> None:
     """dst (C, n) = the sum `step` describes (weighted by the plan's gains for weighted plans)."""
     dtype = dst.dtype

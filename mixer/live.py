@@ -50,7 +50,7 @@ from mpcmix.routing import RoutingMatrix
 
 from . import kernel_jit
 from .engine import MAX_ROW_GAIN, own_columns
-from .kernel import INT16_MAX, MixPlan, PlanKey, evaluate, plan_mix, row_bounds, source_peaks
+from .kernel import INT16_MAX, MixPlan, PlanKey, evaluate, plan_mix, source_peaks, tight_bounds
 from .limiter import DEFAULT_RELEASE_MS, MAX_RELEASE_MS, UNITY, limit_rows, release_step
 
 __all__ = ["LiveMixer"]
@@ -446,15 +446,17 @@ class LiveMixer:
         """Calls ``x`` int16 (c, S, n) -> ``o`` int16 (c, L, n); `gains` int64 (c, L) in place.
         Returns the sources' peaks int32 (c, S) when the numpy evaluation measured them."""
         peaks = None
+        bases: list[np.ndarray] | None = None  # the numpy path's exact shared sums, when computed
         if compiled is not None:  # int32, checked exactly: `loud` rows left int16
             loud = np.empty(gains.shape, dtype=np.bool_)
             kernel_jit.mix_calls(compiled, x, o, loud)
         else:
             peaks = source_peaks(x)
-            loud = row_bounds(plan, peaks) > INT16_MAX
+            bounds, bases = tight_bounds(plan, x, peaks)
+            loud = bounds > INT16_MAX
             if loud.any(axis=1).all():  # no call certainly inside int16: evaluate once, exactly
                 c, n_out, n = o.shape
-                whole = evaluate(plan, x, self._scratch(o.shape)).reshape(c * n_out, n)
+                whole = evaluate(plan, x, self._scratch(o.shape), bases).reshape(c * n_out, n)
                 flat = gains.reshape(c * n_out).copy()
                 lanes = o.reshape(c * n_out, n)  # a view of `o` (its last axis alone is sliced)...
                 limit_rows(whole, flat, self.release_per_sample, out=lanes)
@@ -462,7 +464,7 @@ class LiveMixer:
                     o[...] = lanes.reshape(o.shape)
                 gains[...] = flat.reshape(gains.shape)
                 return peaks
-            evaluate(plan, x, o)  # wrapping int16: exact wherever the bound holds
+            evaluate(plan, x, o, bases)  # wrapping int16: exact wherever the bound holds
         need = loud | (gains != UNITY)
         if not need.any():
             return peaks
@@ -470,7 +472,8 @@ class LiveMixer:
         values = o[calls, rows].astype(np.int32)  # exact for the rows inside the bound
         loud_calls = np.flatnonzero(loud.any(axis=1))
         if loud_calls.size:
-            exact = evaluate(plan, x[loud_calls], np.empty((loud_calls.size, *o.shape[1:]), np.int32))
+            exact = evaluate(plan, x[loud_calls], np.empty((loud_calls.size, *o.shape[1:]), np.int32),
+                             None if bases is None else [b[loud_calls] for b in bases])
             where = np.searchsorted(loud_calls, calls)
             hit = loud_calls[np.minimum(where, loud_calls.size - 1)] == calls
             values[hit] = exact[where[hit], rows[hit]]

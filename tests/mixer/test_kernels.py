@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mpcmix.mixer import kernel_jit
-from mpcmix.mixer.kernel import evaluate, plan_mix
+from mpcmix.mixer.kernel import evaluate, plan_mix, row_bounds, source_peaks, tight_bounds
 
 LEVELS = {"quiet": 300, "speech": 6000, "loud": 20000, "full": 32768}
 
@@ -38,6 +38,41 @@ def test_numpy_evaluation_is_the_exact_sum_in_int32(case):
     exact = np.einsum("ls,csn->cln", gains, frames.astype(np.int64))
     got = evaluate(plan, frames, np.empty((frames.shape[0], *exact.shape[1:]), np.int32))
     np.testing.assert_array_equal(got, exact)
+
+
+@settings(max_examples=300, deadline=None)
+@given(plans_and_frames())
+def test_bounds_refined_by_the_bases_still_bound_every_row_and_its_int16_result_is_exact(case):
+    """`tight_bounds` (a row's base's actual peak plus its own terms' peaks) never under-bounds a
+    row, never exceeds the bound from the sources alone, and where it places a row inside int16
+    the wrapping int16 evaluation from its int32 bases is the exact sum."""
+    gains, plan, frames = case
+    exact = np.einsum("ls,csn->cln", gains, frames.astype(np.int64))
+    peaks = source_peaks(frames)
+    bounds, bases = tight_bounds(plan, frames, peaks)
+    assert (np.abs(exact).max(axis=2) <= bounds).all()
+    assert (bounds <= row_bounds(plan, peaks)).all()
+    got = evaluate(plan, frames, np.empty(exact.shape, np.int16), bases)
+    inside = bounds <= 32767
+    np.testing.assert_array_equal(got[inside], exact[inside])
+
+
+def test_voices_that_do_not_peak_together_are_placed_inside_int16_by_their_total():
+    """Ten voices at -14 dBFS peaks (6,500), each loud where the others are quiet: the sources'
+    peaks bound every "all but own" row at 58,500, outside int16; the total's actual peak (6,500)
+    plus the own voice's places every row inside, so no row needs the int32 evaluation."""
+    parties, n = 10, 1000
+    frames = np.zeros((1, parties, n), np.int16)
+    for j in range(parties):
+        frames[0, j, j * 100:(j + 1) * 100] = np.where(np.arange(100) % 2, 6500, -6500)
+    gains = 1 - np.eye(parties + 1, parties, dtype=np.int64)  # all but own, and the recording
+    plan = plan_mix(gains, [*range(parties), -1])
+    peaks = source_peaks(frames)
+    assert (row_bounds(plan, peaks) > 32767).all(axis=1).any()
+    bounds, bases = tight_bounds(plan, frames, peaks)
+    assert bases is not None and (bounds <= 13000).all()
+    exact = np.einsum("ls,csn->cln", gains, frames.astype(np.int64))
+    np.testing.assert_array_equal(evaluate(plan, frames, np.empty(exact.shape, np.int16), bases), exact)
 
 
 @pytest.mark.skipif(not kernel_jit.available(), reason="numba is not installed (server/bench extras)")

@@ -374,7 +374,8 @@ HEADER = ("mpcs  ticks  late   p50 ms   p99 ms   max ms   cpu%  rss MiB   fds  r
 
 def ramp(args: argparse.Namespace, listener_streams: str) -> list[Step]:
     """One server per step of N MPCs (its data deleted after it); stop after the first N whose
-    p99 lateness reaches one frame."""
+    p99 lateness reaches one frame, or whose MPCs could not all be created (a request timed out
+    or failed: the step is reported as not kept, the steps before it stand)."""
     steps: list[Step] = []
     print(f"\n--listener-streams {listener_streams}, {args.workers} worker(s)\n" + HEADER
           + "  create s", flush=True)
@@ -383,7 +384,12 @@ def ramp(args: argparse.Namespace, listener_streams: str) -> list[Step]:
                             args.workers) as server, server.client() as client:
             calls = Calls(client)
             started = time.monotonic()
-            calls.open_many(n, server, args.connections)
+            try:
+                calls.open_many(n, server, args.connections)
+            except (httpx.HTTPError, RuntimeError) as exc:  # a request timed out or was refused
+                print(f"{n:>5}  not kept: creating its MPCs failed after "
+                      f"{time.monotonic() - started:.1f} s, {len(calls.live)} open: {exc!r}", flush=True)
+                break
             create_s = round(time.monotonic() - started, 1)
             time.sleep(args.settle)
             step = measure(server, calls, args.seconds, args.rate)

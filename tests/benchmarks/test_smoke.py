@@ -151,3 +151,30 @@ def test_the_load_benchmark_runs_a_step_and_accounts_each_shard(tmp_path: Path, 
     cost = step["cost_us"]
     assert cost["process"] > 0 and cost["mix"] > 0 and cost["other threads"] >= 0, cost
     assert "deleted" in done.stdout
+
+
+def test_a_step_whose_mpcs_cannot_be_created_is_reported_not_kept_and_ends_the_ramp(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """A request that times out while a step opens its MPCs (an overloaded server) is reported
+    as that step not kept, naming the error and how many MPCs were open; the ramp stops there
+    without a traceback (the steps measured before it stand)."""
+    import argparse
+
+    import httpx
+
+    from benchmarks import load
+
+    real_open_many = load.Calls.open_many
+
+    def open_many(self, n, server, connections):
+        real_open_many(self, 1, server, 1)
+        raise httpx.ReadTimeout("timed out")
+
+    monkeypatch.setattr(load.Calls, "open_many", open_many)
+    args = argparse.Namespace(steps=[3, 4], frame_ms=20, sample_rate=16000, keep=False, workers=1,
+                              connections=1, settle=0.2, seconds=1.0, rate=2.0)
+    steps = load.ramp(args, "none")
+    out = capsys.readouterr().out
+    assert steps == []
+    assert "    3  not kept: creating its MPCs failed" in out and "1 open" in out and "ReadTimeout" in out
+    assert "    4 " not in out and "largest N keeping up" in out

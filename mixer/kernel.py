@@ -17,7 +17,7 @@ wrapped result *is* the exact sum. The other rows are evaluated again in int32 (
 
 Speech at ordinary levels defeats the bound from sources alone: ten voices peaking at -14 dBFS
 sum to twice full scale in the bound, though their mix never leaves int16 (voices do not peak
-together). Given the bases computed exactly (`evaluate_bases`, int32), `row_bounds` also bounds
+together). Given the bases computed exactly (`evaluate_bases`, int32), `tight_bounds` also bounds
 a row by its base's *actual* peak plus the peaks of the columns it adds or subtracts (the
 triangle inequality on ``base + plus - minus``): one pass over each shared sum, not over every
 row, places "all but own" rows inside int16 whenever the total and each voice leave room.
@@ -100,7 +100,7 @@ class MixPlan:
 
     @cached_property
     def row_base(self) -> np.ndarray:
-        """int64 (L,): the base each row starts from (-1: none), for `row_bounds`."""
+        """int64 (L,): the base each row starts from (-1: none), for `tight_bounds`."""
         return np.array([step.base for step in self.rows], dtype=np.int64)
 
     @cached_property
@@ -176,34 +176,30 @@ def _ops(rows: list[Step]) -> tuple[_Run | int, ...]:
     return tuple(ops)
 
 
-def row_bounds(plan: MixPlan, peaks: np.ndarray, bases: Sequence[np.ndarray] | None = None) -> np.ndarray:
+def row_bounds(plan: MixPlan, peaks: np.ndarray) -> np.ndarray:
     """int64 (C, L): for calls whose sources peak at `peaks` int (C, S) (max |sample|), the
-    largest magnitude each row can reach. A row whose bound is <= 32767 is inside int16.
-
-    With `bases` (`evaluate_bases` of the same frames, exact), a row that starts from a base is
-    also bounded by that base's actual peak plus the peaks of the columns it adds or subtracts,
-    and the smaller bound is kept.
-    """
-    peaks64 = np.asarray(peaks, dtype=np.int64)
-    bounds: np.ndarray = peaks64 @ plan.abs_gains.T
-    if bases and not plan.weighted and bool((plan.row_base >= 0).any()):
-        base_peaks = np.stack([source_peaks(b) for b in bases], axis=-1).astype(np.int64)  # (C, B)
-        on_base = plan.row_base >= 0
-        refined = peaks64 @ plan.row_terms.T
-        refined[:, on_base] += base_peaks[:, plan.row_base[on_base]]
-        np.minimum(bounds, refined, out=bounds)
+    largest magnitude each row can reach. A row whose bound is <= 32767 is inside int16."""
+    bounds: np.ndarray = np.asarray(peaks, dtype=np.int64) @ plan.abs_gains.T
     return bounds
 
 
 def tight_bounds(plan: MixPlan, frames: np.ndarray, peaks: np.ndarray) -> tuple[np.ndarray, list[np.ndarray] | None]:
-    """`row_bounds` for `frames` int16 (C, S, n) whose sources peak at `peaks`, refined by the
-    bases' actual peaks when the sources' peaks alone leave some row outside int16: (bounds,
-    the exact int32 bases computed for it, or None), the bases to be passed on to `evaluate`."""
+    """`row_bounds` for `frames` int16 (C, S, n) whose sources peak at `peaks`, refined where
+    the sources' peaks alone leave some row outside int16: a row that starts from a base is
+    also bounded by that base's actual peak (the bases summed exactly, `evaluate_bases`) plus
+    the peaks of the columns it adds or subtracts, and the smaller bound is kept. Returns
+    (bounds, the exact int32 bases computed for it, or None), the bases to be passed on to
+    `evaluate`."""
     bounds = row_bounds(plan, peaks)
-    if not plan.bases or plan.weighted or not bool((bounds > INT16_MAX).any()):
+    on_base = plan.row_base >= 0
+    if plan.weighted or not bool(on_base.any()) or not bool((bounds > INT16_MAX).any()):
         return bounds, None
     bases = evaluate_bases(plan, frames, np.int32)
-    return row_bounds(plan, peaks, bases), bases
+    base_peaks = np.stack([source_peaks(b) for b in bases], axis=-1).astype(np.int64)  # (C, B)
+    refined = np.asarray(peaks, dtype=np.int64) @ plan.row_terms.T
+    refined[:, on_base] += base_peaks[:, plan.row_base[on_base]]
+    np.minimum(bounds, refined, out=bounds)
+    return bounds, bases
 
 
 def source_peaks(frames: np.ndarray) -> np.ndarray:

@@ -129,15 +129,18 @@ class _PcmWav:
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, self.name) from None
 
-    def write(self, frames: list[np.ndarray], at: int, nbytes: int) -> int:
+    def write(self, frames: list[np.ndarray], at: int, nbytes: int) -> None:
         """Write `frames` (int16 arrays of whole interleaved frames, C-contiguous, in order;
-        `nbytes` in all) from frame `at`; the file's byte offset where they end."""
-        offset = self.data_offset + at * self.frame_bytes
-        self.pwrite(frames, offset, nbytes)
+        `nbytes` in all) from frame `at`."""
+        self.pwrite(frames, self.data_offset + at * self.frame_bytes, nbytes)
         end = at + nbytes // self.frame_bytes
         if end > self.written:
             self.written = end
-        return offset + nbytes
+
+    @property
+    def end_offset(self) -> int:
+        """The byte offset where the furthest write done ends."""
+        return self.data_offset + self.written * self.frame_bytes
 
     def set_size(self, frames: int) -> None:
         """Make the header count `frames` frames: its sizes rewritten in one ``pwrite``."""
@@ -223,8 +226,7 @@ class StreamWriter:
         self._sent = 0  # tasks submitted to `background` (counted by the caller's thread)...
         self._ran = 0  # ...and run (counted by the write-behind thread): none pending if equal
         self._unsynced = 0  # bytes written since the last `start_writeback`
-        self._end = -1  # the end of what is written so far, in bytes (-1: not counted)
-        self._started_to = -1  # `_end` when writeback was last started
+        self._started_to = -1  # the end of the 16-bit PCM written when writeback last started
         self._gathered: np.ndarray | None = None  # small blocks waiting to be written as one
         self._n_gathered = 0
         self._closed = False
@@ -364,10 +366,10 @@ class StreamWriter:
     def _put_now(self, blocks: list[np.ndarray], at: int, nbytes: int, count: int) -> None:
         """`blocks` written at frame `at`; then the header counts `count` frames unless it is -1."""
         assert self._pcm is not None
-        end = self._pcm.write(blocks, at, nbytes)
+        self._pcm.write(blocks, at, nbytes)
         if count >= 0:
             self._pcm.set_size(count)
-        self._count_unsynced(nbytes, end)
+        self._count_unsynced(nbytes)
 
     def _put_later(self, blocks: list[np.ndarray], at: int, nbytes: int, count: int) -> None:
         try:
@@ -396,28 +398,27 @@ class StreamWriter:
         every `WRITEBACK_BYTES`."""
         try:
             if self._pcm is not None:
-                end = self._pcm.write([frames], at, frames.nbytes)
+                self._pcm.write([frames], at, frames.nbytes)
             else:
                 assert self._file is not None
                 _system_call(self._name, self._file.write, frames)
-                end = -1  # libsndfile's own layout: its pages are left to the kernel
-            self._count_unsynced(frames.nbytes, end)
+            self._count_unsynced(frames.nbytes)
         finally:
             if self._background is not None:
                 self._ran += 1
 
-    def _count_unsynced(self, nbytes: int, end: int) -> None:
-        """`nbytes` more written, up to byte `end` of the file (-1: unknown). Every
-        `WRITEBACK_BYTES`: writeback started, and the pages the previous start sent to the disk
-        dropped from the cache (`DROP_WRITTEN`; the header's page kept)."""
+    def _count_unsynced(self, nbytes: int) -> None:
+        """`nbytes` more written. Every `WRITEBACK_BYTES`: writeback started, and the pages the
+        previous start sent to the disk dropped from the cache (`DROP_WRITTEN`; the header's page
+        kept; a 16-bit PCM file only: libsndfile's pages, in its own layout, are left to the
+        kernel)."""
         self._unsynced += nbytes
-        self._end = max(self._end, end)
         if self._unsynced >= WRITEBACK_BYTES:
             self._unsynced %= WRITEBACK_BYTES
             start_writeback(self._fd)
             if DROP_WRITTEN and self._started_to > 0:
                 drop_cached(self._fd, _PAGE, self._started_to & ~(_PAGE - 1))
-            self._started_to = self._end
+            self._started_to = self._pcm.end_offset if self._pcm is not None else -1
 
     def _set_size(self) -> None:
         """The header counts every frame handed to the file (`_placed`)."""
